@@ -1,5 +1,8 @@
 // One build for both entry points: the extension (loaded by VS Code) and the CLI (a Node executable).
 import * as esbuild from 'esbuild';
+import { chmodSync, readFileSync } from 'node:fs';
+
+const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 
 const production = process.argv.includes('--production');
 const watch = process.argv.includes('--watch');
@@ -17,7 +20,7 @@ const common = {
 
 const configs = [
   { ...common, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js', external: ['vscode'] },
-  { ...common, entryPoints: ['src/cli.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
+  { ...common, entryPoints: ['src/cli.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' }, define: { __VERSION__: JSON.stringify(pkg.version) } },
 ];
 
 if (watch) {
@@ -27,4 +30,6 @@ if (watch) {
   }
 } else {
   await Promise.all(configs.map((c) => esbuild.build(c)));
+  // `bin` points here: npm link and a direct ./dist/cli.js call need the executable bit.
+  chmodSync('dist/cli.js', 0o755);
 }

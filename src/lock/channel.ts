@@ -1,0 +1,163 @@
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { userStateDir } from './location';
+
+/**
+ * The holder's local channel: a Unix domain socket in a user-private directory (a named pipe on Windows).
+ * Followers stay connected, so a holder's death reaches them as a dropped connection, without polling;
+ * the same channel carries handoff requests. Nothing listens on the network.
+ */
+export type Message =
+  | { t: 'handoff'; id: string; token: string; kind: string; label: string; pid: number }
+  | { t: 'handoff-accepted'; id: string }
+  | { t: 'handoff-refused'; id: string; reason: string }
+  | { t: 'bye'; reason: ByeReason };
+
+export type ByeReason = 'released' | 'handoff' | 'compromised';
+
+const MAX_LINE = 16 * 1024;
+
+export function socketPathFor(lockId: string): string {
+  if (process.platform === 'win32') {
+    return `\\\\.\\pipe\\task-lock-${lockId}`;
+  }
+  return path.join(userStateDir(), `${lockId}.sock`);
+}
+
+/** Splits a stream into JSON lines; drops what does not parse or is too long instead of failing. */
+export function onMessages(socket: net.Socket, handler: (m: Message) => void): void {
+  let buffer = '';
+  socket.setEncoding('utf8');
+  socket.on('data', (chunk: string) => {
+    buffer += chunk;
+    if (buffer.length > MAX_LINE && !buffer.includes('\n')) {
+      socket.destroy();
+      return;
+    }
+    let nl: number;
+    while ((nl = buffer.indexOf('\n')) >= 0) {
+      const line = buffer.slice(0, nl);
+      buffer = buffer.slice(nl + 1);
+      try {
+        const m = JSON.parse(line) as Message;
+        if (m && typeof m === 'object' && typeof m.t === 'string') {
+          handler(m);
+        }
+      } catch {
+        // A foreign or broken peer: ignore the line.
+      }
+    }
+  });
+}
+
+export function send(socket: net.Socket, m: Message): void {
+  if (!socket.destroyed && socket.writable) {
+    socket.write(JSON.stringify(m) + '\n');
+  }
+}
+
+export class HolderChannel {
+  private readonly server: net.Server;
+  private readonly clients = new Set<net.Socket>();
+  private closed = false;
+
+  private constructor(readonly path: string, server: net.Server) {
+    this.server = server;
+  }
+
+  static async listen(socketPath: string, onMessage: (m: Message, reply: (m: Message) => void) => void): Promise<HolderChannel> {
+    if (process.platform !== 'win32') {
+      // Whoever held this lock before is gone (we hold it now): a socket file left by a crash is garbage.
+      try {
+        fs.unlinkSync(socketPath);
+      } catch {
+        // Not there.
+      }
+    }
+    const server = net.createServer();
+    const channel = new HolderChannel(socketPath, server);
+    server.on('connection', (socket) => {
+      if (channel.closed) {
+        socket.destroy();
+        return;
+      }
+      channel.clients.add(socket);
+      socket.on('close', () => channel.clients.delete(socket));
+      socket.on('error', () => socket.destroy());
+      onMessages(socket, (m) => onMessage(m, (r) => send(socket, r)));
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(socketPath, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    server.on('error', () => {
+      // After listening, errors concern single connections; they are handled per socket.
+    });
+    // The channel serves the lock; it must not keep a process alive on its own.
+    server.unref();
+    return channel;
+  }
+
+  get followers(): number {
+    return this.clients.size;
+  }
+
+  /** Says goodbye (so followers know a release from a death) and closes every connection. */
+  close(reason: ByeReason): void {
+    if (this.closed) {
+      return;
+    }
+    this.closed = true;
+    for (const c of this.clients) {
+      send(c, { t: 'bye', reason });
+      c.end();
+    }
+    this.server.close();
+    this.removeSocketFile();
+  }
+
+  /** For process exit: no goodbye can be sent synchronously, the file is what must not be left. */
+  closeSync(): void {
+    this.closed = true;
+    this.removeSocketFile();
+  }
+
+  private removeSocketFile(): void {
+    if (process.platform !== 'win32') {
+      try {
+        fs.unlinkSync(this.path);
+      } catch {
+        // Already gone.
+      }
+    }
+  }
+}
+
+/** A follower's connection to the holder. `onClose` gets the goodbye reason, or undefined for a drop. */
+export function connect(
+  socketPath: string,
+  handlers: { onMessage?(m: Message): void; onClose(bye: ByeReason | undefined): void },
+): net.Socket {
+  const socket = net.createConnection(socketPath);
+  let bye: ByeReason | undefined;
+  let done = false;
+  socket.on('error', () => socket.destroy());
+  socket.on('close', () => {
+    if (!done) {
+      done = true;
+      handlers.onClose(bye);
+    }
+  });
+  onMessages(socket, (m) => {
+    if (m.t === 'bye') {
+      bye = m.reason;
+    }
+    handlers.onMessage?.(m);
+  });
+  socket.unref();
+  return socket;
+}

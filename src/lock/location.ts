@@ -1,0 +1,149 @@
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { LockError, errnoCode, errorMessage } from './errors';
+
+/** Where one workspace folder's lock lives, and why there. */
+export interface LockLocation {
+  /** The folder's real path: the lock's key. A symlink, `..` or a trailing slash reach the same lock. */
+  folder: string;
+  /** The directory that holds the lock and its record. */
+  home: string;
+  /** The path given to proper-lockfile; its lock is the directory `${target}.lock`. */
+  target: string;
+  lockDir: string;
+  recordPath: string;
+  reservationPath: string;
+  /** proper-lockfile target of the short mutex that serializes reclaims of a stale lock. */
+  reclaimTarget: string;
+  /** Set when the folder could not be written and a per-user directory is used instead. */
+  fallbackReason?: string;
+}
+
+export interface LocationOptions {
+  /** An explicit lock home (for example a shared network path); it is used as given, never replaced. */
+  lockDirectory?: string;
+}
+
+const GITIGNORE = '# Written by Task Lock: runtime lock state, never to be committed.\n*\n';
+
+export function resolveFolder(folder: string): string {
+  let real: string;
+  try {
+    real = fs.realpathSync.native(path.resolve(folder));
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') {
+      throw new LockError('folder-missing', `Folder ${folder} does not exist: give an existing folder.`);
+    }
+    throw new LockError('io', `Folder ${folder} cannot be read (${errorMessage(err)}).`);
+  }
+  if (!fs.statSync(real).isDirectory()) {
+    throw new LockError('folder-not-directory', `${folder} is not a folder: give the workspace folder to lock.`);
+  }
+  return real;
+}
+
+export function folderHash(realFolder: string): string {
+  return createHash('sha256').update(realFolder).digest('hex').slice(0, 16);
+}
+
+function layout(folder: string, home: string, fallbackReason?: string): LockLocation {
+  const target = path.join(home, 'workspace');
+  return {
+    folder,
+    home,
+    target,
+    lockDir: `${target}.lock`,
+    recordPath: path.join(home, 'holder.json'),
+    reservationPath: path.join(home, 'handoff.json'),
+    reclaimTarget: path.join(home, 'reclaim'),
+    fallbackReason,
+  };
+}
+
+/**
+ * Finds (and creates) the lock home of `folder`. Default: `<folder>/.vscode/task-lock/`, which ignores
+ * itself for git. When the folder cannot be written, a per-user directory keyed by a hash of the real
+ * path, so every process of this user still meets at the same lock.
+ */
+export function locate(folder: string, options: LocationOptions = {}): LockLocation {
+  const real = resolveFolder(folder);
+  if (options.lockDirectory) {
+    // A shared lock directory holds many workspaces' locks: one subfolder each, named for humans and by hash.
+    const base = path.resolve(options.lockDirectory);
+    const home = path.join(base, `${path.basename(real) || 'root'}-${folderHash(real)}`);
+    prepareHome(home, `the lock directory ${base}`, 'Fix its permissions or choose another taskLock.lockDirectory / --lock-dir.');
+    return layout(real, home);
+  }
+  const home = path.join(real, '.vscode', 'task-lock');
+  try {
+    prepareHome(home, home, '');
+    return layout(real, home);
+  } catch (err) {
+    const code = err instanceof LockError ? (err.cause as string | undefined) : undefined;
+    if (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS') {
+      throw err;
+    }
+    const fallback = path.join(userStateDir(), 'locks', folderHash(real));
+    prepareHome(fallback, fallback, 'Fix its permissions, or set a lock directory.', true);
+    return layout(real, fallback, `${real} cannot be written (${code}); the lock lives in ${fallback}.`);
+  }
+}
+
+function prepareHome(home: string, what: string, advice: string, privateDir = false): void {
+  try {
+    fs.mkdirSync(home, { recursive: true, mode: privateDir ? 0o700 : 0o777 });
+    const st = fs.statSync(home);
+    if (!st.isDirectory()) {
+      throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+    }
+    const ignore = path.join(home, '.gitignore');
+    if (!privateDir && !fs.existsSync(ignore)) {
+      fs.writeFileSync(ignore, GITIGNORE);
+    }
+    // Writing the ignore file is not proof enough when it already existed: probe for write access.
+    fs.accessSync(home, fs.constants.W_OK);
+  } catch (err) {
+    const code = errnoCode(err);
+    let problem: string;
+    if (code === 'ENOTDIR' || code === 'EEXIST') {
+      problem = `${what} is in the way: a file stands where Task Lock needs a folder. Move or remove that file.`;
+    } else if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+      problem = `${what} cannot be written (${code}). ${advice}`.trim();
+    } else {
+      problem = `${what} cannot be used (${errorMessage(err)}). ${advice}`.trim();
+    }
+    throw new LockError('home-unusable', problem, { cause: code });
+  }
+}
+
+/**
+ * A directory only this user can enter. It holds the fallback lock homes and the holders' sockets, which
+ * must not be reachable by other users. The well-known tmp path is checked, since anyone could create it first.
+ */
+export function userStateDir(): string {
+  const candidates: string[] = [];
+  if (process.env.XDG_RUNTIME_DIR) {
+    candidates.push(path.join(process.env.XDG_RUNTIME_DIR, 'task-lock'));
+  }
+  const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
+  candidates.push(path.join(os.tmpdir(), `task-lock-${uid ?? os.userInfo().username}`));
+  let lastError: unknown;
+  for (const dir of candidates) {
+    try {
+      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+      const st = fs.lstatSync(dir);
+      if (!st.isDirectory() || (uid !== undefined && st.uid !== uid)) {
+        throw new Error(`${dir} is not a directory owned by this user`);
+      }
+      if (process.platform !== 'win32' && (st.mode & 0o077) !== 0) {
+        fs.chmodSync(dir, 0o700);
+      }
+      return dir;
+    } catch (err) {
+      lastError = err;
+    }
+  }
+  throw new LockError('home-unusable', `No private directory for Task Lock could be made (${errorMessage(lastError)}). Check TMPDIR.`);
+}

@@ -1,0 +1,148 @@
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import { errnoCode, errorMessage } from './errors';
+import type { ProcessRef } from './process-identity';
+
+export type HolderKind = 'vscode' | 'cli';
+
+export interface TaskRef extends ProcessRef {
+  name: string;
+}
+
+/** Who holds the lock. Written beside proper-lockfile's lock directory, never inside it. */
+export interface HolderRecord {
+  version: 1;
+  token: string;
+  kind: HolderKind;
+  label: string;
+  pid: number;
+  start: string | null;
+  hostname: string;
+  /** ISO time the lock was taken. */
+  since: string;
+  /** The holder's Unix socket (named pipe on Windows), for followers on the same host. */
+  socket: string | null;
+  /** Identity of the lock directory this record belongs to: a record left by an earlier lock never counts. */
+  lockId: string;
+  tasks: TaskRef[];
+}
+
+export type RecordRead =
+  | { kind: 'none' }
+  | { kind: 'ok'; record: HolderRecord }
+  | { kind: 'corrupt'; reason: string };
+
+/** A record is read as untrusted input: anything could have written that file. */
+export const MAX_RECORD_BYTES = 64 * 1024;
+const MAX_TASKS = 64;
+
+export function newToken(): string {
+  return randomBytes(16).toString('hex');
+}
+
+export function readRecord(path: string): RecordRead {
+  let fd: number;
+  try {
+    fd = fs.openSync(path, 'r');
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') {
+      return { kind: 'none' };
+    }
+    return { kind: 'corrupt', reason: `cannot read ${path}: ${errorMessage(err)}` };
+  }
+  try {
+    const buf = Buffer.alloc(MAX_RECORD_BYTES + 1);
+    const n = fs.readSync(fd, buf, 0, buf.length, 0);
+    if (n > MAX_RECORD_BYTES) {
+      return { kind: 'corrupt', reason: `${path} is larger than ${MAX_RECORD_BYTES} bytes` };
+    }
+    return parseRecord(buf.subarray(0, n).toString('utf8'));
+  } catch (err) {
+    return { kind: 'corrupt', reason: `cannot read ${path}: ${errorMessage(err)}` };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+export function parseRecord(text: string): RecordRead {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    return { kind: 'corrupt', reason: 'the holder record is not valid JSON' };
+  }
+  const problem = validate(data);
+  return problem === undefined ? { kind: 'ok', record: data as HolderRecord } : { kind: 'corrupt', reason: `the holder record ${problem}` };
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+const isPid = (v: unknown): boolean => Number.isSafeInteger(v) && (v as number) > 0;
+const isShortString = (v: unknown, max = 1024): boolean => typeof v === 'string' && v.length <= max;
+const isStart = (v: unknown): boolean => v === null || isShortString(v, 256);
+
+function validate(d: unknown): string | undefined {
+  if (!isObject(d)) {
+    return 'is not an object';
+  }
+  if (d.version !== 1) {
+    return `has unknown version ${JSON.stringify(d.version)}`;
+  }
+  const checks: Array<[boolean, string]> = [
+    [isShortString(d.token, 128) && (d.token as string).length > 0, 'token'],
+    [d.kind === 'vscode' || d.kind === 'cli', 'kind'],
+    [isShortString(d.label), 'label'],
+    [isPid(d.pid), 'pid'],
+    [isStart(d.start), 'start'],
+    [isShortString(d.hostname, 255), 'hostname'],
+    [isShortString(d.since, 64) && !Number.isNaN(Date.parse(d.since as string)), 'since'],
+    [d.socket === null || isShortString(d.socket, 4096), 'socket'],
+    [isShortString(d.lockId, 256), 'lockId'],
+    [Array.isArray(d.tasks) && d.tasks.length <= MAX_TASKS, 'tasks'],
+  ];
+  for (const [ok, field] of checks) {
+    if (!ok) {
+      return `has an invalid "${field}"`;
+    }
+  }
+  for (const t of d.tasks as unknown[]) {
+    if (!isObject(t) || !isPid(t.pid) || !isStart(t.start) || !isShortString(t.name)) {
+      return 'has an invalid task entry';
+    }
+  }
+  return undefined;
+}
+
+/** Temp file + rename: a reader sees the old record or the new one, never half of one. */
+export function writeRecord(path: string, record: HolderRecord): void {
+  const tmp = `${path}.${record.token.slice(0, 8)}.${process.pid}.tmp`;
+  try {
+    fs.writeFileSync(tmp, JSON.stringify(record, null, 2) + '\n', { mode: 0o644 });
+    fs.renameSync(tmp, path);
+  } catch (err) {
+    try {
+      fs.unlinkSync(tmp);
+    } catch {
+      // Nothing was left behind, or it cannot be removed either: the original error is the one to report.
+    }
+    throw err;
+  }
+}
+
+/** Removes the record only while it is still ours: a new holder's record must survive an old holder's exit. */
+export function removeRecordIfOwned(path: string, token: string): void {
+  const current = readRecord(path);
+  if (current.kind === 'ok' && current.record.token !== token) {
+    return;
+  }
+  if (current.kind === 'none') {
+    return;
+  }
+  try {
+    fs.unlinkSync(path);
+  } catch {
+    // Already gone.
+  }
+}

@@ -1,0 +1,181 @@
+import * as fs from 'node:fs';
+import type * as net from 'node:net';
+import { ByeReason, connect } from './channel';
+import type { Disposable } from './events';
+import { isAlive } from './process-identity';
+import type { LockState } from './state';
+
+/** Why the state was looked at again. A holder's goodbye tells a release from a death. */
+export type WatchCause = 'initial' | 'changed' | 'holder-released' | 'holder-handoff' | 'holder-compromised' | 'holder-gone' | 'timer';
+
+export interface WatchEvent {
+  state: LockState;
+  cause: WatchCause;
+}
+
+interface Inspectable {
+  readonly location: { home: string };
+  readonly staleMs: number;
+  readonly updateMs: number;
+  inspect(myToken?: string): LockState;
+}
+
+const FS_DEBOUNCE_MS = 5;
+const ORPHAN_POLL_FIRST_MS = 10;
+const ORPHAN_POLL_MAX_MS = 1000;
+
+/**
+ * Follows one lock without polling the disk:
+ * - a live holder on this host: stay connected to its channel; a dropped connection means "check now";
+ * - the lock folder's own events (inotify and the like) announce new holders and releases;
+ * - a holder on another host: the heartbeat's age, checked once when it would turn stale;
+ * - a holder that died while its tasks run: their pids are checked (in /proc, not on disk), backing off.
+ * Every handle it keeps is unref'd: watching never keeps a process alive.
+ */
+export class LockWatcher implements Disposable {
+  private fsWatcher: fs.FSWatcher | undefined;
+  private socket: net.Socket | undefined;
+  private socketToken: string | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private debounce: NodeJS.Timeout | undefined;
+  private orphanDelay = ORPHAN_POLL_FIRST_MS;
+  private lastKey = '';
+  private disposed = false;
+
+  constructor(
+    private readonly lock: Inspectable,
+    private readonly listener: (e: WatchEvent) => void,
+    private readonly myToken?: string,
+  ) {}
+
+  start(): void {
+    this.watchFolder();
+    this.check('initial');
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    this.fsWatcher?.close();
+    this.socket?.destroy();
+    clearTimeout(this.timer);
+    clearTimeout(this.debounce);
+  }
+
+  private watchFolder(): void {
+    try {
+      this.fsWatcher = fs.watch(this.lock.location.home, { persistent: false }, (eventType) => {
+        // 'change' events are heartbeats (proper-lockfile touching the lock folder): nothing to learn there.
+        if (eventType === 'rename') {
+          clearTimeout(this.debounce);
+          this.debounce = setTimeout(() => this.check('changed'), FS_DEBOUNCE_MS);
+          this.debounce.unref();
+        }
+      });
+      this.fsWatcher.on('error', () => {
+        // The lock home was removed or became unreadable: look again, then watch anew.
+        this.fsWatcher?.close();
+        this.fsWatcher = undefined;
+        this.later(this.lock.updateMs, 'timer');
+      });
+    } catch {
+      this.fsWatcher = undefined;
+    }
+  }
+
+  private check(cause: WatchCause): void {
+    if (this.disposed) {
+      return;
+    }
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (!this.fsWatcher) {
+      this.watchFolder();
+    }
+    const state = this.lock.inspect(this.myToken);
+    const key = signature(state);
+    if (key !== this.lastKey || cause.startsWith('holder-')) {
+      this.lastKey = key;
+      this.listener({ state, cause });
+    }
+    if (this.disposed) {
+      return;
+    }
+    this.follow(state);
+  }
+
+  private follow(state: LockState): void {
+    const rec = state.state === 'held' ? state.holder.record : undefined;
+    if (state.state !== 'held' || !rec || !state.holder.sameHost) {
+      this.dropSocket();
+      this.orphanDelay = ORPHAN_POLL_FIRST_MS;
+      if (state.state === 'held') {
+        // Another host, or a holder not known yet: its heartbeat is all there is. Look when it would turn stale.
+        this.later(Math.max(50, this.lock.staleMs - state.holder.heartbeatAgeMs + 20), 'timer');
+      }
+      return;
+    }
+    if (rec.socket && isAlive(rec)) {
+      this.orphanDelay = ORPHAN_POLL_FIRST_MS;
+      if (this.socketToken === rec.token) {
+        return;
+      }
+      this.dropSocket();
+      this.socketToken = rec.token;
+      let connected = false;
+      const socket = connect(rec.socket, {
+        onClose: (bye: ByeReason | undefined) => {
+          if (this.socket !== socket) {
+            return;
+          }
+          this.socket = undefined;
+          this.socketToken = undefined;
+          if (!connected && bye === undefined) {
+            // The holder lives but its channel does not answer: fall back to its heartbeat's rhythm.
+            this.later(this.lock.updateMs, 'timer');
+            return;
+          }
+          this.check(bye === undefined ? 'holder-gone' : `holder-${bye}`);
+        },
+      });
+      socket.on('connect', () => {
+        connected = true;
+      });
+      this.socket = socket;
+      return;
+    }
+    // The holder process is gone but a task it recorded still runs (or it has no channel): check the
+    // processes, quickly at first (tasks usually die with their launcher), then backing off.
+    this.dropSocket();
+    this.later(this.orphanDelay, 'timer');
+    this.orphanDelay = Math.min(ORPHAN_POLL_MAX_MS, this.orphanDelay * 2);
+  }
+
+  private later(ms: number, cause: WatchCause): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.check(cause), ms);
+    this.timer.unref();
+  }
+
+  private dropSocket(): void {
+    if (this.socket) {
+      const s = this.socket;
+      this.socket = undefined;
+      this.socketToken = undefined;
+      s.destroy();
+    }
+  }
+}
+
+function signature(s: LockState): string {
+  switch (s.state) {
+    case 'free':
+      return 'free';
+    case 'error':
+      return `error:${s.message}`;
+    default: {
+      const r = s.holder.record;
+      const who = r ? `${r.token}:${r.tasks.map((t) => t.pid).join(',')}` : (s.holder.unknownReason ?? '');
+      return `${s.state}:${who}`;
+    }
+  }
+}

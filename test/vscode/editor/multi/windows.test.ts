@@ -1,0 +1,21 @@
+import * as assert from 'node:assert';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { waitFor, workspaceFolder } from '../util';
+
+describe('two windows on one folder', () => {
+  it('each has its own extension host and sees the file the other one wrote', async () => {
+    // Each window writes a file named after its extension host's pid and waits for a file from
+    // the other window: the test passes in both only when both processes run and share the disk.
+    const dir = path.join(workspaceFolder(), '.harness-windows');
+    fs.mkdirSync(dir, { recursive: true });
+    const mine = `${process.pid}.json`;
+    fs.writeFileSync(path.join(dir, mine), JSON.stringify({ pid: process.pid, at: Date.now() }));
+    const other = await waitFor(() => fs.readdirSync(dir).find((f) => f !== mine && f.endsWith('.json')), 'the other window to write its file');
+    const otherPid = (JSON.parse(fs.readFileSync(path.join(dir, other), 'utf8')) as { pid: number }).pid;
+    assert.notStrictEqual(otherPid, process.pid);
+    // Stay until the other window has seen this one's file too, so neither window's end races the other's read.
+    fs.writeFileSync(path.join(dir, `${process.pid}.saw-${otherPid}`), '');
+    await waitFor(() => (fs.existsSync(path.join(dir, `${otherPid}.saw-${process.pid}`)) ? true : undefined), 'the other window to see this one');
+  });
+});

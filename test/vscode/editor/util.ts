@@ -1,0 +1,57 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+
+// Compiled to out/test/vscode/editor/*.js.
+export const repoRoot = path.resolve(__dirname, '..', '..', '..', '..');
+
+export function manifest(): { name: string; publisher: string; version: string } {
+  return JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { name: string; publisher: string; version: string };
+}
+
+export function extensionId(): string {
+  const m = manifest();
+  return `${m.publisher}.${m.name}`;
+}
+
+export function workspaceFolder(): string {
+  const folder = vscode.workspace.workspaceFolders?.[0];
+  if (folder === undefined) {
+    throw new Error('the window has no workspace folder');
+  }
+  return folder.uri.fsPath;
+}
+
+/** Polls until the probe returns a value; the limit is generous because a window on a busy machine can start slowly. */
+export async function waitFor<T>(probe: () => T | undefined, what: string, timeoutMs = 120_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined) {
+      return value;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Runs a task from the workspace's tasks.json by label and resolves with its process' exit code. */
+export async function runTaskToEnd(label: string): Promise<number | undefined> {
+  const tasks = await vscode.tasks.fetchTasks();
+  const task = tasks.find((t) => t.name === label);
+  if (task === undefined) {
+    throw new Error(`no task "${label}" among: ${tasks.map((t) => t.name).join(', ')}`);
+  }
+  const ended = new Promise<number | undefined>((resolve) => {
+    const sub = vscode.tasks.onDidEndTaskProcess((e) => {
+      if (e.execution.task.name === label) {
+        sub.dispose();
+        resolve(e.exitCode);
+      }
+    });
+  });
+  await vscode.tasks.executeTask(task);
+  return ended;
+}
