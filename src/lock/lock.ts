@@ -112,9 +112,9 @@ export class WorkspaceLock {
    */
   async acquire(
     info: HolderInfo,
-    opts: { waitMs?: number; signal?: AbortSignal; onWaiting?(state: LockState): void } = {},
+    opts: { waitMs?: number; signal?: AbortSignal; onWaiting?(state: LockState): void; token?: string } = {},
   ): Promise<LockHandle> {
-    const token = newToken();
+    const token = opts.token ?? newToken();
     const deadline = opts.waitMs === undefined ? Infinity : Date.now() + opts.waitMs;
     let lastSeen = '';
     let wake: (() => void) | undefined;
@@ -234,7 +234,7 @@ export class WorkspaceLock {
       throw new LockError('handoff-refused', `The holder, ${describeHolder(state.holder)}, refused: ${answer.refused}`);
     }
     // Accepted, or the holder went away meanwhile: either way the lock is (about to be) free or reserved for us.
-    return this.acquire(info, { waitMs: RESERVATION_MS }).catch((err: unknown) => {
+    return this.acquire(info, { waitMs: RESERVATION_MS, token }).catch((err: unknown) => {
       throw err instanceof LockError && err.code === 'timeout' && answer === 'gone'
         ? new LockError('handoff-no-answer', `The holder, ${describeHolder(state.holder)}, closed the channel without handing over.`)
         : err;

@@ -1,0 +1,111 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+/** The bundled CLI, as users run it: tests exercise what ships. */
+export const CLI = path.resolve(__dirname, '../../../dist/cli.js');
+
+const made: string[] = [];
+const children = new Set<ChildProcess>();
+
+/** A fresh real folder under the OS temp dir, removed by cleanup(). */
+export function tempFolder(prefix = 'task-lock-test-'): string {
+  const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), prefix)));
+  made.push(dir);
+  return dir;
+}
+
+export interface Result {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Starts a process that cleanup() will kill if the test did not end it. */
+export function start(cmd: string, args: string[], opts: { cwd?: string; uid?: number; gid?: number; env?: NodeJS.ProcessEnv } = {}): ChildProcess & { result: Promise<Result> } {
+  const child = spawn(cmd, args, { cwd: opts.cwd, uid: opts.uid, gid: opts.gid, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const result = new Promise<Result>((resolve) => {
+    child.on('close', (code, signal) => {
+      children.delete(child);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+  return Object.assign(child, { result });
+}
+
+export function cli(args: string[], opts: { cwd?: string; uid?: number; gid?: number; env?: NodeJS.ProcessEnv } = {}): ChildProcess & { result: Promise<Result> } {
+  return start(process.execPath, [CLI, ...args], opts);
+}
+
+export function runCli(args: string[], opts: { cwd?: string; uid?: number; gid?: number; env?: NodeJS.ProcessEnv } = {}): Promise<Result> {
+  return cli(args, opts).result;
+}
+
+export async function waitFor<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000, everyMs = 10): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined && v !== false) {
+      return v;
+    }
+    if (Date.now() > until) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    }
+    await sleep(everyMs);
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  // A zombie still answers kill(0) but runs nothing.
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return process.platform !== 'linux';
+  }
+}
+
+/** Kills what the tests started and removes their folders; reports what had to be killed. */
+export async function cleanup(): Promise<string[]> {
+  const leftovers: string[] = [];
+  for (const c of [...children]) {
+    if (c.exitCode === null && c.signalCode === null) {
+      leftovers.push(`${c.spawnfile} ${c.spawnargs.slice(1).join(' ')}`);
+      c.kill('SIGKILL');
+    }
+  }
+  await sleep(20);
+  for (const dir of made.splice(0)) {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  return leftovers;
+}
+
+/**
+ * The engine's timers and sockets are unref'd (a held lock must never pin a process), so a test that
+ * only awaits an engine event would let the event loop end first: this keeps it running meanwhile.
+ */
+export async function keepAlive<T>(p: Promise<T>): Promise<T> {
+  const t = setInterval(() => undefined, 1000);
+  try {
+    return await p;
+  } finally {
+    clearInterval(t);
+  }
+}

@@ -1,0 +1,41 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parseArgs } from '../../src/cli';
+
+describe('task-lock arguments', () => {
+  it('reads run with its options and the command after --', () => {
+    const p = parseArgs(['run', '--folder', 'x', '--wait=2.5', '--label=watch', '--', 'npm', 'run', '--silent', 'watch']);
+    assert.equal(p.command, 'run');
+    assert.equal(p.folder, 'x');
+    assert.equal(p.waitMs, 2500);
+    assert.equal(p.label, 'watch');
+    assert.deepEqual(p.argv, ['npm', 'run', '--silent', 'watch']);
+  });
+
+  it('reads --wait alone as waiting forever', () => {
+    assert.equal(parseArgs(['run', '--wait', '--', 'true']).waitMs, Infinity);
+  });
+
+  const usage: Array<[string[], RegExp]> = [
+    [['run', '--bogus', '--', 'x'], /unknown option --bogus/],
+    [['run'], /no command to run/],
+    [['run', '--'], /no command to run/],
+    [['run', 'npm', 'test'], /put the command after --/],
+    [['run', '--wait=soon', '--', 'x'], /--wait needs a number of seconds/],
+    [['run', '--stale=1', '--', 'x'], /--stale needs a number of seconds of at least 2/],
+    [['run', '--folder'], /--folder needs a value/],
+    [['status', '--force'], /unknown option --force for "status"/],
+    [['status', '--json=yes'], /--json takes no value/],
+    [['frobnicate'], /unknown command "frobnicate"/],
+  ];
+  for (const [args, message] of usage) {
+    it(`refuses ${args.join(' ')}`, () => {
+      assert.throws(() => parseArgs(args), message);
+    });
+  }
+
+  it('shows help for no arguments and for --help anywhere', () => {
+    assert.equal(parseArgs([]).command, 'help');
+    assert.equal(parseArgs(['status', '--help']).command, 'help');
+  });
+});

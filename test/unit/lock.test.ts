@@ -1,0 +1,198 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { LockError, LockHandle, WatchEvent, WorkspaceLock } from '../../src/lock';
+import { cleanup, keepAlive, sleep, tempFolder, waitFor } from '../support/fixtures';
+
+after(cleanup);
+
+const me = { kind: 'cli' as const, label: 'unit test' };
+
+async function take(lock: WorkspaceLock): Promise<LockHandle> {
+  const r = await lock.tryAcquire(me);
+  assert.equal(r.ok, true, 'the lock should have been free');
+  return (r as { handle: LockHandle }).handle;
+}
+
+describe('WorkspaceLock', () => {
+  it('takes a free lock, shows the holder to others, and frees it without leaving files', async () => {
+    const folder = tempFolder();
+    const lock = new WorkspaceLock(folder);
+    const handle = await take(lock);
+    const other = new WorkspaceLock(folder);
+    const seen = other.inspect();
+    assert.equal(seen.state, 'held');
+    assert.equal((seen as { holder: { record?: { pid: number } } }).holder.record?.pid, process.pid);
+    assert.equal(other.inspect(handle.record.token).state, 'mine');
+    const r = await other.tryAcquire(me);
+    assert.equal(r.ok, false);
+    await handle.release();
+    assert.equal(other.inspect().state, 'free');
+    assert.deepEqual(fs.readdirSync(lock.location.home).sort(), ['.gitignore']);
+  });
+
+  it('records tasks by pid and start time, and drops those already gone', async () => {
+    const lock = new WorkspaceLock(tempFolder());
+    const handle = await take(lock);
+    handle.setTasks([
+      { name: 'self', pid: process.pid },
+      { name: 'gone', pid: 2 ** 22 + 12345 },
+    ]);
+    const rec = JSON.parse(fs.readFileSync(lock.location.recordPath, 'utf8')) as { tasks: Array<{ name: string; start: string }> };
+    assert.deepEqual(rec.tasks.map((t) => t.name), ['self']);
+    assert.ok(rec.tasks[0].start);
+    await handle.release();
+  });
+
+  it('learns of a compromise within the update interval when the lock is removed underneath', async () => {
+    const lock = new WorkspaceLock(tempFolder(), { staleMs: 2000 });
+    const handle = await take(lock);
+    const compromised = new Promise<Error>((resolve) => handle.onCompromised(resolve));
+    const removedAt = Date.now();
+    fs.rmdirSync(lock.location.lockDir);
+    const err = await keepAlive(compromised);
+    assert.ok(Date.now() - removedAt <= lock.updateMs + 500, `took ${Date.now() - removedAt} ms`);
+    assert.match(err.message, /removed or taken over/);
+    assert.equal(handle.isHeld, false);
+  });
+
+  it('reclaims a lock whose record is corrupt once its heartbeat is old, and refuses while it is fresh', async () => {
+    const lock = new WorkspaceLock(tempFolder(), { staleMs: 2000 });
+    fs.mkdirSync(lock.location.lockDir);
+    fs.writeFileSync(lock.location.recordPath, '{ this is not json');
+    const fresh = await lock.reclaim();
+    assert.equal(fresh.result, 'alive');
+    const old = new Date(Date.now() - 60_000);
+    fs.utimesSync(lock.location.lockDir, old, old);
+    const r = await lock.reclaim();
+    assert.equal(r.result, 'reclaimed');
+    assert.equal(lock.inspect().state, 'free');
+    assert.equal(fs.existsSync(lock.location.recordPath), false);
+  });
+
+  it('refuses to reclaim from a live holder unless forced, and the holder learns of the forced removal', async () => {
+    const folder = tempFolder();
+    const holder = await take(new WorkspaceLock(folder, { staleMs: 2000 }));
+    const compromised = new Promise<Error>((resolve) => holder.onCompromised(resolve));
+    const lock = new WorkspaceLock(folder, { staleMs: 2000 });
+    assert.equal((await lock.reclaim()).result, 'alive');
+    assert.equal((await lock.reclaim({ force: true })).result, 'reclaimed');
+    await keepAlive(compromised);
+    assert.equal(lock.inspect().state, 'free');
+  });
+
+  it('reports nothing to reclaim on a free lock', async () => {
+    assert.equal((await new WorkspaceLock(tempFolder()).reclaim()).result, 'nothing');
+  });
+
+  it('does not remove a stale lock folder that holds foreign files; it says what to do', async () => {
+    const lock = new WorkspaceLock(tempFolder(), { staleMs: 2000 });
+    fs.mkdirSync(lock.location.lockDir);
+    fs.writeFileSync(path.join(lock.location.lockDir, 'foreign'), 'x');
+    const old = new Date(Date.now() - 60_000);
+    fs.utimesSync(lock.location.lockDir, old, old);
+    await assert.rejects(lock.reclaim(), (e: unknown) => e instanceof LockError && e.code === 'reclaim-failed' && /remove the folder by hand/.test(e.message));
+    assert.equal(fs.existsSync(path.join(lock.location.lockDir, 'foreign')), true);
+  });
+
+  it('hands over to a requester when the holder accepts', async () => {
+    const folder = tempFolder();
+    const holder = await take(new WorkspaceLock(folder));
+    const asked: string[] = [];
+    holder.onHandoffRequest((req) => {
+      asked.push(req.requester.label);
+      void req.accept();
+    });
+    const requester = new WorkspaceLock(folder);
+    const handle = await requester.requestHandoff({ kind: 'vscode', label: 'window two' }, { timeoutMs: 2000 });
+    assert.deepEqual(asked, ['window two']);
+    assert.equal(holder.isHeld, false);
+    assert.equal(requester.inspect(handle.record.token).state, 'mine');
+    assert.equal(fs.existsSync(requester.location.reservationPath), false);
+    await handle.release();
+  });
+
+  it('keeps a handed-over lock for the requester: others cannot slip in', async () => {
+    const folder = tempFolder();
+    const holder = await take(new WorkspaceLock(folder));
+    const intruder = new WorkspaceLock(folder);
+    let intruderGot: boolean | undefined;
+    holder.onHandoffRequest((req) => {
+      void req.accept().then(async () => {
+        const r = await intruder.tryAcquire({ kind: 'cli', label: 'intruder' });
+        intruderGot = r.ok;
+        if (r.ok) {
+          await r.handle.release();
+        } else {
+          assert.equal(r.reserved, true);
+        }
+      });
+    });
+    const handle = await new WorkspaceLock(folder).requestHandoff({ kind: 'vscode', label: 'window two' }, { timeoutMs: 2000 });
+    await waitFor('the intruder to try', () => intruderGot !== undefined);
+    assert.equal(intruderGot, false);
+    await handle.release();
+  });
+
+  it('says so when the holder refuses, and when it does not answer in time', async () => {
+    const folder = tempFolder();
+    const holder = await take(new WorkspaceLock(folder));
+    const off = holder.onHandoffRequest((req) => req.refuse('busy compiling'));
+    await assert.rejects(
+      new WorkspaceLock(folder).requestHandoff(me, { timeoutMs: 2000 }),
+      (e: unknown) => e instanceof LockError && e.code === 'handoff-refused' && /busy compiling/.test(e.message),
+    );
+    off.dispose();
+    holder.onHandoffRequest(() => undefined);
+    await assert.rejects(
+      new WorkspaceLock(folder).requestHandoff(me, { timeoutMs: 200 }),
+      (e: unknown) => e instanceof LockError && e.code === 'handoff-no-answer' && /did not answer within/.test(e.message),
+    );
+    assert.equal(holder.isHeld, true);
+    await holder.release();
+  });
+
+  it('refuses a handoff when nobody listens to requests', async () => {
+    const folder = tempFolder();
+    const holder = await take(new WorkspaceLock(folder));
+    await assert.rejects(new WorkspaceLock(folder).requestHandoff(me, { timeoutMs: 2000 }), /no owner is listening/);
+    await holder.release();
+  });
+
+  it('tells watchers about a new holder and about a release, with the cause', async () => {
+    const folder = tempFolder();
+    const lock = new WorkspaceLock(folder);
+    const events: WatchEvent[] = [];
+    const sub = lock.watch((e) => events.push(e));
+    assert.equal(events[0]?.state.state, 'free');
+    const holder = await take(new WorkspaceLock(folder));
+    await waitFor('a held event', () => events.some((e) => e.state.state === 'held' && 'holder' in e.state && e.state.holder.record !== undefined));
+    await holder.release();
+    const last = await waitFor('a free event', () => events.find((e, i) => i > 0 && e.state.state === 'free'));
+    assert.ok(['holder-released', 'changed'].includes(last.cause), last.cause);
+    sub.dispose();
+  });
+
+  it('waits for the lock, says for whom, and takes it when it frees', async () => {
+    const folder = tempFolder();
+    const holder = await take(new WorkspaceLock(folder));
+    const waiting: string[] = [];
+    const got = new WorkspaceLock(folder).acquire(me, { onWaiting: (s) => waiting.push(s.state) });
+    await sleep(50);
+    await holder.release();
+    const handle = await got;
+    assert.deepEqual(waiting, ['held']);
+    await handle.release();
+  });
+
+  it('gives up waiting at the deadline with a timeout error naming the holder', async () => {
+    const folder = tempFolder();
+    const holder = await take(new WorkspaceLock(folder));
+    await assert.rejects(
+      new WorkspaceLock(folder).acquire(me, { waitMs: 100 }),
+      (e: unknown) => e instanceof LockError && e.code === 'timeout' && /still held by cli “unit test”/.test(e.message),
+    );
+    await holder.release();
+  });
+});

@@ -1,0 +1,88 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { ProcessRef } from '../../src/lock/process-identity';
+import type { HolderRecord, RecordRead } from '../../src/lock/record';
+import { JudgeInput, describeHolder, judge, lockIdOf } from '../../src/lock/state';
+
+const dir = { mtimeMs: 100_000, dev: 1, ino: 2, birthtimeMs: 3 };
+const record: HolderRecord = {
+  version: 1,
+  token: 'tok',
+  kind: 'vscode',
+  label: 'Code — app',
+  pid: 10,
+  start: 's10',
+  hostname: 'here',
+  since: '2026-11-26T10:00:00.000Z',
+  socket: null,
+  lockId: lockIdOf(dir),
+  tasks: [{ name: 'watch', pid: 20, start: 's20' }],
+};
+
+function input(over: Partial<JudgeInput> & { alive?: number[] } = {}): JudgeInput {
+  const alive = new Set(over.alive ?? [10, 20]);
+  return {
+    lockDir: dir,
+    record: { kind: 'ok', record },
+    nowMs: dir.mtimeMs + 1000,
+    staleMs: 10_000,
+    hostname: 'here',
+    isAlive: (r: ProcessRef) => alive.has(r.pid),
+    ...over,
+  };
+}
+
+describe('judge', () => {
+  it('calls a lock without a lock directory free, whatever record is left', () => {
+    assert.deepEqual(judge(input({ lockDir: null })), { state: 'free' });
+  });
+
+  it('calls the lock mine when the token matches', () => {
+    assert.equal(judge(input({ myToken: 'tok' })).state, 'mine');
+  });
+
+  it('keeps a same-host lock held while the holder lives, even with an old heartbeat', () => {
+    const s = judge(input({ nowMs: dir.mtimeMs + 60_000 }));
+    assert.equal(s.state, 'held');
+  });
+
+  it('keeps a same-host lock held by a task that outlived its launcher', () => {
+    assert.equal(judge(input({ alive: [20] })).state, 'held');
+  });
+
+  it('calls a same-host lock stale at once when the holder and its tasks are gone, heartbeat or not', () => {
+    const s = judge(input({ alive: [] }));
+    assert.equal(s.state, 'stale');
+    assert.match((s as { reason: string }).reason, /holder pid 10 and its task have exited/);
+  });
+
+  it('trusts only the heartbeat for a holder on another host', () => {
+    const remote: RecordRead = { kind: 'ok', record: { ...record, hostname: 'there' } };
+    assert.equal(judge(input({ record: remote, alive: [], nowMs: dir.mtimeMs + 9_000 })).state, 'held');
+    const s = judge(input({ record: remote, alive: [10, 20], nowMs: dir.mtimeMs + 11_000 }));
+    assert.equal(s.state, 'stale');
+    assert.match((s as { reason: string }).reason, /no heartbeat from there for 11\.0 s/);
+  });
+
+  it('ignores a record that belongs to an earlier lock directory', () => {
+    const old: RecordRead = { kind: 'ok', record: { ...record, lockId: '1:2:999' } };
+    const fresh = judge(input({ record: old, alive: [] }));
+    assert.equal(fresh.state, 'held');
+    assert.equal((fresh as { holder: { unknownReason?: string } }).holder.unknownReason, 'the holder record belongs to an earlier lock');
+    assert.equal(judge(input({ record: old, nowMs: dir.mtimeMs + 20_000 })).state, 'stale');
+  });
+
+  it('reports a corrupt record as an unknown holder, stale only when the heartbeat stops', () => {
+    const corrupt: RecordRead = { kind: 'corrupt', reason: 'the holder record is not valid JSON' };
+    const s = judge(input({ record: corrupt }));
+    assert.equal(s.state, 'held');
+    assert.match(describeHolder((s as { holder: Parameters<typeof describeHolder>[0] }).holder), /unknown holder \(the holder record is not valid JSON\)/);
+    assert.equal(judge(input({ record: corrupt, nowMs: dir.mtimeMs + 10_001 })).state, 'stale');
+  });
+
+  it('names the holder with kind, label, pid, host, since and tasks', () => {
+    const s = judge(input());
+    const text = describeHolder((s as { holder: Parameters<typeof describeHolder>[0] }).holder);
+    assert.equal(text, 'vscode “Code — app” (pid 10 on here, since 2026-11-26T10:00:00.000Z, task watch (pid 20))');
+  });
+});
