@@ -1,9 +1,10 @@
 import * as fs from 'node:fs';
 import type * as net from 'node:net';
+import * as path from 'node:path';
 import { ByeReason, connect } from './channel';
 import type { Disposable } from './events';
 import { isAlive } from './process-identity';
-import type { LockState } from './state';
+import { type LockState, lockIdOf } from './state';
 
 /** Why the state was looked at again. A holder's goodbye tells a release from a death. */
 export type WatchCause = 'initial' | 'changed' | 'holder-released' | 'holder-handoff' | 'holder-compromised' | 'holder-gone' | 'timer';
@@ -14,7 +15,7 @@ export interface WatchEvent {
 }
 
 interface Inspectable {
-  readonly location: { home: string };
+  readonly location: { home: string; lockDir: string };
   readonly staleMs: number;
   readonly updateMs: number;
   inspect(myToken?: string): LockState;
@@ -40,6 +41,7 @@ export class LockWatcher implements Disposable {
   private debounce: NodeJS.Timeout | undefined;
   private orphanDelay = ORPHAN_POLL_FIRST_MS;
   private lastKey = '';
+  private lockDirId = '';
   private disposed = false;
 
   constructor(
@@ -49,6 +51,7 @@ export class LockWatcher implements Disposable {
   ) {}
 
   start(): void {
+    this.lockDirId = identity(this.lock.location.lockDir);
     this.watchFolder();
     this.check('initial');
   }
@@ -62,10 +65,12 @@ export class LockWatcher implements Disposable {
   }
 
   private watchFolder(): void {
+    const lockDirName = path.basename(this.lock.location.lockDir);
     try {
-      this.fsWatcher = fs.watch(this.lock.location.home, { persistent: false }, (eventType) => {
-        // 'change' events are heartbeats (proper-lockfile touching the lock folder): nothing to learn there.
-        if (eventType === 'rename') {
+      this.fsWatcher = fs.watch(this.lock.location.home, { persistent: false }, (eventType, filename) => {
+        // A heartbeat (proper-lockfile touching the lock folder) teaches nothing. Linux reports it as 'rename'
+        // too (a folder's attribute change carries IN_ISDIR), so only a new folder identity counts there.
+        if (eventType === 'rename' && (filename !== lockDirName || this.lockDirChanged())) {
           clearTimeout(this.debounce);
           this.debounce = setTimeout(() => this.check('changed'), FS_DEBOUNCE_MS);
           this.debounce.unref();
@@ -80,6 +85,15 @@ export class LockWatcher implements Disposable {
     } catch {
       this.fsWatcher = undefined;
     }
+  }
+
+  private lockDirChanged(): boolean {
+    const id = identity(this.lock.location.lockDir);
+    if (id === this.lockDirId) {
+      return false;
+    }
+    this.lockDirId = id;
+    return true;
   }
 
   private check(cause: WatchCause): void {
@@ -163,6 +177,15 @@ export class LockWatcher implements Disposable {
       this.socketToken = undefined;
       s.destroy();
     }
+  }
+}
+
+/** The lock folder's identity: it changes when a lock is taken or released, never with a heartbeat. */
+function identity(lockDir: string): string {
+  try {
+    return lockIdOf(fs.statSync(lockDir));
+  } catch {
+    return 'none';
   }
 }
 
