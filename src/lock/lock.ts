@@ -118,7 +118,15 @@ export class WorkspaceLock {
     const deadline = opts.waitMs === undefined ? Infinity : Date.now() + opts.waitMs;
     let lastSeen = '';
     let wake: (() => void) | undefined;
-    const watcher = this.watch(() => wake?.(), { myToken: token });
+    // A change may arrive while an attempt is running, before anyone waits: it must not be lost.
+    let changed = false;
+    const watcher = this.watch(
+      () => {
+        changed = true;
+        wake?.();
+      },
+      { myToken: token, everyCheck: true },
+    );
     // The watcher's handles are unref'd so that a holder never pins its process; a waiter should.
     const keepAlive = setInterval(() => undefined, 1 << 30);
     try {
@@ -126,6 +134,7 @@ export class WorkspaceLock {
         if (opts.signal?.aborted) {
           throw new LockError('timeout', 'Gave up waiting for the lock.');
         }
+        changed = false;
         const r = await this.tryAcquire(info, token);
         if (r.ok) {
           return r.handle;
@@ -141,6 +150,9 @@ export class WorkspaceLock {
         const left = deadline - Date.now();
         if (left <= 0) {
           throw new LockError('timeout', `The lock is still held by ${who}.`);
+        }
+        if (changed) {
+          continue;
         }
         await new Promise<void>((resolve) => {
           // The watcher wakes us on every change; the timer is a safety net for a reservation that runs out.
@@ -242,8 +254,8 @@ export class WorkspaceLock {
   }
 
   /** Subscribes to state changes; see LockWatcher for how it learns them without polling. */
-  watch(listener: (e: WatchEvent) => void, opts: { myToken?: string } = {}): Disposable {
-    const w = new LockWatcher(this, listener, opts.myToken);
+  watch(listener: (e: WatchEvent) => void, opts: { myToken?: string; everyCheck?: boolean } = {}): Disposable {
+    const w = new LockWatcher(this, listener, opts);
     w.start();
     return w;
   }

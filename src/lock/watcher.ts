@@ -44,10 +44,14 @@ export class LockWatcher implements Disposable {
   private lockDirId = '';
   private disposed = false;
 
+  /**
+   * `everyCheck`: tell the listener about every look, not only about changes. A waiter needs that: a
+   * holder may come and go between two looks, and the waiter's own attempt may have seen it.
+   */
   constructor(
     private readonly lock: Inspectable,
     private readonly listener: (e: WatchEvent) => void,
-    private readonly myToken?: string,
+    private readonly options: { myToken?: string; everyCheck?: boolean } = {},
   ) {}
 
   start(): void {
@@ -105,9 +109,9 @@ export class LockWatcher implements Disposable {
     if (!this.fsWatcher) {
       this.watchFolder();
     }
-    const state = this.lock.inspect(this.myToken);
+    const state = this.lock.inspect(this.options.myToken);
     const key = signature(state);
-    if (key !== this.lastKey || cause.startsWith('holder-')) {
+    if (key !== this.lastKey || cause.startsWith('holder-') || this.options.everyCheck) {
       this.lastKey = key;
       this.listener({ state, cause });
     }
