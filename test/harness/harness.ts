@@ -57,6 +57,16 @@ export function runMarker(): string {
   return runId;
 }
 
+export interface HarnessOptions {
+  /** A fixed port (the demo's); by default a free loopback port. */
+  port?: number;
+  /**
+   * Installs the built extension (package.json, dist/, media/) into the server's extensions folder,
+   * so every window has it without an extensionDevelopmentPath (what a user of the demo sees).
+   */
+  installExtension?: boolean;
+}
+
 export interface WindowOptions {
   /** Absolute path of the workspace folder, usually from harness.workspace(fixture). */
   folder: string;
@@ -178,16 +188,16 @@ export class Harness {
   readonly serverLog: string;
   port = 0;
 
-  private constructor(readonly install: Installation, readonly name: string) {
+  private constructor(readonly install: Installation, readonly name: string, private readonly options: HarnessOptions) {
     this.marker = `${runId}-${++harnessCount}`;
     this.tempDir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'task-lock-harness-')));
     this.serverLog = path.join(this.tempDir, 'server.log');
   }
 
   /** Installs what is missing (once), then starts a code-server on a free loopback port. */
-  static async start(name = 'suite'): Promise<Harness> {
+  static async start(name = 'suite', options: HarnessOptions = {}): Promise<Harness> {
     const install = await ensureInstalled();
-    const h = new Harness(install, name);
+    const h = new Harness(install, name, options);
     active.add(h);
     try {
       await h.startServer();
@@ -346,10 +356,13 @@ export class Harness {
     fs.mkdirSync(path.join(userData, 'User'), { recursive: true });
     fs.mkdirSync(extensions, { recursive: true });
     fs.writeFileSync(path.join(userData, 'User', 'settings.json'), JSON.stringify(userSettings, null, 2));
+    if (this.options.installExtension === true) {
+      installBuiltExtension(extensions);
+    }
     const config = path.join(this.tempDir, 'config.yaml');
     fs.writeFileSync(config, 'auth: none\ncert: false\n');
     for (let attempt = 1; ; attempt++) {
-      this.port = await freePort();
+      this.port = this.options.port ?? (await freePort());
       const started = Date.now();
       const out = fs.openSync(this.serverLog, 'a');
       const child = spawn(
@@ -388,7 +401,7 @@ export class Harness {
           // Already gone.
         }
       }
-      if (attempt >= 3 || !/EADDRINUSE/.test(tail)) {
+      if (attempt >= 3 || this.options.port !== undefined || !/EADDRINUSE/.test(tail)) {
         throw new Error(`code-server did not start on port ${this.port}; server log:\n${tail}`);
       }
     }
@@ -457,6 +470,23 @@ export function sweepRun(): ProcessInfo[] {
     killAll(left.map((p) => p.pid));
   }
   return left;
+}
+
+function installBuiltExtension(extensionsDir: string): void {
+  const manifest = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { publisher: string; name: string; version: string; main?: string };
+  const main = path.join(repoRoot, manifest.main ?? 'dist/extension.js');
+  if (!fs.existsSync(main)) {
+    throw new Error(`${main} does not exist: run npm run build first`);
+  }
+  const target = path.join(extensionsDir, `${manifest.publisher}.${manifest.name}-${manifest.version}`);
+  fs.mkdirSync(target, { recursive: true });
+  for (const item of ['package.json', 'dist', 'media', 'README.md', 'LICENSE', 'CHANGELOG.md']) {
+    const source = path.join(repoRoot, item);
+    if (fs.existsSync(source)) {
+      fs.cpSync(source, path.join(target, item), { recursive: true });
+    }
+  }
+  // The extension's runtime dependencies are bundled into dist/ by esbuild, so no node_modules is copied.
 }
 
 function freePort(): Promise<number> {

@@ -46,9 +46,9 @@ describe('two windows on one folder', function () {
     const harness = h as Harness;
     const folder = harness.workspace('basic');
     const [a, b] = await harness.openWindows(2, { folder });
-    assert.deepStrictEqual(new Set(harness.extensionHostPids()), new Set([a.extensionHostPid, b.extensionHostPid]));
+    assert.deepStrictEqual(new Set(harness.extensionHostPids()), new Set([a.extensionHostPid, b.extensionHostPid]), `server log:\n${harness.serverLogTail()}`);
     await harness.killExtensionHost(a);
-    assert.deepStrictEqual(harness.extensionHostPids(), [b.extensionHostPid]);
+    assert.deepStrictEqual(harness.extensionHostPids(), [b.extensionHostPid], `server log:\n${harness.serverLogTail()}`);
     await b.close();
     assert.strictEqual(harness.countProcesses('extensionHost'), 0);
   });

@@ -1,0 +1,57 @@
+import * as path from 'node:path';
+import { Harness } from './harness';
+import { say } from './log';
+
+// `npm run demo`: code-server with the built extension on a copy of the demo workspace, until Ctrl+C.
+
+async function main(): Promise<void> {
+  const port = process.env.TASK_LOCK_DEMO_PORT !== undefined ? Number(process.env.TASK_LOCK_DEMO_PORT) : undefined;
+  const h = await Harness.start('demo', { port, installExtension: true });
+  let stopping = false;
+  const stop = (why: string): void => {
+    if (stopping) {
+      return;
+    }
+    stopping = true;
+    say(`${why}: stopping code-server and everything it started ...`);
+    h.stop().then(
+      () => {
+        say('stopped; nothing left running');
+        process.exit(0);
+      },
+      (err: unknown) => {
+        say(String(err));
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('Ctrl+C'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGHUP', () => stop('SIGHUP'));
+
+  const folder = h.workspace('demo');
+  const url = `${h.url}?folder=${encodeURIComponent(folder)}`;
+  const line = '-'.repeat(Math.min(100, url.length + 4));
+  console.log(`
+${line}
+  Task Lock demo: VS Code (code-server ${h.install.codeServerEntry.includes('4.100.3') ? '4.100.3, VS Code 1.100.3' : ''}) with the extension installed
+
+  Open this URL twice, in two browser tabs or windows: two VS Code windows on one workspace.
+
+    ${url}
+
+  Workspace (a fresh copy of test/fixtures/demo): ${folder}
+  In each window run  Terminal > Run Task... > watch  (a background task printing a tick every second).
+  The server listens on 127.0.0.1 only; from another machine forward the port (ssh -L ${h.port}:127.0.0.1:${h.port}).
+  Press Ctrl+C to stop; the demo then ends the server, the editor processes and the tasks.
+${line}
+`);
+  say(`server log: ${path.join(h.tempDir, 'server.log')}`);
+  // Keep the event loop alive until a signal arrives.
+  setInterval(() => undefined, 1 << 30);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
