@@ -1,11 +1,17 @@
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { Harness } from './harness';
 import { say } from './log';
+import { codeServerVersion } from './paths';
 
 // `npm run demo`: code-server with the built extension on a copy of the demo workspace, until Ctrl+C.
 
+const defaultPort = 8090;
+
 async function main(): Promise<void> {
-  const port = process.env.TASK_LOCK_DEMO_PORT !== undefined ? Number(process.env.TASK_LOCK_DEMO_PORT) : undefined;
+  // A stable URL across runs when the usual port is free; any free port otherwise.
+  const wanted = Number(process.env.TASK_LOCK_DEMO_PORT ?? defaultPort);
+  const port = (await portIsFree(wanted)) ? wanted : undefined;
   const h = await Harness.start('demo', { port, installExtension: true });
   let stopping = false;
   const stop = (why: string): void => {
@@ -30,11 +36,11 @@ async function main(): Promise<void> {
   process.on('SIGHUP', () => stop('SIGHUP'));
 
   const folder = h.workspace('demo');
-  const url = `${h.url}?folder=${encodeURIComponent(folder)}`;
+  const url = `${h.url}?folder=${encodeURI(folder)}`;
   const line = '-'.repeat(Math.min(100, url.length + 4));
   console.log(`
 ${line}
-  Task Lock demo: VS Code (code-server ${h.install.codeServerEntry.includes('4.100.3') ? '4.100.3, VS Code 1.100.3' : ''}) with the extension installed
+  Task Lock demo: code-server ${codeServerVersion} (VS Code 1.100.3) with the extension installed
 
   Open this URL twice, in two browser tabs or windows: two VS Code windows on one workspace.
 
@@ -49,6 +55,14 @@ ${line}
   say(`server log: ${path.join(h.tempDir, 'server.log')}`);
   // Keep the event loop alive until a signal arrives.
   setInterval(() => undefined, 1 << 30);
+}
+
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
 }
 
 main().catch((err: unknown) => {

@@ -159,6 +159,28 @@ export class EditorWindow {
     }
   }
 
+  /** Runs a command by its title from the command palette, as a user would. */
+  async runCommand(title: string): Promise<void> {
+    const page = this.page;
+    await page.waitForSelector('.statusbar', { timeout: 120_000 });
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('F1');
+    await page.waitForSelector('.quick-input-widget input', { state: 'visible', timeout: 30_000 });
+    await page.keyboard.type(title);
+    // Fuzzy matching ranks other commands (e.g. "Restart Running Task") first at times: pick by exact title.
+    const row = page.locator(`.quick-input-list .monaco-list-row[aria-label^="${title}"]`).first();
+    await row.waitFor({ state: 'visible', timeout: 30_000 });
+    await row.click();
+  }
+
+  /** Runs a task from tasks.json through "Tasks: Run Task", as a user would. */
+  async runTask(label: string): Promise<void> {
+    await this.runCommand('Tasks: Run Task');
+    const row = this.page.locator(`.quick-input-list .monaco-list-row[aria-label^="${label}"]`).first();
+    await row.waitFor({ state: 'visible', timeout: 60_000 });
+    await row.click();
+  }
+
   async screenshot(file: string): Promise<void> {
     fs.mkdirSync(path.dirname(file), { recursive: true });
     await this.page.screenshot({ path: file });

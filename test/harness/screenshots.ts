@@ -12,7 +12,7 @@ async function main(): Promise<void> {
     const folder = h.workspace('demo');
     const win = await h.openWindow({ folder, extensionPath: null, viewport: { width: 1280, height: 720 } });
     await win.page.waitForSelector('.statusbar', { timeout: 120_000 });
-    await runTaskFromPalette(win.page, 'watch');
+    await win.runTask('watch');
     const running = await waitUntil(() => h.processes().some((p) => p.cmdline.includes('watch.js')), 60_000);
     if (!running) {
       throw new Error('the demo watch task did not start');
@@ -25,18 +25,6 @@ async function main(): Promise<void> {
   } finally {
     await h.stop();
   }
-}
-
-async function runTaskFromPalette(page: import('playwright-core').Page, label: string): Promise<void> {
-  await page.locator('.monaco-workbench').click({ position: { x: 600, y: 300 } });
-  await page.keyboard.press('F1');
-  await page.waitForSelector('.quick-input-widget input', { state: 'visible', timeout: 30_000 });
-  await page.keyboard.type('Tasks: Run Task');
-  await page.waitForSelector('.quick-input-list .monaco-list-row', { timeout: 30_000 });
-  await page.keyboard.press('Enter');
-  await page.waitForSelector(`.quick-input-list .monaco-list-row[aria-label*="${label}"]`, { timeout: 60_000 });
-  await page.keyboard.type(label);
-  await page.keyboard.press('Enter');
 }
 
 main().then(
