@@ -116,6 +116,11 @@ export class EditorWindow {
     const pid = /\[task-lock-pid\] (\d+)/.exec(text);
     if (pid) {
       this.reportedPid = Number(pid[1]);
+      // The test module runs in this window's extension host, so its own pid is authoritative.
+      if (this.extensionHostPid !== 0 && this.extensionHostPid !== this.reportedPid) {
+        say(`window ${this.index}: extension host is ${this.reportedPid}, not ${this.extensionHostPid} as first seen`);
+        this.extensionHostPid = this.reportedPid;
+      }
     }
     const result = /\[task-lock-result\] (\{.*\})/.exec(text);
     if (result) {
@@ -126,6 +131,11 @@ export class EditorWindow {
   /** @internal wired to the page's codeAutomationExit. */
   onExit(code: number): void {
     this.resolveExit(code);
+    // Desktop VS Code closes a test window when its tests end; a page left open here could start
+    // another extension host later and be mistaken for a newer window's.
+    setTimeout(() => {
+      this.context.close().catch(() => undefined);
+    }, 500);
   }
 
   /** @internal the pid the test module printed, for windows whose extension host ended before it was seen. */
