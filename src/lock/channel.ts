@@ -67,14 +67,19 @@ export class HolderChannel {
   }
 
   static async listen(socketPath: string, onMessage: (m: Message, reply: (m: Message) => void) => void): Promise<HolderChannel> {
-    if (process.platform !== 'win32') {
-      // Whoever held this lock before is gone (we hold it now): a socket file left by a crash is garbage.
-      try {
-        fs.unlinkSync(socketPath);
-      } catch {
-        // Not there.
+    try {
+      return await HolderChannel.tryListen(socketPath, onMessage);
+    } catch (err) {
+      if (process.platform === 'win32' || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') {
+        throw err;
       }
+      // Whoever held this lock before is gone (we hold it now): a socket file left by a crash is garbage.
+      fs.rmSync(socketPath, { force: true });
+      return HolderChannel.tryListen(socketPath, onMessage);
     }
+  }
+
+  private static async tryListen(socketPath: string, onMessage: (m: Message, reply: (m: Message) => void) => void): Promise<HolderChannel> {
     const server = net.createServer();
     const channel = new HolderChannel(socketPath, server);
     server.on('connection', (socket) => {

@@ -122,7 +122,15 @@ function prepareHome(home: string, what: string, advice: string, privateDir = fa
  * A directory only this user can enter. It holds the fallback lock homes and the holders' sockets, which
  * must not be reachable by other users. The well-known tmp path is checked, since anyone could create it first.
  */
+let stateDir: string | undefined;
+
 export function userStateDir(): string {
+  // Checked once per process: it is on the path of every acquire (the holder's socket lives there).
+  stateDir ??= makeUserStateDir();
+  return stateDir;
+}
+
+function makeUserStateDir(): string {
   const candidates: string[] = [];
   if (process.env.XDG_RUNTIME_DIR) {
     candidates.push(path.join(process.env.XDG_RUNTIME_DIR, 'task-lock'));

@@ -64,9 +64,11 @@ export class WorkspaceLock {
   /** The lock's state right now, from one stat and one read. */
   inspect(myToken?: string): LockState {
     try {
+      const lockDir = statOrNull(this.location.lockDir);
       return judge({
-        lockDir: statOrNull(this.location.lockDir),
-        record: readRecord(this.location.recordPath),
+        lockDir,
+        // Without a lock folder any record is a leftover: not worth a read on the uncontended path.
+        record: lockDir === null ? { kind: 'none' } : readRecord(this.location.recordPath),
         nowMs: Date.now(),
         staleMs: this.staleMs,
         hostname: hostname(),

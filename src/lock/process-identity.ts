@@ -81,8 +81,11 @@ export function isAlive(ref: ProcessRef): boolean {
   return ref.start === null || ref.start === start;
 }
 
+let self: ProcessRef | undefined;
+
 export function selfRef(): ProcessRef {
-  return { pid: process.pid, start: processStart(process.pid) };
+  self ??= { pid: process.pid, start: processStart(process.pid) };
+  return self;
 }
 
 export function hostname(): string {

@@ -51,7 +51,12 @@ export function readRecord(path: string): RecordRead {
     return { kind: 'corrupt', reason: `cannot read ${path}: ${errorMessage(err)}` };
   }
   try {
-    const buf = Buffer.alloc(MAX_RECORD_BYTES + 1);
+    const size = fs.fstatSync(fd).size;
+    if (size > MAX_RECORD_BYTES) {
+      return { kind: 'corrupt', reason: `${path} is larger than ${MAX_RECORD_BYTES} bytes` };
+    }
+    // One byte more than announced, to notice a file that grows while read.
+    const buf = Buffer.alloc(Math.min(size + 1, MAX_RECORD_BYTES + 1));
     const n = fs.readSync(fd, buf, 0, buf.length, 0);
     if (n > MAX_RECORD_BYTES) {
       return { kind: 'corrupt', reason: `${path} is larger than ${MAX_RECORD_BYTES} bytes` };

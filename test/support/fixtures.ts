@@ -24,7 +24,10 @@ export interface Result {
 }
 
 /** Starts a process that cleanup() will kill if the test did not end it. */
-export function start(cmd: string, args: string[], opts: { cwd?: string; uid?: number; gid?: number; env?: NodeJS.ProcessEnv } = {}): ChildProcess & { result: Promise<Result> } {
+/** `result` waits for the output to end too; `exited` only for the process (its pipes may live on in a child). */
+export type Started = ChildProcess & { result: Promise<Result>; exited: Promise<void>; out(): string; err(): string };
+
+export function start(cmd: string, args: string[], opts: { cwd?: string; uid?: number; gid?: number; env?: NodeJS.ProcessEnv } = {}): Started {
   const child = spawn(cmd, args, { cwd: opts.cwd, uid: opts.uid, gid: opts.gid, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   let stdout = '';
@@ -37,10 +40,11 @@ export function start(cmd: string, args: string[], opts: { cwd?: string; uid?: n
       resolve({ code, signal, stdout, stderr });
     });
   });
-  return Object.assign(child, { result });
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  return Object.assign(child, { result, exited, out: () => stdout, err: () => stderr });
 }
 
-export function cli(args: string[], opts: { cwd?: string; uid?: number; gid?: number; env?: NodeJS.ProcessEnv } = {}): ChildProcess & { result: Promise<Result> } {
+export function cli(args: string[], opts: { cwd?: string; uid?: number; gid?: number; env?: NodeJS.ProcessEnv } = {}): Started {
   return start(process.execPath, [CLI, ...args], opts);
 }
 
@@ -89,7 +93,11 @@ export async function cleanup(): Promise<string[]> {
       leftovers.push(`${c.spawnfile} ${c.spawnargs.slice(1).join(' ')}`);
       c.kill('SIGKILL');
     }
+    // Its pipes may be held open by a grandchild that the test killed itself: do not wait for them.
+    c.stdout?.destroy();
+    c.stderr?.destroy();
   }
+  children.clear();
   await sleep(20);
   for (const dir of made.splice(0)) {
     fs.rmSync(dir, { recursive: true, force: true });
