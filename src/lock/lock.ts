@@ -177,6 +177,27 @@ export class WorkspaceLock {
   }
 
   /**
+   * Takes over a lock whose holder process died while its recorded tasks still run, when `isMine` says
+   * those tasks are the caller's own (a reloaded window finding its running tasks). The recorded tasks
+   * stay recorded, so the lock never looks free meanwhile. Anything else is left alone.
+   */
+  async adopt(info: HolderInfo, isMine: (record: HolderRecord) => boolean): Promise<AcquireResult> {
+    return this.withReclaimMutex(async () => {
+      const now = this.inspect();
+      const rec = now.state === 'held' && now.holder.sameHost ? now.holder.record : undefined;
+      if (!rec || isAlive(rec) || !isMine(rec)) {
+        return { ok: false, state: now };
+      }
+      this.removeStale();
+      const r = await this.mkdirAndClaim(info, newToken());
+      if (r.ok) {
+        r.handle.setTasks(rec.tasks);
+      }
+      return r;
+    });
+  }
+
+  /**
    * Removes a stale lock, re-checking staleness at that moment under the reclaim mutex (never a blind
    * removal). A live holder is refused unless `force`; a forced holder learns it as a compromise.
    */
@@ -438,14 +459,15 @@ export class LockHandle {
   }
 
   /** Records the processes whose life keeps the lock held, by pid and start time. */
-  setTasks(tasks: Array<{ name: string; pid: number }>): void {
+  setTasks(tasks: Array<{ name: string; pid: number; start?: string | null }>): void {
     if (this.released) {
       return;
     }
     const refs: TaskRef[] = [];
     for (const t of tasks) {
       const start = processStart(t.pid);
-      if (start !== null) {
+      // A known start time must still match: the pid may have been reused meanwhile.
+      if (start !== null && (t.start === undefined || t.start === null || t.start === start)) {
         refs.push({ name: t.name, pid: t.pid, start });
       }
     }

@@ -196,3 +196,38 @@ describe('WorkspaceLock', () => {
     await holder.release();
   });
 });
+
+describe('adopting a lock kept alive by tasks', () => {
+  it('lets the owner of the running tasks take over a dead holder’s lock, and nobody else', async () => {
+    const { spawn } = await import('node:child_process');
+    const folder = tempFolder();
+    // A holder in another process records a task, then dies; the task lives on.
+    const task = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+    const holderScript = `
+      const { WorkspaceLock } = require(${JSON.stringify(require.resolve('../../src/lock'))});
+      new WorkspaceLock(${JSON.stringify(folder)}).tryAcquire({ kind: 'vscode', label: 'window 1' }).then((r) => {
+        r.handle.setTasks([{ name: 'watch', pid: ${task.pid} }]);
+        process.stdout.write('held');
+        setInterval(() => {}, 1000);
+      });`;
+    const holder = spawn(process.execPath, ['-e', holderScript], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await new Promise((resolve) => holder.stdout.once('data', resolve));
+      holder.kill('SIGKILL');
+      await new Promise((resolve) => holder.once('exit', resolve));
+      const lock = new WorkspaceLock(folder);
+      assert.equal(lock.inspect().state, 'held', 'the task keeps the lock held');
+      const refused = await lock.adopt({ kind: 'vscode', label: 'window 2' }, (rec) => rec.label === 'window 2');
+      assert.equal(refused.ok, false);
+      const r = await lock.adopt({ kind: 'vscode', label: 'window 1 (reloaded)' }, (rec) => rec.tasks.some((t) => t.pid === task.pid));
+      assert.equal(r.ok, true);
+      const handle = (r as { handle: LockHandle }).handle;
+      assert.deepEqual(handle.record.tasks.map((t) => t.pid), [task.pid]);
+      assert.equal(handle.record.pid, process.pid);
+      await handle.release();
+    } finally {
+      task.kill('SIGKILL');
+      holder.kill('SIGKILL');
+    }
+  });
+});
