@@ -183,9 +183,17 @@ async function run(p: Parsed): Promise<number> {
     handle = r.handle;
   } else {
     const abort = new AbortController();
-    const onSignal = (): void => abort.abort();
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    let stoppedBy: NodeJS.Signals | undefined;
+    const onSigint = (): void => {
+      stoppedBy = 'SIGINT';
+      abort.abort();
+    };
+    const onSigterm = (): void => {
+      stoppedBy = 'SIGTERM';
+      abort.abort();
+    };
+    process.once('SIGINT', onSigint);
+    process.once('SIGTERM', onSigterm);
     try {
       handle = await lock.acquire(info, {
         waitMs: p.waitMs === Infinity ? undefined : p.waitMs,
@@ -197,13 +205,17 @@ async function run(p: Parsed): Promise<number> {
       });
     } catch (e) {
       if (e instanceof LockError && e.code === 'timeout') {
-        err(abort.signal.aborted ? 'interrupted while waiting for the lock.' : `gave up waiting: ${e.message}`);
-        return abort.signal.aborted ? 130 : EXIT_BUSY;
+        if (stoppedBy) {
+          err(`stopped by ${stoppedBy} while waiting for the lock; ${p.argv[0]} was not started.`);
+          return 128 + os.constants.signals[stoppedBy];
+        }
+        err(`gave up waiting: ${e.message}`);
+        return EXIT_BUSY;
       }
       throw e;
     } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSigint);
+      process.off('SIGTERM', onSigterm);
     }
   }
   if (lock.location.fallbackReason) {

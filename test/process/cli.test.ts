@@ -110,6 +110,22 @@ describe('task-lock run', () => {
     await holder.result;
   });
 
+  it('stops waiting on SIGTERM without starting the command, and exits 143', async () => {
+    const folder = tempFolder();
+    const holder = cli(['run', '--folder', folder, ...SLEEPER]);
+    await heldBy(folder);
+    const waiter = cli(['run', '--folder', folder, '--wait', '--', process.execPath, '-e', 'console.log("should not run")']);
+    await waitFor('the waiting message', () => waiter.err().includes('Waiting'));
+    waiter.kill('SIGTERM');
+    const r = await waiter.result;
+    assert.equal(r.code, 143);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /stopped by SIGTERM while waiting for the lock/);
+    assert.equal((await status(folder)).holder?.pid, holder.pid, 'the holder keeps its lock');
+    holder.kill('SIGTERM');
+    await holder.result;
+  });
+
   it('gives up after --wait=SECONDS with exit 75', async () => {
     const folder = tempFolder();
     const holder = cli(['run', '--folder', folder, ...SLEEPER]);
