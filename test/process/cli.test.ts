@@ -303,9 +303,13 @@ describe('task-lock with bad input', () => {
     fs.mkdirSync(folder, { mode: 0o555 });
     fs.chmodSync(folder, 0o555);
     // Root writes anywhere: run the CLI as an unprivileged user to make the folder truly read-only to it.
+    // That user may not be able to enter the checkout, so it runs a copy of the (self-contained) bundle.
     const asUser = process.getuid?.() === 0 ? { uid: 65534, gid: 65534, env: { PATH: process.env.PATH, TMPDIR: os.tmpdir() } } : {};
-    const runAs = (args: string[]): Promise<Result> => start(process.execPath, [CLI, ...args], asUser).result;
-    const holder = start(process.execPath, [CLI, 'run', '--folder', folder, ...SLEEPER], asUser);
+    const cliCopy = path.join(base, 'cli.js');
+    fs.copyFileSync(CLI, cliCopy);
+    fs.chmodSync(cliCopy, 0o755);
+    const runAs = (args: string[]): Promise<Result> => start(process.execPath, [cliCopy, ...args], asUser).result;
+    const holder = start(process.execPath, [cliCopy, 'run', '--folder', folder, ...SLEEPER], asUser);
     const s = await waitFor('the fallback lock to be held', async () => {
       const r = await runAs(['status', '--folder', folder, '--json']);
       const j = JSON.parse(r.stdout) as StatusJson;
