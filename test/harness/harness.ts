@@ -183,12 +183,31 @@ export class EditorWindow {
     await row.click();
   }
 
-  /** Runs a task from tasks.json through "Tasks: Run Task", as a user would. */
-  async runTask(label: string): Promise<void> {
-    await this.runCommand('Tasks: Run Task');
-    const row = this.page.locator(`.quick-input-list .monaco-list-row[aria-label^="${label}"]`).first();
-    await row.waitFor({ state: 'visible', timeout: 60_000 });
-    await row.click();
+  /**
+   * Runs a task from tasks.json through "Tasks: Run Task", as a user would. Right after a window
+   * opens the task list can still be empty (the task system is not ready), so the pick is retried.
+   */
+  async runTask(label: string, attempts = 5): Promise<void> {
+    const rows = this.page.locator('.quick-input-list .monaco-list-row');
+    for (let attempt = 1; ; attempt++) {
+      await this.runCommand('Tasks: Run Task');
+      const row = this.page.locator(`.quick-input-list .monaco-list-row[aria-label^="${label}"]`).first();
+      try {
+        await row.waitFor({ state: 'visible', timeout: 15_000 });
+        await row.click();
+        return;
+      } catch (err) {
+        const seen = (await rows.evaluateAll((els) => els.map((e) => e.getAttribute('aria-label') ?? ''))).join(' | ');
+        if (attempt >= attempts) {
+          const shot = path.join(this.harness.tempDir, `window-${this.index}-runTask.png`);
+          await this.page.screenshot({ path: shot }).catch(() => undefined);
+          throw new Error(`window ${this.index}: no task "${label}" in the Run Task list after ${attempts} tries (rows: ${seen}; screenshot ${shot}): ${String(err)}`);
+        }
+        say(`window ${this.index}: task "${label}" not in the Run Task list yet (rows: ${seen || 'none'}); trying again`);
+        await this.page.keyboard.press('Escape');
+        await new Promise((r) => setTimeout(r, 2_000));
+      }
+    }
   }
 
   async screenshot(file: string): Promise<void> {
