@@ -1,0 +1,151 @@
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { lockSettingsDiffer, readSettings, type Settings } from '../ui/settings';
+import type { FolderStatus, HolderSummary } from '../ui/status';
+import { FolderGuard, type GuardHost } from './guard';
+
+export interface GuardsEvents {
+  changed(): void;
+  intruderStopped(guard: FolderGuard, task: string, holder: HolderSummary): void;
+}
+
+/**
+ * Every guarded folder of this window: one guard (one lock) per folder whose `taskLock.tasks` is not empty.
+ * Routes the editor's task events to the folder that guards the task, and applies settings changes live.
+ */
+export class Guards implements vscode.Disposable {
+  private readonly guards = new Map<string, FolderGuard>();
+  private readonly subscriptions: vscode.Disposable[] = [];
+  private readonly warned = new Set<string>();
+  private readonly host: GuardHost;
+
+  constructor(
+    readonly log: vscode.LogOutputChannel,
+    private readonly events: GuardsEvents,
+  ) {
+    const holderLabel = `${vscode.env.appName} — ${vscode.workspace.name ?? 'window'}`;
+    this.host = {
+      log,
+      holderLabel,
+      trusted: () => vscode.workspace.isTrusted,
+      changed: () => events.changed(),
+      intruderStopped: (g, t, h) => events.intruderStopped(g, t, h),
+    };
+    this.subscriptions.push(
+      vscode.tasks.onDidStartTask((e) => this.guardOf(e.execution.task)?.onTaskStarted(e.execution)),
+      vscode.tasks.onDidStartTaskProcess((e) => {
+        if (e.processId !== undefined) {
+          this.guardOf(e.execution.task)?.onTaskProcessStarted(e.execution, e.processId);
+        }
+      }),
+      vscode.tasks.onDidEndTask((e) => {
+        for (const g of this.guards.values()) {
+          g.onTaskEnded(e.execution);
+        }
+      }),
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (e.affectsConfiguration('taskLock')) {
+          log.info('settings changed: applying them');
+          void this.refresh();
+        }
+      }),
+      vscode.workspace.onDidChangeWorkspaceFolders(() => void this.refresh()),
+      vscode.workspace.onDidGrantWorkspaceTrust(() => {
+        log.info('the workspace is trusted now: starting what may start');
+        for (const g of this.guards.values()) {
+          if (g.settings.autoStart && g.lockState.state === 'free') {
+            void g.startGuarded('workspace trust granted');
+          }
+        }
+      }),
+    );
+  }
+
+  list(): FolderGuard[] {
+    return [...this.guards.values()];
+  }
+
+  status(): FolderStatus[] {
+    return this.list().map((g) => g.status());
+  }
+
+  private guardOf(task: vscode.Task): FolderGuard | undefined {
+    for (const g of this.guards.values()) {
+      if (g.owns(task)) {
+        return g;
+      }
+    }
+    return undefined;
+  }
+
+  private settingsOf(folder: vscode.WorkspaceFolder): Settings {
+    const c = vscode.workspace.getConfiguration('taskLock', folder.uri);
+    const read = readSettings((k) => c.get(k), folder.uri.fsPath, path.isAbsolute, path.join);
+    for (const w of read.warnings) {
+      const key = `${folder.uri.toString()}|${w.setting}|${w.problem}`;
+      if (!this.warned.has(key)) {
+        this.warned.add(key);
+        const msg = vscode.l10n.t('Task Lock: the setting {0} {1}; using its default.', w.setting, w.problem);
+        log(this.log, msg);
+        void vscode.window.showWarningMessage(msg);
+      }
+    }
+    return read.settings;
+  }
+
+  /** Builds, updates or removes guards to match the folders and settings now. */
+  async refresh(): Promise<void> {
+    const folders = vscode.workspace.workspaceFolders ?? [];
+    const seen = new Set<string>();
+    const inits: Array<Promise<void>> = [];
+    for (const folder of folders) {
+      const key = folder.uri.toString();
+      const s = this.settingsOf(folder);
+      const old = this.guards.get(key);
+      if (s.tasks.length === 0) {
+        if (old) {
+          this.log.info(`[${folder.name}] no guarded tasks any more: letting go of the lock`);
+          this.guards.delete(key);
+          await old.stopWatching();
+        }
+        continue;
+      }
+      seen.add(key);
+      if (old && !lockSettingsDiffer(old.settings, s)) {
+        old.settings = s;
+        continue;
+      }
+      if (old) {
+        this.log.info(`[${folder.name}] the lock's settings changed: using a new lock`);
+        await old.stopWatching();
+      }
+      const g = new FolderGuard(folder, s, this.host);
+      this.guards.set(key, g);
+      inits.push(g.init().catch((err: unknown) => this.log.error(`[${folder.name}] ${String(err)}`)));
+    }
+    for (const [key, g] of this.guards) {
+      if (!seen.has(key)) {
+        this.guards.delete(key);
+        await g.stopWatching();
+      }
+    }
+    this.events.changed();
+    await Promise.all(inits);
+  }
+
+  async shutdown(): Promise<void> {
+    for (const d of this.subscriptions) {
+      d.dispose();
+    }
+    await Promise.all(this.list().map((g) => g.shutdown()));
+    this.guards.clear();
+  }
+
+  dispose(): void {
+    void this.shutdown();
+  }
+}
+
+function log(channel: vscode.LogOutputChannel, msg: string): void {
+  channel.warn(msg);
+}

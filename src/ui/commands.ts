@@ -1,0 +1,122 @@
+import * as vscode from 'vscode';
+import type { FolderGuard } from '../tasks/guard';
+import type { Guards } from '../tasks/guards';
+import { applicableActions, holderName, type ActionId } from './status';
+import { STATUS_COMMAND } from './statusBar';
+
+const t = (message: string, ...args: Array<string | number>): string => vscode.l10n.t(message, ...args);
+
+export const COMMANDS: Record<ActionId, string> = {
+  start: 'taskLock.startTasks',
+  stop: 'taskLock.stopTasks',
+  takeOver: 'taskLock.takeOver',
+  reclaim: 'taskLock.reclaim',
+  showHolder: 'taskLock.showHolder',
+  showLog: 'taskLock.showLog',
+};
+
+function actionTitle(a: ActionId): string {
+  switch (a) {
+    case 'start':
+      return t('Start Guarded Tasks');
+    case 'stop':
+      return t('Stop Guarded Tasks and Release');
+    case 'takeOver':
+      return t('Take Over');
+    case 'reclaim':
+      return t('Reclaim Stale Lock');
+    case 'showHolder':
+      return t('Show Lock Holder');
+    case 'showLog':
+      return t('Show Log');
+  }
+}
+
+/** The folder a command acts on: the only guarded one, the one given, or the user's pick among those that fit. */
+async function pickFolder(guards: Guards, fits: (g: FolderGuard) => boolean, arg?: unknown): Promise<FolderGuard | undefined> {
+  const all = guards.list();
+  if (typeof arg === 'string') {
+    return all.find((g) => g.folder.uri.fsPath === arg || g.folder.name === arg);
+  }
+  const candidates = all.filter(fits);
+  if (candidates.length <= 1) {
+    if (candidates.length === 0) {
+      void vscode.window.showInformationMessage(all.length === 0 ? t('Task Lock: no folder guards any task (set taskLock.tasks).') : t('Task Lock: that does not apply to any folder now.'));
+    }
+    return candidates[0];
+  }
+  const picked = await vscode.window.showQuickPick(
+    candidates.map((g) => ({ label: g.folder.name, description: g.folder.uri.fsPath, guard: g })),
+    { placeHolder: t('Which folder?') },
+  );
+  return picked?.guard;
+}
+
+/** Every command of the extension, registered in one place. */
+export function registerCommands(guards: Guards, log: vscode.LogOutputChannel): vscode.Disposable[] {
+  const showHolder = async (arg?: unknown): Promise<void> => {
+    const g = await pickFolder(guards, (x) => x.status().phase !== 'free', arg);
+    if (!g) {
+      return;
+    }
+    const s = g.status();
+    const text =
+      s.phase === 'holder'
+        ? t('{0}: this window holds the lock and runs {1}.', s.name, s.running.join(', ') || t('nothing yet'))
+        : s.phase === 'free'
+          ? t('{0}: the lock is free.', s.name)
+          : s.phase === 'error'
+            ? t('{0}: {1}', s.name, s.message ?? '')
+            : t('{0}: held by {1}{2}.', s.name, s.holder?.description ?? holderName(undefined, t), s.phase === 'stale' ? ` — ${t('stale: {0}', s.message ?? '')}` : '');
+    const takeOver = t('Take Over');
+    const actions = s.phase === 'follower' || s.phase === 'stale' ? [takeOver] : [];
+    const a = await vscode.window.showInformationMessage(text, ...actions);
+    if (a === takeOver) {
+      await g.takeOver();
+    }
+  };
+  const handlers: Record<ActionId, (arg?: unknown) => Promise<void>> = {
+    start: async (arg) => {
+      const g = await pickFolder(guards, (x) => x.status().phase !== 'error', arg);
+      if (g && !(await g.startGuarded('command Start Guarded Tasks'))) {
+        const s = g.status();
+        void vscode.window.showWarningMessage(
+          s.phase === 'follower' ? t('Task Lock: {0} runs in {1}. Use Take Over to move it here.', s.tasks.join(', '), s.holder?.description ?? '') : t('Task Lock: could not start the guarded tasks; see the log.'),
+        );
+      }
+    },
+    stop: async (arg) => {
+      const g = await pickFolder(guards, (x) => x.isHolder, arg);
+      await g?.stopAndRelease('command Stop Guarded Tasks and Release');
+    },
+    takeOver: async (arg) => {
+      const g = await pickFolder(guards, (x) => !x.isHolder && x.status().phase !== 'error', arg);
+      await g?.takeOver();
+    },
+    reclaim: async (arg) => {
+      const g = await pickFolder(guards, (x) => x.status().phase === 'stale', arg);
+      if (g) {
+        void vscode.window.showInformationMessage(t('Task Lock: {0}', await g.reclaim()));
+      }
+    },
+    showHolder,
+    showLog: () => {
+      log.show(true);
+      return Promise.resolve();
+    },
+  };
+  const disposables = (Object.keys(handlers) as ActionId[]).map((id) => vscode.commands.registerCommand(COMMANDS[id], handlers[id]));
+  disposables.push(
+    vscode.commands.registerCommand(STATUS_COMMAND, async () => {
+      const actions = applicableActions(guards.status());
+      const picked = await vscode.window.showQuickPick(
+        actions.map((a) => ({ label: actionTitle(a), id: a })),
+        { placeHolder: t('Task Lock') },
+      );
+      if (picked) {
+        await handlers[picked.id]();
+      }
+    }),
+  );
+  return disposables;
+}

@@ -1,0 +1,76 @@
+// Settings validation. Pure: it gets the raw values, so unit tests run it without an editor.
+
+export interface Settings {
+  /** Labels of the guarded tasks; empty means the extension stays quiet for the folder. */
+  tasks: string[];
+  autoStart: boolean;
+  failover: boolean;
+  staleSeconds: number;
+  /** Absolute, or undefined for the engine's default lock home in the folder. */
+  lockDirectory: string | undefined;
+}
+
+export const DEFAULT_SETTINGS: Settings = { tasks: [], autoStart: true, failover: true, staleSeconds: 10, lockDirectory: undefined };
+
+export const MIN_STALE_SECONDS = 2;
+
+export interface SettingsRead {
+  settings: Settings;
+  /** One entry per invalid setting: the setting's full name and what was wrong. */
+  warnings: Array<{ setting: string; problem: string }>;
+}
+
+/**
+ * `get(key)` returns the raw configured value of `taskLock.<key>` (undefined when not set). `folder` resolves
+ * a relative lock directory. Every invalid value falls back to its default with a warning; nothing throws.
+ */
+export function readSettings(get: (key: keyof Settings) => unknown, folder: string, isAbsolute: (p: string) => boolean, join: (a: string, b: string) => string): SettingsRead {
+  const warnings: SettingsRead['warnings'] = [];
+  const s: Settings = { ...DEFAULT_SETTINGS, tasks: [] };
+
+  const tasks = get('tasks');
+  if (tasks !== undefined && tasks !== null) {
+    if (Array.isArray(tasks) && tasks.every((t) => typeof t === 'string')) {
+      // Duplicates and blanks teach nothing; keep the user's order for starting.
+      s.tasks = [...new Set((tasks as string[]).map((t) => t.trim()).filter((t) => t.length > 0))];
+    } else {
+      warnings.push({ setting: 'taskLock.tasks', problem: 'must be a list of task labels' });
+    }
+  }
+
+  for (const key of ['autoStart', 'failover'] as const) {
+    const v = get(key);
+    if (v !== undefined && v !== null) {
+      if (typeof v === 'boolean') {
+        s[key] = v;
+      } else {
+        warnings.push({ setting: `taskLock.${key}`, problem: 'must be true or false' });
+      }
+    }
+  }
+
+  const stale = get('staleSeconds');
+  if (stale !== undefined && stale !== null) {
+    if (typeof stale === 'number' && Number.isFinite(stale) && stale >= MIN_STALE_SECONDS) {
+      s.staleSeconds = stale;
+    } else {
+      warnings.push({ setting: 'taskLock.staleSeconds', problem: `must be a number of at least ${MIN_STALE_SECONDS}` });
+    }
+  }
+
+  const dir = get('lockDirectory');
+  if (dir !== undefined && dir !== null) {
+    if (typeof dir !== 'string') {
+      warnings.push({ setting: 'taskLock.lockDirectory', problem: 'must be a path' });
+    } else if (dir.trim() !== '') {
+      const d = dir.trim();
+      s.lockDirectory = isAbsolute(d) ? d : join(folder, d);
+    }
+  }
+  return { settings: s, warnings };
+}
+
+/** True when a change of these settings needs a new lock object (the others apply to the running one). */
+export function lockSettingsDiffer(a: Settings, b: Settings): boolean {
+  return a.staleSeconds !== b.staleSeconds || a.lockDirectory !== b.lockDirectory;
+}

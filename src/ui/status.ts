@@ -1,0 +1,159 @@
+// The status bar's look, computed from a plain state object. Pure: no vscode, so unit tests render it.
+
+export type FolderPhase = 'holder' | 'follower' | 'free' | 'stale' | 'error';
+
+export interface HolderSummary {
+  kind: 'vscode' | 'cli' | 'unknown';
+  label: string;
+  pid?: number;
+  hostname?: string;
+  since?: string;
+  tasks: Array<{ name: string; pid: number }>;
+  /** The engine's one-line description, for messages. */
+  description: string;
+}
+
+/** One folder's state, as the status bar, the commands and the extension's API see it. */
+export interface FolderStatus {
+  folder: string;
+  name: string;
+  phase: FolderPhase;
+  /** The guarded task labels of this folder. */
+  tasks: string[];
+  /** Guarded tasks running in this window. */
+  running: string[];
+  holder?: HolderSummary;
+  /** Why the lock is stale, or the error a user can act on. */
+  message?: string;
+}
+
+export interface StatusView {
+  visible: boolean;
+  text: string;
+  tooltip: string;
+  background: 'warning' | 'error' | undefined;
+  ariaLabel: string;
+}
+
+/** l10n hook: vscode.l10n.t in the editor, a plain `{0}` formatter in tests. */
+export type Translate = (message: string, ...args: Array<string | number>) => string;
+
+export const plain: Translate = (message, ...args) => message.replace(/\{(\d+)\}/g, (m, i: string) => (args[Number(i)] === undefined ? m : String(args[Number(i)])));
+
+export function holderName(h: HolderSummary | undefined, t: Translate = plain): string {
+  if (!h) {
+    return t('an unknown holder');
+  }
+  return h.kind === 'cli' ? t('task-lock run “{0}”', h.label) : h.label;
+}
+
+function taskList(tasks: readonly string[]): string {
+  return tasks.join(', ');
+}
+
+function oneLine(f: FolderStatus, t: Translate): { text: string; aria: string } {
+  switch (f.phase) {
+    case 'holder': {
+      const tasks = f.running.length > 0 ? f.running : f.tasks;
+      return { text: `$(lock) ${t('this window runs {0}', taskList(tasks))}`, aria: t('Task Lock: this window runs {0}', taskList(tasks)) };
+    }
+    case 'follower':
+      return { text: `$(eye) ${t('{0} runs in {1}', taskList(f.tasks), holderName(f.holder, t))}`, aria: t('Task Lock: {0} runs in {1}', taskList(f.tasks), holderName(f.holder, t)) };
+    case 'free':
+      return { text: `$(unlock) ${t('Task Lock: free')}`, aria: t('Task Lock: the lock is free') };
+    case 'stale':
+      return { text: `$(warning) ${t('Task Lock: stale')}`, aria: t('Task Lock: the lock is stale') };
+    case 'error':
+      return { text: `$(error) ${t('Task Lock: error')}`, aria: t('Task Lock: the lock cannot be used') };
+  }
+}
+
+/** Markdown special characters in labels and paths must show as text. */
+export function escapeMarkdown(s: string): string {
+  return s.replace(/[\\`*_{}[\]()#+\-.!<>|~]/g, (c) => `\\${c}`);
+}
+
+function describeFolder(f: FolderStatus, t: Translate): string {
+  const lines: string[] = [];
+  const phase: Record<FolderPhase, string> = {
+    holder: t('this window holds the lock'),
+    follower: t('another holder runs the tasks'),
+    free: t('the lock is free'),
+    stale: t('the lock is stale'),
+    error: t('the lock cannot be used'),
+  };
+  lines.push(`**${escapeMarkdown(f.name)}**: ${phase[f.phase]}`);
+  lines.push('');
+  lines.push(`- ${t('Guarded tasks: {0}', escapeMarkdown(taskList(f.tasks)))}`);
+  const h = f.holder;
+  if (h && f.phase !== 'free') {
+    const who = h.kind === 'cli' ? t('task-lock run (CLI)') : h.kind === 'vscode' ? t('editor window') : t('unknown');
+    lines.push(`- ${t('Holder: {0}, {1}', who, escapeMarkdown(h.label))}`);
+    if (h.pid !== undefined) {
+      lines.push(`- ${t('Process: pid {0} on {1}', h.pid, escapeMarkdown(h.hostname ?? '?'))}`);
+    }
+    if (h.since !== undefined) {
+      lines.push(`- ${t('Since: {0}', escapeMarkdown(h.since))}`);
+    }
+    if (h.tasks.length > 0) {
+      lines.push(`- ${t('Running: {0}', escapeMarkdown(h.tasks.map((x) => `${x.name} (pid ${x.pid})`).join(', ')))}`);
+    }
+  }
+  if (f.message) {
+    lines.push(`- ${escapeMarkdown(f.message)}`);
+  }
+  return lines.join('\n');
+}
+
+/** Multi-root: one item sums every guarded folder up; the tooltip lists each. */
+export function renderStatus(folders: readonly FolderStatus[], t: Translate = plain): StatusView {
+  if (folders.length === 0) {
+    return { visible: false, text: '', tooltip: '', background: undefined, ariaLabel: '' };
+  }
+  const background = folders.some((f) => f.phase === 'error') ? 'error' : folders.some((f) => f.phase === 'stale') ? 'warning' : undefined;
+  const tooltip = folders.map((f) => describeFolder(f, t)).join('\n\n---\n\n') + `\n\n${t('Click for actions.')}`;
+  if (folders.length === 1) {
+    const l = oneLine(folders[0], t);
+    return { visible: true, text: l.text, tooltip, background, ariaLabel: l.aria };
+  }
+  const count = (p: FolderPhase): number => folders.filter((f) => f.phase === p).length;
+  const parts: string[] = [];
+  const push = (n: number, s: string): void => {
+    if (n > 0) {
+      parts.push(s);
+    }
+  };
+  push(count('holder'), t('{0} here', count('holder')));
+  push(count('follower'), t('{0} elsewhere', count('follower')));
+  push(count('free'), t('{0} free', count('free')));
+  push(count('stale'), t('{0} stale', count('stale')));
+  push(count('error'), t('{0} error', count('error')));
+  const icon = background === 'error' ? '$(error)' : background === 'warning' ? '$(warning)' : count('holder') > 0 ? '$(lock)' : '$(eye)';
+  const summary = parts.join(' · ');
+  return { visible: true, text: `${icon} ${t('Task Lock: {0}', summary)}`, tooltip, background, ariaLabel: t('Task Lock: {0}', summary) };
+}
+
+export type ActionId = 'start' | 'stop' | 'takeOver' | 'reclaim' | 'showHolder' | 'showLog';
+
+/** The actions that apply now, for the status bar's quick pick. */
+export function applicableActions(folders: readonly FolderStatus[]): ActionId[] {
+  const has = (p: FolderPhase): boolean => folders.some((f) => f.phase === p);
+  const out: ActionId[] = [];
+  if (has('free') || folders.some((f) => f.phase === 'holder' && f.running.length < f.tasks.length)) {
+    out.push('start');
+  }
+  if (has('holder')) {
+    out.push('stop');
+  }
+  if (has('follower')) {
+    out.push('takeOver');
+  }
+  if (has('stale')) {
+    out.push('reclaim');
+  }
+  if (has('follower') || has('holder') || has('stale')) {
+    out.push('showHolder');
+  }
+  out.push('showLog');
+  return out;
+}

@@ -1,0 +1,133 @@
+import assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import { missingTasks, owningFolder } from '../../src/tasks/match';
+import { DEFAULT_SETTINGS, lockSettingsDiffer, readSettings } from '../../src/ui/settings';
+import { applicableActions, escapeMarkdown, renderStatus, type FolderStatus } from '../../src/ui/status';
+
+function read(values: Record<string, unknown>) {
+  return readSettings((k) => values[k], '/ws', path.posix.isAbsolute, path.posix.join);
+}
+
+describe('settings', () => {
+  it('defaults when nothing is set', () => {
+    const r = read({});
+    assert.deepEqual(r.settings, DEFAULT_SETTINGS);
+    assert.deepEqual(r.warnings, []);
+  });
+
+  it('takes valid values; trims, dedupes and drops blank labels; resolves a relative lock directory', () => {
+    const r = read({ tasks: [' watch ', 'watch', '', 'serve'], autoStart: false, failover: false, staleSeconds: 2, lockDirectory: 'locks' });
+    assert.deepEqual(r.settings, { tasks: ['watch', 'serve'], autoStart: false, failover: false, staleSeconds: 2, lockDirectory: '/ws/locks' });
+    assert.deepEqual(r.warnings, []);
+  });
+
+  it('warns once per invalid setting, naming it, and uses the default', () => {
+    const r = read({ tasks: 'watch', autoStart: 'yes', failover: 1, staleSeconds: 1, lockDirectory: 42 });
+    assert.deepEqual(r.settings, DEFAULT_SETTINGS);
+    assert.deepEqual(
+      r.warnings.map((w) => w.setting),
+      ['taskLock.tasks', 'taskLock.autoStart', 'taskLock.failover', 'taskLock.staleSeconds', 'taskLock.lockDirectory'],
+    );
+    for (const bad of [NaN, Infinity, -5, '10']) {
+      assert.equal(read({ staleSeconds: bad }).settings.staleSeconds, 10);
+    }
+    assert.equal(read({ tasks: ['a', 3] }).warnings[0].setting, 'taskLock.tasks');
+  });
+
+  it('an empty lock directory means the default; an absolute one is kept', () => {
+    assert.equal(read({ lockDirectory: '  ' }).settings.lockDirectory, undefined);
+    assert.equal(read({ lockDirectory: '/net/locks' }).settings.lockDirectory, '/net/locks');
+  });
+
+  it('only the lock settings need a new lock', () => {
+    assert.equal(lockSettingsDiffer(DEFAULT_SETTINGS, { ...DEFAULT_SETTINGS, tasks: ['x'], autoStart: false }), false);
+    assert.equal(lockSettingsDiffer(DEFAULT_SETTINGS, { ...DEFAULT_SETTINGS, staleSeconds: 3 }), true);
+    assert.equal(lockSettingsDiffer(DEFAULT_SETTINGS, { ...DEFAULT_SETTINGS, lockDirectory: '/x' }), true);
+  });
+});
+
+describe('task matching', () => {
+  const guarded = [
+    { folder: '/a', tasks: ['watch'] },
+    { folder: '/b', tasks: ['watch', 'serve'] },
+  ];
+  it('a folder task belongs to its folder only when that folder guards its label', () => {
+    assert.equal(owningFolder({ name: 'watch', folder: '/b' }, guarded), '/b');
+    assert.equal(owningFolder({ name: 'serve', folder: '/a' }, guarded), undefined);
+    assert.equal(owningFolder({ name: 'watch', folder: '/c' }, guarded), undefined);
+  });
+  it('a workspace-wide task belongs to the first folder guarding its label', () => {
+    assert.equal(owningFolder({ name: 'serve', folder: undefined }, guarded), '/b');
+    assert.equal(owningFolder({ name: 'lint', folder: undefined }, guarded), undefined);
+  });
+  it('missing tasks keep the configured order', () => {
+    assert.deepEqual(missingTasks(['a', 'b', 'c'], ['b']), ['a', 'c']);
+  });
+});
+
+const holder = { kind: 'vscode' as const, label: 'Code — app', pid: 42, hostname: 'box', since: '2026-11-26T10:00:00.000Z', tasks: [{ name: 'watch', pid: 43 }], description: 'vscode “Code — app” (pid 42)' };
+
+function folder(over: Partial<FolderStatus>): FolderStatus {
+  return { folder: '/ws/app', name: 'app', phase: 'free', tasks: ['watch'], running: [], ...over };
+}
+
+describe('status bar rendering', () => {
+  it('hidden without guarded folders', () => {
+    assert.equal(renderStatus([]).visible, false);
+  });
+
+  it('holder: names the running tasks', () => {
+    const v = renderStatus([folder({ phase: 'holder', running: ['watch'], holder })]);
+    assert.equal(v.text, '$(lock) this window runs watch');
+    assert.equal(v.background, undefined);
+    assert.match(v.ariaLabel, /this window runs watch/);
+  });
+
+  it('follower: names the holder; the tooltip gives app, pid, host, since and tasks', () => {
+    const v = renderStatus([folder({ phase: 'follower', holder })]);
+    assert.equal(v.text, '$(eye) watch runs in Code — app');
+    assert.match(v.tooltip, /Code — app/);
+    assert.match(v.tooltip, /pid 42 on box/);
+    assert.match(v.tooltip, /2026\\-11\\-26T10:00:00\\.000Z/);
+    assert.match(v.tooltip, /watch \\\(pid 43\\\)/);
+  });
+
+  it('a CLI holder is named as such', () => {
+    const v = renderStatus([folder({ phase: 'follower', holder: { ...holder, kind: 'cli', label: 'npm run watch' } })]);
+    assert.equal(v.text, '$(eye) watch runs in task-lock run “npm run watch”');
+  });
+
+  it('free, stale (warning) and error (error background)', () => {
+    assert.equal(renderStatus([folder({})]).text, '$(unlock) Task Lock: free');
+    const stale = renderStatus([folder({ phase: 'stale', holder, message: 'holder pid 42 has exited' })]);
+    assert.equal(stale.background, 'warning');
+    assert.match(stale.tooltip, /holder pid 42 has exited/);
+    assert.equal(renderStatus([folder({ phase: 'error', message: 'cannot write' })]).background, 'error');
+  });
+
+  it('multi-root: sums the folders up, worst background wins', () => {
+    const v = renderStatus([folder({ phase: 'holder', running: ['watch'] }), folder({ name: 'b', phase: 'follower', holder }), folder({ name: 'c', phase: 'stale', holder })]);
+    assert.equal(v.text, '$(warning) Task Lock: 1 here · 1 elsewhere · 1 stale');
+    assert.equal(v.background, 'warning');
+    assert.equal(v.tooltip.split('---').length, 3);
+  });
+
+  it('uses the translation function it is given', () => {
+    const v = renderStatus([folder({})], (m) => `<${m}>`);
+    assert.equal(v.text, '$(unlock) <Task Lock: free>');
+  });
+
+  it('escapes Markdown in labels', () => {
+    assert.equal(escapeMarkdown('a*b_[c]'), 'a\\*b\\_\\[c\\]');
+  });
+});
+
+describe('status bar actions', () => {
+  it('offers what applies now', () => {
+    assert.deepEqual(applicableActions([folder({ phase: 'holder', running: ['watch'] })]), ['stop', 'showHolder', 'showLog']);
+    assert.deepEqual(applicableActions([folder({ phase: 'follower', holder })]), ['takeOver', 'showHolder', 'showLog']);
+    assert.deepEqual(applicableActions([folder({ phase: 'stale', holder })]), ['reclaim', 'showHolder', 'showLog']);
+    assert.deepEqual(applicableActions([folder({})]), ['start', 'showLog']);
+  });
+});
