@@ -141,12 +141,14 @@ describe('task-lock run', () => {
 
   it('forwards SIGTERM to the command, then releases the lock and removes the record', async () => {
     const folder = tempFolder();
-    const holder = cli(['run', '--folder', folder, '--', process.execPath, '-e', 'process.on("SIGTERM", () => { console.log("term"); process.exit(0); }); setInterval(() => {}, 1000)']);
+    const holder = cli(['run', '--folder', folder, '--', process.execPath, '-e', 'process.on("SIGTERM", () => { console.log("term"); process.exit(0); }); console.log("ready"); setInterval(() => {}, 1000)']);
     await heldBy(folder);
+    // The command must have set up its handler, or SIGTERM would end it before it could answer.
+    await waitFor('the command to be ready', () => holder.out().includes('ready'));
     holder.kill('SIGTERM');
     const r = await holder.result;
     assert.equal(r.code, 0);
-    assert.equal(r.stdout.trim(), 'term');
+    assert.equal(r.stdout.trim(), 'ready\nterm');
     assert.equal((await status(folder)).state, 'free');
   });
 
