@@ -52,8 +52,10 @@ export function activate(context: vscode.ExtensionContext): TaskLockApi {
   const g = new Guards(log, { changed: render, intruderStopped: notifyIntruder });
   guards = g;
   context.subscriptions.push(log, changed, status, ...registerCommands(g, log));
-  // The first look at the locks does I/O: activation returns before it.
-  const ready = g.refresh().catch((err: unknown) => log.error(`startup: ${String(err)}`));
+  // The first look at the locks does I/O: activation returns before it starts.
+  const ready = new Promise<void>((resolve) => setImmediate(resolve))
+    .then(() => g.refresh())
+    .catch((err: unknown) => log.error(`startup: ${String(err)}`));
   const activationMs = performance.now() - t0;
   log.info(`activated in ${activationMs.toFixed(1)} ms (extension host pid ${process.pid}, ${vscode.workspace.isTrusted ? 'trusted' : 'untrusted'} workspace)`);
   return { version, state: () => g.status(), onDidChange: changed.event, ready, activationMs };

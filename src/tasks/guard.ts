@@ -18,7 +18,9 @@ export interface GuardHost {
 /** How long the owner waits for its tasks to stop before it hands over or releases anyway. */
 const STOP_WAIT_MS = 10_000;
 /** A released lock whose tasks still run (a window that reloads): look again this often before failing over. */
-const ORPHAN_RECHECK_MS = 250;
+const ORPHAN_RECHECK_MS = 100;
+/** How long a holder may outlive its lock's removal before that counts as a release rather than an exit. */
+const EXIT_GRACE_MS = 1_500;
 
 export function summarize(v: HolderView): HolderSummary {
   const r = v.record;
@@ -48,6 +50,9 @@ export class FolderGuard implements vscode.Disposable {
   private endWaiters: Array<() => void> = [];
   private recheck: NodeJS.Timeout | undefined;
   private disposed = false;
+  private tasksCache: Promise<vscode.Task[]> | undefined;
+  /** When the lock was first seen free after the last holder: the grace for telling an exit from a release. */
+  private freeSeenAt: number | undefined;
 
   constructor(
     readonly folder: vscode.WorkspaceFolder,
@@ -124,6 +129,9 @@ export class FolderGuard implements vscode.Disposable {
       return;
     }
     this.watcher = lock.watch((e) => this.onWatch(e.state, e.cause));
+    if (!this.isHolder) {
+      void this.knownTasks();
+    }
     this.host.changed();
   }
 
@@ -144,11 +152,35 @@ export class FolderGuard implements vscode.Disposable {
     const r = await this.lock.adopt({ kind: 'vscode', label: this.host.holderLabel }, (record) => record.tasks.some((t) => pids.has(t.pid)));
     if (r.ok) {
       this.log(`re-adopted the lock: this window's terminals run ${rec.tasks.map((t) => `${t.name} (pid ${t.pid})`).join(', ')} of the dead holder pid ${rec.pid}`);
-      // The re-attached executions may not be listed yet: mark the recorded tasks as ours by name.
       this.setHandle(r.handle);
+      if (this.running.size === 0) {
+        this.followAdoptedTasks(r.handle);
+      }
     } else {
       this.state = r.state;
     }
+  }
+
+  /**
+   * Adopted tasks that the editor does not list as executions of this window send no end event here: their
+   * processes are looked at (in /proc) instead, and the lock is released when the last one ends.
+   */
+  private followAdoptedTasks(h: LockHandle): void {
+    const timer = setInterval(() => {
+      if (this.handle !== h || !h.isHeld || this.disposed || this.running.size > 0) {
+        clearInterval(timer);
+        return;
+      }
+      if (!h.record.tasks.some((t) => isAlive(t))) {
+        clearInterval(timer);
+        void this.serial(async () => {
+          if (this.handle === h && this.running.size === 0) {
+            this.log('the adopted tasks ended: releasing the lock');
+            await this.releaseHandle();
+          }
+        });
+      }
+    }, 500);
   }
 
   private onWatch(state: LockState, cause: string): void {
@@ -162,9 +194,18 @@ export class FolderGuard implements vscode.Disposable {
     }
     if (!this.isHolder) {
       if (state.state === 'held' && state.holder.record) {
-        this.lastHolder = state.holder.record;
+        const rec = state.holder.record;
+        if (this.lastHolder?.token !== rec.token) {
+          this.freeSeenAt = undefined;
+        }
+        this.lastHolder = rec;
+        if (state.holder.sameHost && !isAlive(rec)) {
+          // The holder died and its tasks keep the lock. The engine backs off to a look a second; a failover
+          // should follow the tasks' end faster, and a look is a read in /proc, not on disk.
+          this.lookAgain(ORPHAN_RECHECK_MS);
+        }
       } else if (state.state === 'free' || state.state === 'stale') {
-        this.considerFailover(state);
+        this.considerFailover(state, cause);
       }
     }
     this.host.changed();
@@ -175,46 +216,65 @@ export class FolderGuard implements vscode.Disposable {
    * nobody starts anything. A dead holder (its process gone), a stale lock, or a CLI run that ended fails
    * over: one waiting window takes the lock and starts the tasks.
    */
-  private considerFailover(state: LockState): void {
+  private considerFailover(state: LockState, cause: string): void {
     const prev = this.lastHolder;
     if (!prev && state.state !== 'stale') {
       return;
     }
     if (!this.settings.failover || !this.host.trusted()) {
-      this.lastHolder = undefined;
+      this.forgetHolder();
       this.log(`not failing over: ${!this.settings.failover ? 'taskLock.failover is off' : 'the workspace is not trusted'}`);
       return;
     }
-    const died = state.state === 'stale' || prev === undefined || prev.kind === 'cli' || !isAlive(prev);
-    if (!died) {
-      this.lastHolder = undefined;
-      this.log(`the holder ${prev.label} (pid ${prev.pid}) released the lock: not starting anything`);
+    if (state.state === 'free' && prev && prev.kind === 'vscode' && isAlive(prev)) {
+      // A window that exits removes its lock a moment before its process ends, without a goodbye; a window
+      // whose user stopped the tasks says goodbye and lives on. Look again shortly before deciding.
+      this.freeSeenAt ??= Date.now();
+      if (cause === 'holder-released' || cause === 'holder-handoff' || Date.now() - this.freeSeenAt > EXIT_GRACE_MS) {
+        this.forgetHolder();
+        this.log(`the holder ${prev.label} (pid ${prev.pid}) released the lock: not starting anything`);
+      } else {
+        this.lookAgain(ORPHAN_RECHECK_MS);
+      }
       return;
     }
     // A holder that exited normally removes the lock even while its tasks run (a window reloading): wait for them.
     const orphans = prev?.tasks.filter((t) => isAlive(t)) ?? [];
     if (state.state === 'free' && orphans.length > 0) {
-      this.log(`the holder pid ${prev?.pid} is gone but its tasks run (${orphans.map((t) => t.pid).join(', ')}): waiting`);
-      clearTimeout(this.recheck);
-      this.recheck = setTimeout(() => {
-        if (!this.isHolder && this.lock && !this.disposed) {
-          this.onWatch(this.lock.inspect(), 'timer');
-        }
-      }, ORPHAN_RECHECK_MS);
+      if (this.freeSeenAt === undefined) {
+        this.log(`the holder pid ${prev?.pid} is gone but its tasks run (${orphans.map((t) => t.pid).join(', ')}): waiting for them`);
+      }
+      this.freeSeenAt ??= Date.now();
+      this.lookAgain(ORPHAN_RECHECK_MS);
       return;
     }
-    this.lastHolder = undefined;
+    this.forgetHolder();
     void this.serial(async () => {
       if (this.isHolder || this.disposed) {
         return;
       }
-      this.log(`failover: the holder ${prev ? `${prev.label} (pid ${prev.pid})` : ''} is gone`);
+      this.log(`failover: the holder ${prev ? `${prev.kind} ${prev.label} (pid ${prev.pid})` : ''} is gone`);
       if (this.settings.autoStart) {
         await this.acquireAndStart('failover');
       } else {
         await this.acquire('failover (taskLock.autoStart is off: starting nothing)');
       }
     });
+  }
+
+  private forgetHolder(): void {
+    this.lastHolder = undefined;
+    this.freeSeenAt = undefined;
+    clearTimeout(this.recheck);
+  }
+
+  private lookAgain(ms: number): void {
+    clearTimeout(this.recheck);
+    this.recheck = setTimeout(() => {
+      if (!this.isHolder && this.lock && !this.disposed) {
+        this.onWatch(this.lock.inspect(), 'timer');
+      }
+    }, ms);
   }
 
   private async acquire(why: string): Promise<boolean> {
@@ -243,7 +303,7 @@ export class FolderGuard implements vscode.Disposable {
 
   private setHandle(h: LockHandle): void {
     this.handle = h;
-    this.lastHolder = undefined;
+    this.forgetHolder();
     this.state = { state: 'mine', holder: { record: h.record, sameHost: true, heartbeatAgeMs: 0 } };
     h.onCompromised((err) => this.onCompromised(h, err));
     h.onHandoffRequest((req) => void this.onHandoff(h, req));
@@ -265,16 +325,17 @@ export class FolderGuard implements vscode.Disposable {
       this.log('every guarded task runs already');
       return true;
     }
-    let all: vscode.Task[] = [];
-    try {
-      all = await vscode.tasks.fetchTasks();
-    } catch (err) {
-      this.host.log.error(`[${this.folder.name}] cannot list tasks: ${errorMessage(err)}`);
+    const all = await this.knownTasks();
+    let list = all;
+    if (missing.some((name) => !all.some((t) => t.name === name && this.owns(t)))) {
+      // The cached list may predate the task (a provider that came late): look once more.
+      this.forgetTasks();
+      list = await this.knownTasks();
     }
     for (const name of missing) {
-      const task = all.find((t) => t.name === name && this.owns(t));
+      const task = list.find((t) => t.name === name && this.owns(t));
       if (!task) {
-        this.host.log.warn(`[${this.folder.name}] no task labelled “${name}” (taskLock.tasks); found: ${all.map((t) => t.name).join(', ') || 'none'}`);
+        this.host.log.warn(`[${this.folder.name}] no task labelled “${name}” (taskLock.tasks); found: ${list.map((t) => t.name).join(', ') || 'none'}`);
         continue;
       }
       try {
@@ -294,6 +355,23 @@ export class FolderGuard implements vscode.Disposable {
     }
     this.host.changed();
     return true;
+  }
+
+  /**
+   * The workspace's tasks, fetched once ahead of need: listing them takes a good part of a failover's time
+   * in a follower. Tasks.json changes drop the list (see Guards).
+   */
+  private knownTasks(): Promise<vscode.Task[]> {
+    this.tasksCache ??= Promise.resolve(vscode.tasks.fetchTasks()).catch((err: unknown) => {
+      this.host.log.error(`[${this.folder.name}] cannot list tasks: ${errorMessage(err)}`);
+      this.tasksCache = undefined;
+      return [];
+    });
+    return this.tasksCache;
+  }
+
+  forgetTasks(): void {
+    this.tasksCache = undefined;
   }
 
   /** True when this guard is the one for the task (the caller matched labels and folders already). */
@@ -343,6 +421,35 @@ export class FolderGuard implements vscode.Disposable {
     const h = summarize(holder);
     this.log(`terminated ${exec.task.name}: it runs in ${h.description}`);
     this.host.intruderStopped(this, exec.task.name, h);
+  }
+
+  /**
+   * The pre-spawn gate of the `taskLock` task type: may this window start `name` now? It takes the lock when
+   * it is free or stale; it says no, naming the holder, when another holder lives.
+   */
+  async admit(name: string): Promise<{ ok: true } | { ok: false; holder: HolderSummary }> {
+    return this.serial(async () => {
+      if (this.isHolder || !this.lock || this.state.state === 'error') {
+        return { ok: true as const };
+      }
+      if (await this.acquire(`${name} asked to start (gated task)`)) {
+        return { ok: true as const };
+      }
+      const now = this.state;
+      const holder = now.state === 'held' || now.state === 'stale' || now.state === 'mine' ? summarize(now.holder) : { kind: 'unknown' as const, label: '?', tasks: [], description: this.describe(now) };
+      this.log(`gate: ${name} not started: ${holder.description}`);
+      return { ok: false as const, holder };
+    });
+  }
+
+  /** A gated task's process: recorded like a task process reported by the editor. */
+  recordProcess(name: string, pid: number): void {
+    const entry = [...this.running.values()].find((r) => r.name === name && r.pid === undefined);
+    if (entry) {
+      entry.pid = pid;
+      this.log(`${name} runs as pid ${pid}`);
+      this.syncTasks();
+    }
   }
 
   onTaskProcessStarted(exec: vscode.TaskExecution, pid: number): void {
@@ -406,37 +513,43 @@ export class FolderGuard implements vscode.Disposable {
   /** Stop Guarded Tasks and Release. */
   async stopAndRelease(why: string): Promise<void> {
     await this.serial(async () => {
-      await this.stopOwnTasks(why);
-      await this.releaseHandle();
+      if (await this.stopOwnTasks(why)) {
+        await this.releaseHandle();
+      } else {
+        // Releasing now would let another window start a second copy.
+        void vscode.window.showWarningMessage(vscode.l10n.t('Task Lock: the guarded tasks did not stop; this window keeps the lock.'));
+      }
     });
   }
 
-  private async stopOwnTasks(why: string): Promise<void> {
+  /** Stops this window's guarded tasks; true when every one ended within STOP_WAIT_MS. */
+  private async stopOwnTasks(why: string): Promise<boolean> {
     if (this.running.size === 0) {
-      return;
+      return true;
     }
     this.stopping = true;
     try {
       this.log(`stopping ${[...this.running.values()].map((r) => r.name).join(', ')}: ${why}`);
-      const ended = new Promise<void>((resolve) => {
-        const check = (): void => {
-          if (this.running.size === 0) {
+      const deadline = Date.now() + STOP_WAIT_MS;
+      // A task whose process has not started yet ignores terminate(): ask again until it ends.
+      while (this.running.size > 0 && Date.now() < deadline) {
+        for (const exec of this.running.keys()) {
+          exec.terminate();
+        }
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(done, 500);
+          function done(): void {
+            clearTimeout(timer);
             resolve();
-          } else {
-            this.endWaiters.push(check);
           }
-        };
-        check();
-      });
-      for (const exec of this.running.keys()) {
-        exec.terminate();
+          this.endWaiters.push(done);
+        });
       }
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([ended, new Promise<void>((r) => (timer = setTimeout(r, STOP_WAIT_MS)))]);
-      clearTimeout(timer);
       if (this.running.size > 0) {
         this.host.log.warn(`[${this.folder.name}] ${[...this.running.values()].map((r) => r.name).join(', ')} did not end within ${STOP_WAIT_MS / 1000} s`);
+        return false;
       }
+      return true;
     } finally {
       this.stopping = false;
     }
@@ -462,10 +575,12 @@ export class FolderGuard implements vscode.Disposable {
         return;
       }
       this.log(`handoff requested by ${req.requester.label} (pid ${req.requester.pid}): stopping the tasks and handing over`);
+      if (!(await this.stopOwnTasks(`handing over to ${req.requester.label}`))) {
+        req.refuse('its guarded tasks did not stop');
+        return;
+      }
       this.stopping = true;
       try {
-        await this.stopOwnTasks(`handed over to ${req.requester.label}`);
-        this.stopping = true;
         this.handle = undefined;
         await req.accept();
       } finally {

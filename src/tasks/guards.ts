@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { lockSettingsDiffer, readSettings, type Settings } from '../ui/settings';
 import type { FolderStatus, HolderSummary } from '../ui/status';
+import { registerGatedTasks } from './gatedTask';
 import { FolderGuard, type GuardHost } from './guard';
 
 export interface GuardsEvents {
@@ -32,9 +33,11 @@ export class Guards implements vscode.Disposable {
       intruderStopped: (g, t, h) => events.intruderStopped(g, t, h),
     };
     this.subscriptions.push(
+      registerGatedTasks((t) => this.guardOf(t), log),
       vscode.tasks.onDidStartTask((e) => this.guardOf(e.execution.task)?.onTaskStarted(e.execution)),
       vscode.tasks.onDidStartTaskProcess((e) => {
-        if (e.processId !== undefined) {
+        // A CustomExecution reports -1: its process (if any) is recorded by the gate itself.
+        if (e.processId !== undefined && e.processId > 0) {
           this.guardOf(e.execution.task)?.onTaskProcessStarted(e.execution, e.processId);
         }
       }),
@@ -44,6 +47,11 @@ export class Guards implements vscode.Disposable {
         }
       }),
       vscode.workspace.onDidChangeConfiguration((e) => {
+        if (e.affectsConfiguration('tasks')) {
+          for (const g of this.guards.values()) {
+            g.forgetTasks();
+          }
+        }
         if (e.affectsConfiguration('taskLock')) {
           log.info('settings changed: applying them');
           void this.refresh();

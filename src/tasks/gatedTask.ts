@@ -1,0 +1,121 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import * as vscode from 'vscode';
+import type { FolderGuard } from './guard';
+
+/** The `taskLock` task type: tasks.json entries of this type are checked against the lock before they spawn. */
+export const GATED_TYPE = 'taskLock';
+
+interface GatedDefinition extends vscode.TaskDefinition {
+  command: string;
+  args?: string[];
+  cwd?: string;
+  env?: Record<string, string>;
+}
+
+function isGated(d: vscode.TaskDefinition): d is GatedDefinition {
+  return d.type === GATED_TYPE && typeof d.command === 'string' && (d.args === undefined || (Array.isArray(d.args) && d.args.every((a) => typeof a === 'string')));
+}
+
+/**
+ * VS Code gives no veto before a shell or process task spawns; a CustomExecution runs our code first. So a
+ * task of this type asks the folder's guard before its process exists: in a follower it never starts.
+ * Its process is a child of the extension host (with pipes, not a pty): an extension host crash ends it.
+ */
+export function registerGatedTasks(guardOf: (task: vscode.Task) => FolderGuard | undefined, log: vscode.LogOutputChannel): vscode.Disposable {
+  return vscode.tasks.registerTaskProvider(GATED_TYPE, {
+    provideTasks: () => [],
+    resolveTask(task) {
+      const def = task.definition;
+      if (!isGated(def)) {
+        log.warn(`a ${GATED_TYPE} task needs "command" (a string) and optional "args" (strings): ${task.name}`);
+        return undefined;
+      }
+      const scope = task.scope ?? vscode.TaskScope.Workspace;
+      const folder = typeof scope === 'object' ? scope.uri.fsPath : vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+      const resolved: vscode.Task = new vscode.Task(
+        def,
+        scope,
+        task.name,
+        GATED_TYPE,
+        new vscode.CustomExecution((): Promise<vscode.Pseudoterminal> => Promise.resolve(new GatedTerminal(guardOf(resolved), task.name, def, def.cwd ?? folder ?? process.cwd(), log))),
+        task.problemMatchers,
+      );
+      resolved.isBackground = task.isBackground;
+      resolved.presentationOptions = task.presentationOptions;
+      resolved.group = task.group;
+      return resolved;
+    },
+  });
+}
+
+class GatedTerminal implements vscode.Pseudoterminal {
+  private readonly written = new vscode.EventEmitter<string>();
+  private readonly closed = new vscode.EventEmitter<number>();
+  readonly onDidWrite = this.written.event;
+  readonly onDidClose = this.closed.event;
+  private child: ChildProcess | undefined;
+  private ended = false;
+
+  constructor(
+    private readonly guard: FolderGuard | undefined,
+    private readonly name: string,
+    private readonly def: GatedDefinition,
+    private readonly cwd: string,
+    private readonly log: vscode.LogOutputChannel,
+  ) {}
+
+  open(): void {
+    void this.start();
+  }
+
+  private async start(): Promise<void> {
+    const gate = this.guard ? await this.guard.admit(this.name) : { ok: true as const };
+    if (this.ended) {
+      return;
+    }
+    if (!gate.ok) {
+      this.print(vscode.l10n.t('Task Lock: “{0}” is already running in {1}. Not started here.', this.name, gate.holder.description));
+      this.finish(75);
+      return;
+    }
+    // Without args the command is a command line for the shell, as a shell task's would be.
+    const child = spawn(this.def.command, this.def.args ?? [], { cwd: this.cwd, env: { ...process.env, ...this.def.env }, shell: this.def.args === undefined, detached: true });
+    this.child = child;
+    const out = (d: Buffer): void => this.written.fire(d.toString('utf8').replace(/\r?\n/g, '\r\n'));
+    child.stdout?.on('data', out);
+    child.stderr?.on('data', out);
+    child.on('error', (err) => {
+      this.print(`${err.message}`);
+      this.finish(1);
+    });
+    child.on('exit', (code, signal) => this.finish(code ?? (signal ? 128 : 1)));
+    if (child.pid !== undefined) {
+      this.log.info(`[gate] ${this.name} admitted: pid ${child.pid}`);
+      this.guard?.recordProcess(this.name, child.pid);
+    }
+  }
+
+  private print(line: string): void {
+    this.written.fire(`${line}\r\n`);
+  }
+
+  private finish(code: number): void {
+    if (!this.ended) {
+      this.ended = true;
+      this.closed.fire(code);
+    }
+  }
+
+  close(): void {
+    this.ended = true;
+    const c = this.child;
+    if (c?.pid !== undefined && c.exitCode === null && c.signalCode === null) {
+      try {
+        // Its own process group: a shell's children end with it.
+        process.kill(-c.pid, 'SIGTERM');
+      } catch {
+        c.kill('SIGTERM');
+      }
+    }
+  }
+}
