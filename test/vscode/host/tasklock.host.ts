@@ -264,6 +264,17 @@ describe('Task Lock in the real editor', function () {
     }
   });
 
+  it('the lock removed underneath the holder (reclaim --force): the holder stops its task and says so', async () => {
+    const harness = h as Harness;
+    const folder = workspace();
+    const win = await harness.openWindow({ folder });
+    await holderWindow(folder, [win], 'the window to run watch');
+    execFileSync(process.execPath, [cli, 'reclaim', '--folder', folder, '--force'], { encoding: 'utf8' });
+    await textIn(win, /taken or removed underneath/);
+    await until(() => ticks(folder).length === 0, 'the compromised holder to stop its task');
+    await win.close();
+  });
+
   it('an invalid setting: one warning naming it, the default is used, the task still runs', async () => {
     const harness = h as Harness;
     const folder = workspace();
