@@ -128,6 +128,16 @@ export class FolderGuard implements vscode.Disposable {
     if (this.disposed) {
       return;
     }
+    const now = this.state;
+    // Only against a live holder: tasks of a dead one may be these very executions, not adopted this time.
+    const liveHolder = (now.state === 'held' || now.state === 'mine') && (!now.holder.record || !now.holder.sameHost || isAlive(now.holder.record));
+    if (!this.isHolder && this.running.size > 0 && liveHolder && (now.state === 'held' || now.state === 'mine')) {
+      // Started before this extension was active (`runOn: folderOpen` runs before onStartupFinished).
+      for (const exec of [...this.running.keys()]) {
+        this.running.delete(exec);
+        this.stopIntruder(exec, now.holder);
+      }
+    }
     this.watcher = lock.watch((e) => this.onWatch(e.state, e.cause));
     if (!this.isHolder) {
       void this.knownTasks();
