@@ -293,6 +293,7 @@ export class WorkspaceLock {
         update,
         realpath: false,
         retries: 0,
+        fs: lockFs,
         // proper-lockfile's default throws inside a timer and kills the process.
         onCompromised: (err) => handle?.markCompromised(err),
       });
@@ -405,15 +406,45 @@ function readReservation(p: string): { token: string; until: number } | undefine
 const heldHandles = new Set<LockHandle>();
 let exitHookInstalled = false;
 
+/** The lock folder of a held lock whose recorded tasks still run: an exit must leave it to them. */
+function keptForTasks(lockDir: string): boolean {
+  for (const h of heldHandles) {
+    if (h.lock.location.lockDir === lockDir && h.tasksAlive()) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * proper-lockfile removes every lock it holds when its process exits, through signal-exit, on SIGINT and
+ * SIGTERM too; that exit handler is its only user of rmdirSync. A lock whose tasks outlive the holder (a
+ * window reloading, a launcher that crashed) must stay: the tasks hold it now. So proper-lockfile gets an
+ * fs that spares such a lock there, and nowhere else.
+ */
+const lockFs: typeof fs = {
+  ...fs,
+  rmdirSync: (p: fs.PathLike, options?: fs.RmDirOptions) => {
+    if (!keptForTasks(String(p))) {
+      fs.rmdirSync(p, options);
+    }
+  },
+};
+
 function installExitHook(): void {
   if (exitHookInstalled) {
     return;
   }
   exitHookInstalled = true;
-  // On a normal exit nothing async can run: release synchronously what is still held.
+  // On exit nothing async can run: release synchronously what is still held, except a lock whose tasks
+  // still run, which stays with its record (the followers see a dead holder and live tasks: held).
   process.on('exit', () => {
     for (const h of heldHandles) {
-      h.releaseSync();
+      if (h.tasksAlive()) {
+        h.leaveToTasks();
+      } else {
+        h.releaseSync();
+      }
     }
   });
 }
@@ -490,6 +521,16 @@ export class LockHandle {
     beforeGoodbye?.();
     this.channel?.close(reason);
     this.dispose();
+  }
+
+  /** Whether a recorded task still runs (by pid and start time). */
+  tasksAlive(): boolean {
+    return this.rec.tasks.some((t) => isAlive(t));
+  }
+
+  /** Process exit with tasks still running: the lock and the record stay; only the channel goes. */
+  leaveToTasks(): void {
+    this.channel?.closeSync();
   }
 
   /** Process exit: synchronous, and best effort. */

@@ -23,7 +23,8 @@ interface Inspectable {
 
 const FS_DEBOUNCE_MS = 5;
 const ORPHAN_POLL_FIRST_MS = 10;
-const ORPHAN_POLL_MAX_MS = 1000;
+// Reading /proc is cheap, and a failover waits on it: the backoff stops at a few looks a second.
+const ORPHAN_POLL_MAX_MS = 200;
 
 /**
  * Follows one lock without polling the disk:
