@@ -17,8 +17,8 @@ export interface GuardHost {
 
 /** How long the owner waits for its tasks to stop before it hands over or releases anyway. */
 const STOP_WAIT_MS = 10_000;
-/** A released lock whose tasks still run (a window that reloads): look again this often before failing over. */
-const ORPHAN_RECHECK_MS = 100;
+/** A holder that removed its lock without a goodbye may still be exiting: look again this often meanwhile. */
+const EXIT_RECHECK_MS = 100;
 /** How long a holder may outlive its lock's removal before that counts as a release rather than an exit. */
 const EXIT_GRACE_MS = 1_500;
 
@@ -181,7 +181,7 @@ export class FolderGuard implements vscode.Disposable {
         clearInterval(timer);
         return;
       }
-      if (!h.record.tasks.some((t) => isAlive(t))) {
+      if (!h.tasksAlive()) {
         clearInterval(timer);
         void this.serial(async () => {
           if (this.handle === h && this.running.size === 0) {
@@ -208,12 +208,8 @@ export class FolderGuard implements vscode.Disposable {
         if (this.lastHolder?.token !== rec.token) {
           this.freeSeenAt = undefined;
         }
+        // A dead holder whose tasks keep the lock needs nothing here: the engine's watcher follows the tasks.
         this.lastHolder = rec;
-        if (state.holder.sameHost && !isAlive(rec)) {
-          // The holder died and its tasks keep the lock. The engine backs off to a look a second; a failover
-          // should follow the tasks' end faster, and a look is a read in /proc, not on disk.
-          this.lookAgain(ORPHAN_RECHECK_MS);
-        }
       } else if (state.state === 'free' || state.state === 'stale') {
         this.considerFailover(state, cause);
       }
@@ -244,18 +240,8 @@ export class FolderGuard implements vscode.Disposable {
         this.forgetHolder();
         this.log(`the holder ${prev.label} (pid ${prev.pid}) released the lock: not starting anything`);
       } else {
-        this.lookAgain(ORPHAN_RECHECK_MS);
+        this.lookAgain(EXIT_RECHECK_MS);
       }
-      return;
-    }
-    // A holder that exited normally removes the lock even while its tasks run (a window reloading): wait for them.
-    const orphans = prev?.tasks.filter((t) => isAlive(t)) ?? [];
-    if (state.state === 'free' && orphans.length > 0) {
-      if (this.freeSeenAt === undefined) {
-        this.log(`the holder pid ${prev?.pid} is gone but its tasks run (${orphans.map((t) => t.pid).join(', ')}): waiting for them`);
-      }
-      this.freeSeenAt ??= Date.now();
-      this.lookAgain(ORPHAN_RECHECK_MS);
       return;
     }
     this.forgetHolder();
@@ -509,15 +495,11 @@ export class FolderGuard implements vscode.Disposable {
         tasks.push({ name: r.name, pid });
       }
     }
-    if (this.running.size === 0 && h.record.tasks.length > 0 && !this.stopping && this.recordedStillRun(h.record)) {
+    if (this.running.size === 0 && !this.stopping && h.tasksAlive()) {
       // Adopted tasks that this window cannot see as executions yet: keep them recorded.
       return;
     }
     h.setTasks(tasks);
-  }
-
-  private recordedStillRun(rec: HolderRecord): boolean {
-    return rec.tasks.some((t) => isAlive(t));
   }
 
   /** Stop Guarded Tasks and Release. */
@@ -715,7 +697,7 @@ export class FolderGuard implements vscode.Disposable {
     if (h?.isHeld && this.running.size === 0) {
       await h.release();
     }
-    // With tasks running the process' exit removes the lock without a goodbye: followers wait for those tasks.
+    // With tasks running, the engine leaves the lock to them when this process exits: they keep it held.
   }
 
   /** The guard is replaced or removed (settings changed): its lock is let go, running tasks are left alone. */
