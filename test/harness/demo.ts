@@ -47,7 +47,8 @@ ${line}
     ${url}
 
   Workspace (a fresh copy of test/fixtures/demo): ${folder}
-  In each window run  Terminal > Run Task... > watch  (a background task printing a tick every second).
+  The first window takes the folder's lock and starts "watch" (a background task printing a tick every second);
+  the second follows and names the holder in its status bar. In the second, try Run Task > watch, or Task Lock: Take Over.
   The server listens on 127.0.0.1 only; from another machine forward the port (ssh -L ${h.port}:127.0.0.1:${h.port}).
   Press Ctrl+C to stop; the demo then ends the server, the editor processes and the tasks.
 ${line}
