@@ -227,6 +227,10 @@ export class WorkspaceLock {
       if (r.ok) {
         return r.handle;
       }
+      if (r.reserved) {
+        throw new LockError('held', 'The lock is being handed over to someone else right now; try again in a few seconds.');
+      }
+      // Someone took it meanwhile: ask them.
       return this.requestHandoff(info, opts);
     }
     if (state.state !== 'held') {

@@ -154,6 +154,13 @@ describe('WorkspaceLock', () => {
     await holder.release();
   });
 
+  it('says so, without spinning, when a free lock is reserved for another requester', async () => {
+    const lock = new WorkspaceLock(tempFolder());
+    fs.writeFileSync(lock.location.reservationPath, JSON.stringify({ token: 'someone-else', until: Date.now() + 5000 }));
+    await assert.rejects(lock.requestHandoff(me, { timeoutMs: 2000 }), (e: unknown) => e instanceof LockError && e.code === 'held' && /being handed over/.test(e.message));
+    assert.equal(lock.inspect().state, 'free');
+  });
+
   it('refuses a handoff when nobody listens to requests', async () => {
     const folder = tempFolder();
     const holder = await take(new WorkspaceLock(folder));
