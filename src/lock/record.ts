@@ -88,6 +88,18 @@ const isPid = (v: unknown): boolean => Number.isSafeInteger(v) && (v as number) 
 const isShortString = (v: unknown, max = 1024): boolean => typeof v === 'string' && v.length <= max;
 const isStart = (v: unknown): boolean => v === null || isShortString(v, 256);
 
+/**
+ * Followers connect to the path a record names: only a path shaped like a holder's channel is accepted,
+ * so a forged record cannot point them at some other socket on the machine.
+ */
+function isChannelPath(p: string): boolean {
+  if (/^\\\\\.\\pipe\\task-lock-[0-9a-f]{16}$/.test(p)) {
+    return true;
+  }
+  const parts = p.split('/');
+  return p.startsWith('/') && /^[0-9a-f]{16}\.sock$/.test(parts[parts.length - 1]) && (parts[parts.length - 2] ?? '').startsWith('task-lock');
+}
+
 function validate(d: unknown): string | undefined {
   if (!isObject(d)) {
     return 'is not an object';
@@ -103,7 +115,7 @@ function validate(d: unknown): string | undefined {
     [isStart(d.start), 'start'],
     [isShortString(d.hostname, 255), 'hostname'],
     [isShortString(d.since, 64) && !Number.isNaN(Date.parse(d.since as string)), 'since'],
-    [d.socket === null || isShortString(d.socket, 4096), 'socket'],
+    [d.socket === null || (isShortString(d.socket, 4096) && isChannelPath(d.socket as string)), 'socket'],
     [isShortString(d.lockId, 256), 'lockId'],
     [Array.isArray(d.tasks) && d.tasks.length <= MAX_TASKS, 'tasks'],
   ];

@@ -17,7 +17,7 @@ function sample(over: Partial<HolderRecord> = {}): HolderRecord {
     start: 'boot:5678',
     hostname: 'host',
     since: '2026-11-26T10:00:00.000Z',
-    socket: '/run/user/1000/task-lock/x.sock',
+    socket: '/run/user/1000/task-lock/0123456789abcdef.sock',
     lockId: '1:2:3',
     tasks: [{ name: 'watch', pid: 4321, start: 'boot:9999' }],
     ...over,
@@ -48,6 +48,7 @@ describe('holder record', () => {
     ['a task without pid', JSON.stringify({ ...sample(), tasks: [{ name: 'x', start: null }] })],
     ['too many tasks', JSON.stringify({ ...sample(), tasks: Array.from({ length: 65 }, (_, i) => ({ name: 't', pid: i + 1, start: null })) })],
     ['a huge label', JSON.stringify({ ...sample(), label: 'x'.repeat(5000) })],
+    ['a channel that is some other socket', JSON.stringify({ ...sample(), socket: '/var/run/docker.sock' })],
   ];
   for (const [what, text] of bad) {
     it(`treats ${what} as corrupt, with a reason`, () => {
