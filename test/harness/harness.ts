@@ -68,7 +68,10 @@ export interface HarnessOptions {
 }
 
 export interface WindowOptions {
-  /** Absolute path of the workspace folder, usually from harness.workspace(fixture). */
+  /**
+   * Absolute path of the workspace folder, usually from harness.workspace(fixture), or of a
+   * `.code-workspace` file (a multi-root workspace).
+   */
   folder: string;
   /** Absolute path of a compiled test module exporting run(); omitted for a plain window. */
   testModule?: string;
@@ -285,7 +288,7 @@ export class Harness {
     if (options.testModule !== undefined) {
       payload.push(['extensionTestsPath', remote(options.testModule)]);
     }
-    const query = `folder=${encodeURIComponent(options.folder)}`;
+    const query = `${options.folder.endsWith('.code-workspace') ? 'workspace' : 'folder'}=${encodeURIComponent(options.folder)}`;
     return payload.length > 0 ? `${this.url}?${query}&payload=${encodeURIComponent(JSON.stringify(payload))}` : `${this.url}?${query}`;
   }
 

@@ -1,0 +1,92 @@
+import * as assert from 'node:assert';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Harness } from '../../harness/harness';
+import { repoRoot } from '../../harness/paths';
+import { listProcesses } from '../../harness/procs';
+
+// A multi-root workspace: two folders of the `guarded` fixture in one `.code-workspace`. Each folder has
+// its own lock; the status bar sums them up; a second window on the same workspace follows both.
+
+const cli = path.join(repoRoot, 'dist', 'cli.js');
+
+interface Status {
+  state: 'free' | 'held' | 'stale';
+  holder?: { pid: number; tasks: Array<{ pid: number }> };
+}
+
+function status(folder: string): Status {
+  return JSON.parse(execFileSync(process.execPath, [cli, 'status', '--folder', folder, '--json'], { encoding: 'utf8' })) as Status;
+}
+
+function ticks(folder: string): number[] {
+  const script = path.join(folder, 'tick.js');
+  return listProcesses()
+    .filter((p) => p.cmdline.includes(script) && !p.cmdline.includes('cli.js'))
+    .map((p) => p.pid);
+}
+
+async function until<T>(probe: () => T | undefined | false, what: string, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = probe();
+    if (v !== undefined && v !== false) {
+      return v;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('Task Lock in a multi-root workspace', function () {
+  let h: Harness | undefined;
+  const folders: string[] = [];
+  before(async () => {
+    h = await Harness.start('multi-root');
+  });
+  after(async () => {
+    for (const f of folders) {
+      for (const pid of ticks(f)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // Gone already.
+        }
+      }
+    }
+    await h?.stop();
+  });
+
+  it('one lock per folder, both held by the first window; the second window follows both; the status bar sums up', async () => {
+    const harness = h as Harness;
+    const a = harness.workspace('guarded');
+    const b = harness.workspace('guarded');
+    folders.push(a, b);
+    const file = path.join(path.dirname(a), 'two.code-workspace');
+    fs.writeFileSync(file, JSON.stringify({ folders: [{ path: a }, { path: b }] }, null, 2));
+
+    const first = await harness.openWindow({ folder: file });
+    for (const f of [a, b]) {
+      await until(() => {
+        const s = status(f);
+        const t = ticks(f);
+        return s.state === 'held' && s.holder?.pid === first.extensionHostPid && t.length === 1 && s.holder.tasks.some((x) => x.pid === t[0]);
+      }, `the first window to hold ${path.basename(f)} and run its watch`);
+    }
+    await first.page.getByText(/Task Lock: 2 here/).first().waitFor({ state: 'visible', timeout: 30_000 });
+
+    const second = await harness.openWindow({ folder: file });
+    await second.page.getByText(/Task Lock: 2 elsewhere/).first().waitFor({ state: 'visible', timeout: 60_000 });
+    // Give the second window time to do anything wrong, then count: still one copy per folder, same holder.
+    await new Promise((r) => setTimeout(r, 3000));
+    for (const f of [a, b]) {
+      assert.strictEqual(ticks(f).length, 1, `one watch for ${path.basename(f)}`);
+      assert.strictEqual(status(f).holder?.pid, first.extensionHostPid);
+    }
+    await second.close();
+    await first.close();
+  });
+});
