@@ -39,12 +39,14 @@ export function activate(context: vscode.ExtensionContext): TaskLockApi {
       scheduled = false;
       const s = g.status();
       status.render(s);
-      const keys = JSON.stringify([s.some((f) => f.phase === 'stale'), s.some((f) => f.phase === 'holder'), s.some((f) => f.phase === 'follower')]);
+      // The context keys behind the commands' enablement (package.json): set only when they change.
+      const stale = s.some((f) => f.phase === 'stale');
+      const holder = s.some((f) => f.phase === 'holder');
+      const keys = `${stale}:${holder}`;
       if (keys !== contextKeys) {
         contextKeys = keys;
-        void vscode.commands.executeCommand('setContext', 'taskLock.stale', s.some((f) => f.phase === 'stale'));
-        void vscode.commands.executeCommand('setContext', 'taskLock.holder', s.some((f) => f.phase === 'holder'));
-        void vscode.commands.executeCommand('setContext', 'taskLock.follower', s.some((f) => f.phase === 'follower'));
+        void vscode.commands.executeCommand('setContext', 'taskLock.stale', stale);
+        void vscode.commands.executeCommand('setContext', 'taskLock.holder', holder);
       }
       changed.fire(s);
     });

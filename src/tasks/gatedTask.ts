@@ -1,5 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
+import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { processStart } from '../lock';
 import type { FolderGuard } from './guard';
 
 /** The `taskLock` task type: tasks.json entries of this type are checked against the lock before they spawn. */
@@ -22,6 +24,8 @@ function isGated(d: vscode.TaskDefinition): d is GatedDefinition {
  * Its process is a child of the extension host (with pipes, not a pty): an extension host crash ends it.
  */
 export function registerGatedTasks(guardOf: (task: vscode.Task) => FolderGuard | undefined, log: vscode.LogOutputChannel): vscode.Disposable {
+  // Before any lock is taken: this exit hook must run before the lock's own, which then sees the children gone.
+  installExitHook();
   return vscode.tasks.registerTaskProvider(GATED_TYPE, {
     provideTasks: () => [],
     resolveTask(task) {
@@ -37,7 +41,7 @@ export function registerGatedTasks(guardOf: (task: vscode.Task) => FolderGuard |
         scope,
         task.name,
         GATED_TYPE,
-        new vscode.CustomExecution((): Promise<vscode.Pseudoterminal> => Promise.resolve(new GatedTerminal(guardOf(resolved), task.name, def, def.cwd ?? folder ?? process.cwd(), log))),
+        new vscode.CustomExecution((): Promise<vscode.Pseudoterminal> => Promise.resolve(new GatedTerminal(guardOf(resolved), task.name, def, path.resolve(folder ?? process.cwd(), def.cwd ?? '.'), log))),
         task.problemMatchers,
       );
       resolved.isBackground = task.isBackground;
@@ -88,8 +92,15 @@ class GatedTerminal implements vscode.Pseudoterminal {
       this.print(`${err.message}`);
       this.finish(1);
     });
-    child.on('exit', (code, signal) => this.finish(code ?? (signal ? 128 : 1)));
+    // 'close', not 'exit': the last lines may still be in the pipes when the process exits.
+    child.on('close', (code, signal) => {
+      if (child.pid !== undefined) {
+        gatedChildren.delete(child.pid);
+      }
+      this.finish(code ?? (signal ? 128 : 1));
+    });
     if (child.pid !== undefined) {
+      gatedChildren.add(child.pid);
       this.log.info(`[gate] ${this.name} admitted: pid ${child.pid}`);
       this.guard?.recordProcess(this.name, child.pid);
     }
@@ -118,4 +129,32 @@ class GatedTerminal implements vscode.Pseudoterminal {
       }
     }
   }
+}
+
+/**
+ * A gated task's process is a child of this extension host, in its own process group, and must end with
+ * it: otherwise, being recorded in the lock, it would keep the lock held where no window can see or stop it.
+ */
+const gatedChildren = new Set<number>();
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) {
+    return;
+  }
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const pid of gatedChildren) {
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
+    // Briefly, so that the lock's own exit hook sees them gone and releases the lock.
+    const until = Date.now() + 200;
+    while (Date.now() < until && [...gatedChildren].some((pid) => processStart(pid) !== null)) {
+      // Busy wait: nothing asynchronous runs at exit.
+    }
+  });
 }

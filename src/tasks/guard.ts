@@ -115,7 +115,11 @@ export class FolderGuard implements vscode.Disposable {
     this.state = lock.inspect();
     this.log(`state at startup: ${this.describe(this.state)}; guarded: ${this.settings.tasks.join(', ')}; running here: ${[...this.running.values()].map((r) => r.name).join(', ') || 'none'}`);
     await this.serial(async () => {
-      await this.tryReadopt();
+      try {
+        await this.tryReadopt();
+      } catch (err) {
+        this.host.log.error(`[${this.folder.name}] could not re-adopt the lock: ${errorMessage(err)}`);
+      }
       if (!this.isHolder && (this.state.state === 'free' || this.state.state === 'stale')) {
         if (this.running.size > 0) {
           // Guarded tasks already run here (settings changed, or a reload after the lock was lost): claim them.
@@ -282,6 +286,11 @@ export class FolderGuard implements vscode.Disposable {
     }
     try {
       const r = await this.lock.tryAcquire({ kind: 'vscode', label: this.host.holderLabel });
+      if (r.ok && this.disposed) {
+        // This guard was replaced or removed while it waited: nothing here would ever release it.
+        await r.handle.release();
+        return false;
+      }
       if (r.ok) {
         this.log(`took the lock: ${why}`);
         this.setHandle(r.handle);
@@ -391,7 +400,8 @@ export class FolderGuard implements vscode.Disposable {
       return;
     }
     const s = this.state;
-    if (s.state === 'held' || s.state === 'mine') {
+    // This window's own record (a release in progress) is no other holder: the task queues behind the release.
+    if ((s.state === 'held' || s.state === 'mine') && s.holder.record?.pid !== process.pid) {
       this.stopIntruder(exec, s.holder);
       return;
     }
@@ -404,11 +414,21 @@ export class FolderGuard implements vscode.Disposable {
     this.running.set(exec, { name });
     void this.serial(async () => {
       if (await this.acquire(`${name} was started in this window`)) {
+        if (this.running.size === 0) {
+          // It ended before the lock was taken: holding the lock for nothing would block the other windows.
+          this.log(`${name} ended before the lock was taken: releasing it`);
+          await this.releaseHandle();
+        }
+        return;
+      }
+      const now = this.state;
+      if (now.state === 'error') {
+        // The lock cannot be used (its folder, say): the task is not to blame, let it run and say why.
+        this.host.log.warn(`[${this.folder.name}] ${name} runs unguarded: ${now.message}`);
         return;
       }
       this.running.delete(exec);
-      const now = this.state;
-      this.stopIntruder(exec, now.state === 'held' || now.state === 'stale' || now.state === 'mine' ? now.holder : { sameHost: false, heartbeatAgeMs: 0, unknownReason: this.describe(now) });
+      this.stopIntruder(exec, now.state === 'free' ? { sameHost: false, heartbeatAgeMs: 0, unknownReason: this.describe(now) } : now.holder);
     });
   }
 
@@ -428,10 +448,13 @@ export class FolderGuard implements vscode.Disposable {
       if (this.isHolder || !this.lock || this.state.state === 'error') {
         return { ok: true as const };
       }
-      if (await this.acquire(`${name} asked to start (gated task)`)) {
+      const admitted = await this.acquire(`${name} asked to start (gated task)`);
+      // acquire() updated the state: TypeScript still narrows it from the check above.
+      const now = this.state as LockState;
+      // An unusable lock (its folder, say) is not the task's fault: it runs unguarded, as elsewhere.
+      if (admitted || now.state === 'error') {
         return { ok: true as const };
       }
-      const now = this.state;
       const holder = now.state === 'held' || now.state === 'stale' || now.state === 'mine' ? summarize(now.holder) : { kind: 'unknown' as const, label: '?', tasks: [], description: this.describe(now) };
       this.log(`gate: ${name} not started: ${holder.description}`);
       return { ok: false as const, holder };
@@ -517,7 +540,7 @@ export class FolderGuard implements vscode.Disposable {
   /** Stops this window's guarded tasks; true when every one ended within STOP_WAIT_MS. */
   private async stopOwnTasks(why: string): Promise<boolean> {
     if (this.running.size === 0) {
-      return true;
+      return this.stopAdoptedTasks(why);
     }
     this.stopping = true;
     try {
@@ -547,6 +570,32 @@ export class FolderGuard implements vscode.Disposable {
     }
   }
 
+  /**
+   * Re-adopted tasks that the editor does not list as this window's executions can only be stopped by pid;
+   * releasing while they run would let another window start a second copy.
+   */
+  private async stopAdoptedTasks(why: string): Promise<boolean> {
+    const h = this.handle;
+    if (!h?.tasksAlive()) {
+      return true;
+    }
+    this.log(`stopping the adopted tasks ${h.record.tasks.map((t) => `${t.name} (pid ${t.pid})`).join(', ')}: ${why}`);
+    for (const t of h.record.tasks) {
+      if (isAlive(t)) {
+        try {
+          process.kill(t.pid, 'SIGTERM');
+        } catch {
+          // Ended meanwhile.
+        }
+      }
+    }
+    const deadline = Date.now() + STOP_WAIT_MS;
+    while (h.tasksAlive() && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return !h.tasksAlive();
+  }
+
   private async releaseHandle(): Promise<void> {
     const h = this.handle;
     this.handle = undefined;
@@ -573,8 +622,12 @@ export class FolderGuard implements vscode.Disposable {
       }
       this.stopping = true;
       try {
-        this.handle = undefined;
         await req.accept();
+        this.handle = undefined;
+      } catch (err) {
+        this.host.log.error(`[${this.folder.name}] could not hand over: ${errorMessage(err)}`);
+        req.refuse(`it could not hand over (${errorMessage(err)})`);
+        return;
       } finally {
         this.stopping = false;
       }
@@ -703,11 +756,14 @@ export class FolderGuard implements vscode.Disposable {
   /** The guard is replaced or removed (settings changed): its lock is let go, running tasks are left alone. */
   async stopWatching(): Promise<void> {
     this.dispose();
-    const h = this.handle;
-    this.handle = undefined;
-    if (h?.isHeld) {
-      await h.release();
-    }
+    // Behind whatever is under way (a failover taking the lock, say), so nothing it takes is left behind.
+    await this.serial(async () => {
+      const h = this.handle;
+      this.handle = undefined;
+      if (h?.isHeld) {
+        await h.release();
+      }
+    });
   }
 
   dispose(): void {

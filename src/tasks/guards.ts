@@ -102,7 +102,16 @@ export class Guards implements vscode.Disposable {
   }
 
   /** Builds, updates or removes guards to match the folders and settings now. */
-  async refresh(): Promise<void> {
+  private refreshing: Promise<void> = Promise.resolve();
+
+  /** Settings, folder and trust changes may come in bursts: each refresh runs after the one before. */
+  refresh(): Promise<void> {
+    const next = this.refreshing.then(() => this.doRefresh());
+    this.refreshing = next.catch(() => undefined);
+    return next;
+  }
+
+  private async doRefresh(): Promise<void> {
     const folders = vscode.workspace.workspaceFolders ?? [];
     const seen = new Set<string>();
     const inits: Array<Promise<void>> = [];
