@@ -1,45 +1,11 @@
 import * as assert from 'node:assert';
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Harness } from '../../harness/harness';
-import { repoRoot } from '../../harness/paths';
-import { listProcesses } from '../../harness/procs';
+import { status, ticks, until } from './guarded';
 
 // A multi-root workspace: two folders of the `guarded` fixture in one `.code-workspace`. Each folder has
 // its own lock; the status bar sums them up; a second window on the same workspace follows both.
-
-const cli = path.join(repoRoot, 'dist', 'cli.js');
-
-interface Status {
-  state: 'free' | 'held' | 'stale';
-  holder?: { pid: number; tasks: Array<{ pid: number }> };
-}
-
-function status(folder: string): Status {
-  return JSON.parse(execFileSync(process.execPath, [cli, 'status', '--folder', folder, '--json'], { encoding: 'utf8' })) as Status;
-}
-
-function ticks(folder: string): number[] {
-  const script = path.join(folder, 'tick.js');
-  return listProcesses()
-    .filter((p) => p.cmdline.includes(script) && !p.cmdline.includes('cli.js'))
-    .map((p) => p.pid);
-}
-
-async function until<T>(probe: () => T | undefined | false, what: string, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v !== undefined && v !== false) {
-      return v;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('Task Lock in a multi-root workspace', function () {
   let h: Harness | undefined;

@@ -5,52 +5,10 @@ import * as path from 'node:path';
 import { EditorWindow, Harness } from '../../harness/harness';
 import { say } from '../../harness/log';
 import { editorTestModule, repoRoot } from '../../harness/paths';
-import { listProcesses } from '../../harness/procs';
+import { cli, status, ticks, until } from './guarded';
 
 // Task Lock in the real editor: windows on one folder of the `guarded` fixture, whose `watch` task runs
 // `tick.js`. The truth is read where a user would find it: the process table and `task-lock status`.
-
-const cli = path.join(repoRoot, 'dist', 'cli.js');
-
-interface Status {
-  state: 'free' | 'held' | 'stale';
-  holder?: { pid: number; kind: string; label: string; tasks: Array<{ pid: number; name: string }> };
-}
-
-function status(folder: string): Status {
-  return JSON.parse(execFileSync(process.execPath, [cli, 'status', '--folder', folder, '--json'], { encoding: 'utf8' })) as Status;
-}
-
-/** The pids of this folder's tick.js processes (the guarded task), wherever they were started. */
-function ticks(folder: string): number[] {
-  const script = path.join(folder, 'tick.js');
-  return listProcesses()
-    // The CLI's own command line names the script too: only the node running it counts.
-    .filter((p) => p.cmdline.includes('tick.js') && !p.cmdline.includes('cli.js') && (p.cmdline.includes(script) || cwdOf(p.pid) === folder))
-    .map((p) => p.pid);
-}
-
-function cwdOf(pid: number): string | undefined {
-  try {
-    return fs.readlinkSync(`/proc/${pid}/cwd`);
-  } catch {
-    return undefined;
-  }
-}
-
-async function until<T>(probe: () => T | undefined | false, what: string, timeoutMs = 60_000, everyMs = 25): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v !== undefined && v !== false) {
-      return v;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
-    }
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
