@@ -4,18 +4,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { WorkspaceLock } from '../../src/lock';
-import { CLI, Result, cli, cleanup, keepAlive, pidAlive, runCli, sleep, start, tempFolder, waitFor } from '../support/fixtures';
-
-const orphans: number[] = [];
+import { CLI, Result, cli, cleanup, keepAlive, ownPid, pidAlive, runCli, sleep, start, tempFolder, waitFor } from '../support/fixtures';
 
 after(async () => {
-  for (const pid of orphans) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // Already gone: the test ended it.
-    }
-  }
   assert.deepEqual(await cleanup(), [], 'processes were left running');
 });
 
@@ -167,7 +158,7 @@ describe('task-lock run', () => {
     const holder = cli(['run', '--folder', folder, '--stale=2', ...SLEEPER]);
     const s = await heldBy(folder);
     const taskPid = s.holder?.tasks[0]?.pid as number;
-    orphans.push(taskPid);
+    ownPid(taskPid);
     holder.kill('SIGKILL');
     await holder.exited;
     assert.equal(pidAlive(taskPid), true);
@@ -194,7 +185,7 @@ describe('task-lock run', () => {
     const holder = cli(['run', '--folder', folder, ...SLEEPER]);
     const s = await heldBy(folder);
     const taskPid = s.holder?.tasks[0]?.pid as number;
-    orphans.push(taskPid);
+    ownPid(taskPid);
     holder.kill('SIGKILL');
     process.kill(taskPid, 'SIGKILL');
     await holder.result;

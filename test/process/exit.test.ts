@@ -2,19 +2,10 @@ import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { WorkspaceLock } from '../../src/lock';
-import { cleanup, pidAlive, start, tempFolder, waitFor } from '../support/fixtures';
+import { cleanup, ownPid, pidAlive, start, tempFolder, waitFor } from '../support/fixtures';
 
 const EXITER = path.resolve(__dirname, '../support/exiter.js');
-const tasks: number[] = [];
-
 after(async () => {
-  for (const pid of tasks) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // Already ended by the test.
-    }
-  }
   assert.deepEqual(await cleanup(), [], 'processes were left running');
 });
 
@@ -23,7 +14,7 @@ async function holdThenEnd(folder: string, how: 'exit' | 'SIGTERM' | 'SIGINT', w
   const line = await waitFor('the holder to hold', () => /held (\d+)/.exec(p.out())?.[1]);
   const taskPid = Number(line);
   if (taskPid > 0) {
-    tasks.push(taskPid);
+    ownPid(taskPid);
   }
   if (how !== 'exit') {
     p.kill(how);

@@ -8,6 +8,15 @@ export const CLI = path.resolve(__dirname, '../../../dist/cli.js');
 
 const made: string[] = [];
 const children = new Set<ChildProcess>();
+const grandchildren = new Set<number>();
+
+/**
+ * A process the test did not start itself (a task that outlives its launcher): cleanup() ends it too.
+ * The test usually ends it first; it is not counted as left behind.
+ */
+export function ownPid(pid: number): void {
+  grandchildren.add(pid);
+}
 
 /** A fresh real folder under the OS temp dir, removed by cleanup(). */
 export function tempFolder(prefix = 'task-lock-test-'): string {
@@ -88,6 +97,14 @@ export function pidAlive(pid: number): boolean {
 /** Kills what the tests started and removes their folders; reports what had to be killed. */
 export async function cleanup(): Promise<string[]> {
   const leftovers: string[] = [];
+  for (const pid of grandchildren) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Already ended by the test.
+    }
+  }
+  grandchildren.clear();
   for (const c of [...children]) {
     if (c.exitCode === null && c.signalCode === null) {
       leftovers.push(`${c.spawnfile} ${c.spawnargs.slice(1).join(' ')}`);
