@@ -21,10 +21,11 @@ const installLog = path.join(cacheRoot, 'install.log');
  * recipe here installs with --ignore-scripts and builds the native parts locally.
  */
 export async function ensureInstalled(): Promise<Installation> {
+  // Every step below logs into the cache folder, the apt step first of all: it must exist before anything runs.
+  fs.mkdirSync(cacheRoot, { recursive: true });
   ensureGitignored();
   await ensureSystemPackages();
   if (!fs.existsSync(marker)) {
-    fs.mkdirSync(cacheRoot, { recursive: true });
     // Two runs started at once (tests and demo) must not build into the same folder.
     const release = await lockfile.lock(cacheRoot, {
       lockfilePath: path.join(cacheRoot, 'install.lock'),
