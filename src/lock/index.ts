@@ -1,9 +1,12 @@
 // The lock engine's public surface, shared by the CLI and the extension. Pure Node: no `vscode` here.
 export { LockError, errorMessage, type LockErrorCode } from './errors';
 export { Emitter, type Disposable, type Listener } from './events';
+export { onExit, type ExitPhase } from './exit';
+export { LockHandle, type HolderInfo } from './handle';
+export { type HandoffRequest } from './handoff';
 export { locate, resolveFolder, type LockLocation, type LocationOptions } from './location';
 export { isAlive, processStart, type ProcessRef } from './process-identity';
 export { parseRecord, readRecord, type HolderKind, type HolderRecord, type RecordRead, type TaskRef } from './record';
-export { describeHolder, judge, type HolderView, type LockState } from './state';
-export { WorkspaceLock, LockHandle, lockTimings, DEFAULT_STALE_MS, MIN_STALE_MS, type AcquireResult, type HandoffRequest, type HolderInfo, type LockOptions, type ReclaimResult } from './lock';
+export { describeHolder, describeState, holderFields, judge, type HolderFields, type HolderView, type LockState } from './state';
+export { WorkspaceLock, lockTimings, DEFAULT_STALE_MS, MIN_STALE_MS, type AcquireResult, type LockOptions, type ReclaimResult } from './lock';
 export type { WatchCause, WatchEvent } from './watcher';

@@ -1,22 +1,21 @@
+// One workspace folder's lock: inspecting it, taking it (now, waiting, by adoption or reclaim), watching it.
+// The held lock is a LockHandle (handle.ts); handing it over lives in handoff.ts; the exit in exit.ts.
 import * as fs from 'node:fs';
 import * as lockfile from 'proper-lockfile';
-import { ByeReason, HolderChannel, Message, connect, send, socketPathFor } from './channel';
+import { socketPathFor } from './channel';
 import { LockError, errnoCode, errorMessage } from './errors';
-import { Disposable, Emitter } from './events';
+import type { Disposable } from './events';
+import { HolderInfo, LockHandle, lockFs } from './handle';
+import { readReservation, requestHandoff } from './handoff';
 import { LocationOptions, LockLocation, folderHash, locate } from './location';
-import { hostname, isAlive, processStart, selfRef } from './process-identity';
-import { HolderKind, HolderRecord, TaskRef, newToken, readRecord, removeRecordIfOwned, writeRecord } from './record';
+import { hostname, isAlive, selfRef } from './process-identity';
+import { HolderRecord, newToken, readRecord } from './record';
 import { LockState, describeHolder, judge, lockIdOf } from './state';
 import { LockWatcher, WatchEvent } from './watcher';
 
 export interface LockOptions extends LocationOptions {
   /** How old a heartbeat may be before a holder on another host counts as dead. Default 10 s, at least 2 s. */
   staleMs?: number;
-}
-
-export interface HolderInfo {
-  kind: HolderKind;
-  label: string;
 }
 
 export const DEFAULT_STALE_MS = 10_000;
@@ -35,16 +34,6 @@ export type ReclaimResult =
   | { result: 'nothing'; state: LockState }
   | { result: 'reclaimed'; previous: LockState }
   | { result: 'alive'; state: LockState };
-
-export interface HandoffRequest {
-  requester: { kind: string; label: string; pid: number };
-  /** Call once the tasks are stopped: the lock is released and reserved for the requester. */
-  accept(): Promise<void>;
-  refuse(reason: string): void;
-}
-
-/** Reserved for the requester of a handoff this long; after it anybody may take the lock again. */
-const RESERVATION_MS = 5_000;
 
 /** One workspace folder's lock. Cheap to make; it touches the disk only when asked. */
 export class WorkspaceLock {
@@ -215,69 +204,9 @@ export class WorkspaceLock {
     });
   }
 
-  /**
-   * Asks the live holder to hand the lock over. The holder's owner answers (after stopping its tasks);
-   * the lock is then reserved for this caller, who takes it. No answer within `timeoutMs` is an error.
-   */
-  async requestHandoff(info: HolderInfo, opts: { timeoutMs?: number } = {}): Promise<LockHandle> {
-    const timeoutMs = opts.timeoutMs ?? 10_000;
-    const state = this.inspect();
-    if (state.state === 'free' || state.state === 'stale') {
-      const r = await this.tryAcquire(info);
-      if (r.ok) {
-        return r.handle;
-      }
-      if (r.reserved) {
-        throw new LockError('held', 'The lock is being handed over to someone else right now; try again in a few seconds.');
-      }
-      // Someone took it meanwhile: ask them.
-      return this.requestHandoff(info, opts);
-    }
-    if (state.state !== 'held') {
-      throw new LockError('io', state.state === 'error' ? state.message : 'This process already holds the lock.');
-    }
-    const rec = state.holder.record;
-    if (!rec || !state.holder.sameHost || !rec.socket) {
-      throw new LockError('not-same-host', `The holder, ${describeHolder(state.holder)}, cannot be asked from here: it is not on this host or has no channel.`);
-    }
-    const token = newToken();
-    const id = newToken();
-    const answer = await new Promise<'accepted' | { refused: string } | 'no-answer' | 'gone'>((resolve) => {
-      const timer = setTimeout(() => finish('no-answer'), timeoutMs);
-      let settled = false;
-      const finish = (v: 'accepted' | { refused: string } | 'no-answer' | 'gone'): void => {
-        if (!settled) {
-          settled = true;
-          clearTimeout(timer);
-          socket.destroy();
-          resolve(v);
-        }
-      };
-      const socket = connect(rec.socket as string, {
-        onMessage: (m) => {
-          if (m.t === 'handoff-accepted' && m.id === id) {
-            finish('accepted');
-          } else if (m.t === 'handoff-refused' && m.id === id) {
-            finish({ refused: m.reason });
-          }
-        },
-        onClose: () => finish('gone'),
-      });
-      socket.ref();
-      send(socket, { t: 'handoff', id, token, kind: info.kind, label: info.label, pid: process.pid });
-    });
-    if (answer === 'no-answer') {
-      throw new LockError('handoff-no-answer', `The holder, ${describeHolder(state.holder)}, did not answer within ${Math.round(timeoutMs / 1000)} s.`);
-    }
-    if (typeof answer === 'object') {
-      throw new LockError('handoff-refused', `The holder, ${describeHolder(state.holder)}, refused: ${answer.refused}`);
-    }
-    // Accepted, or the holder went away meanwhile: either way the lock is (about to be) free or reserved for us.
-    return this.acquire(info, { waitMs: RESERVATION_MS, token }).catch((err: unknown) => {
-      throw err instanceof LockError && err.code === 'timeout' && answer === 'gone'
-        ? new LockError('handoff-no-answer', `The holder, ${describeHolder(state.holder)}, closed the channel without handing over.`)
-        : err;
-    });
+  /** Asks the live holder to hand the lock over; see handoff.ts. */
+  requestHandoff(info: HolderInfo, opts: { timeoutMs?: number } = {}): Promise<LockHandle> {
+    return requestHandoff(this, info, opts);
   }
 
   /** Subscribes to state changes; see LockWatcher for how it learns them without polling. */
@@ -392,222 +321,4 @@ function statOrNull(p: string): fs.Stats | null {
     }
     throw err;
   }
-}
-
-function readReservation(p: string): { token: string; until: number } | undefined {
-  try {
-    const text = fs.readFileSync(p, 'utf8');
-    if (text.length > 1024) {
-      return undefined;
-    }
-    const d = JSON.parse(text) as { token?: unknown; until?: unknown };
-    return typeof d.token === 'string' && typeof d.until === 'number' ? { token: d.token, until: d.until } : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-const heldHandles = new Set<LockHandle>();
-let exitHookInstalled = false;
-
-/** The lock folder of a held lock whose recorded tasks still run: an exit must leave it to them. */
-function keptForTasks(lockDir: string): boolean {
-  for (const h of heldHandles) {
-    if (h.lock.location.lockDir === lockDir && h.tasksAlive()) {
-      return true;
-    }
-  }
-  return false;
-}
-
-/**
- * proper-lockfile removes every lock it holds when its process exits, through signal-exit, on SIGINT and
- * SIGTERM too; that exit handler is its only user of rmdirSync. A lock whose tasks outlive the holder (a
- * window reloading, a launcher that crashed) must stay: the tasks hold it now. So proper-lockfile gets an
- * fs that spares such a lock there, and nowhere else.
- */
-const lockFs: typeof fs = {
-  ...fs,
-  rmdirSync: (p: fs.PathLike, options?: fs.RmDirOptions) => {
-    if (!keptForTasks(String(p))) {
-      fs.rmdirSync(p, options);
-    }
-  },
-};
-
-function installExitHook(): void {
-  if (exitHookInstalled) {
-    return;
-  }
-  exitHookInstalled = true;
-  // On exit nothing async can run: release synchronously what is still held, except a lock whose tasks
-  // still run, which stays with its record (the followers see a dead holder and live tasks: held).
-  process.on('exit', () => {
-    for (const h of heldHandles) {
-      if (h.tasksAlive()) {
-        h.leaveToTasks();
-      } else {
-        h.releaseSync();
-      }
-    }
-  });
-}
-
-/** A held lock. Its owner records tasks on it, answers handoffs, and learns of a compromise. */
-export class LockHandle {
-  private readonly compromised = new Emitter<Error>();
-  private readonly handoff = new Emitter<HandoffRequest>();
-  private channel: HolderChannel | undefined;
-  private released = false;
-  private compromiseError: Error | undefined;
-
-  /** Fires when the lock was removed or taken from under this holder; it holds nothing after that. */
-  readonly onCompromised = this.compromised.event;
-  /** Fires when another process asks for the lock. Without a listener, requests are refused. */
-  readonly onHandoffRequest = this.handoff.event;
-
-  constructor(
-    readonly lock: WorkspaceLock,
-    private rec: HolderRecord,
-    private readonly unlock: () => Promise<void>,
-  ) {}
-
-  get record(): HolderRecord {
-    return this.rec;
-  }
-
-  get isHeld(): boolean {
-    return !this.released;
-  }
-
-  async open(socketPath: string): Promise<void> {
-    try {
-      this.channel = await HolderChannel.listen(socketPath, (m, reply) => this.onMessage(m, reply));
-      this.rec = { ...this.rec, socket: this.channel.path };
-    } catch {
-      // Without a channel followers fall back to the heartbeat; the lock itself is still sound.
-      this.rec = { ...this.rec, socket: null };
-    }
-    writeRecord(this.lock.location.recordPath, this.rec);
-    heldHandles.add(this);
-    installExitHook();
-  }
-
-  /** Records the processes whose life keeps the lock held, by pid and start time. */
-  setTasks(tasks: Array<{ name: string; pid: number; start?: string | null }>): void {
-    if (this.released) {
-      return;
-    }
-    const refs: TaskRef[] = [];
-    for (const t of tasks) {
-      const start = processStart(t.pid);
-      // A known start time must still match: the pid may have been reused meanwhile.
-      if (start !== null && (t.start === undefined || t.start === null || t.start === start)) {
-        refs.push({ name: t.name, pid: t.pid, start });
-      }
-    }
-    this.rec = { ...this.rec, tasks: refs };
-    writeRecord(this.lock.location.recordPath, this.rec);
-  }
-
-  async release(reason: ByeReason = 'released', beforeGoodbye?: () => void): Promise<void> {
-    if (this.released) {
-      return;
-    }
-    this.released = true;
-    heldHandles.delete(this);
-    removeRecordIfOwned(this.lock.location.recordPath, this.rec.token);
-    try {
-      await this.unlock();
-    } catch {
-      // ERELEASED after a compromise: nothing of ours is left to remove.
-    }
-    beforeGoodbye?.();
-    this.channel?.close(reason);
-    this.dispose();
-  }
-
-  /** Whether a recorded task still runs (by pid and start time). */
-  tasksAlive(): boolean {
-    return this.rec.tasks.some((t) => isAlive(t));
-  }
-
-  /** Process exit with tasks still running: the lock and the record stay; only the channel goes. */
-  leaveToTasks(): void {
-    this.channel?.closeSync();
-  }
-
-  /** Process exit: synchronous, and best effort. */
-  releaseSync(): void {
-    if (this.released) {
-      return;
-    }
-    this.released = true;
-    removeRecordIfOwned(this.lock.location.recordPath, this.rec.token);
-    try {
-      lockfile.unlockSync(this.lock.location.target, { realpath: false });
-    } catch {
-      // Already released or compromised.
-    }
-    this.channel?.closeSync();
-  }
-
-  markCompromised(err: Error): void {
-    if (this.released) {
-      return;
-    }
-    this.released = true;
-    heldHandles.delete(this);
-    this.compromiseError = err;
-    // The record may be a new holder's by now: only ours is removed.
-    removeRecordIfOwned(this.lock.location.recordPath, this.rec.token);
-    this.channel?.close('compromised');
-    this.compromised.fire(new LockError('io', `The lock in ${this.lock.location.home} was removed or taken over while held (${err.message}).`));
-    this.dispose();
-  }
-
-  get compromise(): Error | undefined {
-    return this.compromiseError;
-  }
-
-  private onMessage(m: Message, reply: (m: Message) => void): void {
-    if (m.t !== 'handoff' || this.released) {
-      return;
-    }
-    const requester = { kind: String(m.kind), label: String(m.label), pid: Number(m.pid) };
-    if (this.handoff.size === 0) {
-      reply({ t: 'handoff-refused', id: m.id, reason: 'it does not hand over (no owner is listening)' });
-      return;
-    }
-    let answered = false;
-    this.handoff.fire({
-      requester,
-      accept: async () => {
-        if (answered || this.released) {
-          return;
-        }
-        answered = true;
-        writeReservation(this.lock.location.reservationPath, m.token);
-        // The answer goes out after the unlock and before the goodbye, so the requester moves first.
-        await this.release('handoff', () => reply({ t: 'handoff-accepted', id: m.id }));
-      },
-      refuse: (reason: string) => {
-        if (!answered) {
-          answered = true;
-          reply({ t: 'handoff-refused', id: m.id, reason });
-        }
-      },
-    });
-  }
-
-  private dispose(): void {
-    this.compromised.dispose();
-    this.handoff.dispose();
-  }
-}
-
-function writeReservation(p: string, token: string): void {
-  const tmp = `${p}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, JSON.stringify({ token, until: Date.now() + RESERVATION_MS }));
-  fs.renameSync(tmp, p);
 }

@@ -88,3 +88,47 @@ export function describeHolder(holder: HolderView): string {
   const tasks = r.tasks.length > 0 ? `, ${r.tasks.length === 1 ? 'task' : 'tasks'} ${r.tasks.map((t) => (t.name === r.label ? `pid ${t.pid}` : `${t.name} (pid ${t.pid})`)).join(', ')}` : '';
   return `${r.kind} “${r.label}” (pid ${r.pid} on ${r.hostname}, since ${r.since}${tasks})`;
 }
+
+/** A holder's plain fields, as the CLI's JSON and the extension's status carry them. */
+export interface HolderFields {
+  kind: HolderRecord['kind'];
+  label: string;
+  pid: number;
+  hostname: string;
+  since: string;
+  tasks: Array<{ name: string; pid: number }>;
+  sameHost: boolean;
+  heartbeatAgeMs: number;
+}
+
+/** The one projection of a holder for output: undefined when the record is missing, foreign or corrupt. */
+export function holderFields(holder: HolderView): HolderFields | undefined {
+  const r = holder.record;
+  if (!r) {
+    return undefined;
+  }
+  return {
+    kind: r.kind,
+    label: r.label,
+    pid: r.pid,
+    hostname: r.hostname,
+    since: r.since,
+    tasks: r.tasks.map((t) => ({ name: t.name, pid: t.pid })),
+    sameHost: holder.sameHost,
+    heartbeatAgeMs: Math.round(holder.heartbeatAgeMs),
+  };
+}
+
+/** One line for a whole state, for logs and messages: "free", "held by cli “…” (…)", "stale (…), was …". */
+export function describeState(s: LockState): string {
+  switch (s.state) {
+    case 'free':
+      return 'free';
+    case 'error':
+      return `error: ${s.message}`;
+    case 'stale':
+      return `stale (${s.reason}), was ${describeHolder(s.holder)}`;
+    default:
+      return `${s.state} by ${describeHolder(s.holder)}`;
+  }
+}

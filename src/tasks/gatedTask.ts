@@ -1,7 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { processStart } from '../lock';
+import { onExit, processStart } from '../lock';
 import type { FolderGuard } from './guard';
 
 /** The `taskLock` task type: tasks.json entries of this type are checked against the lock before they spawn. */
@@ -24,7 +24,7 @@ function isGated(d: vscode.TaskDefinition): d is GatedDefinition {
  * Its process is a child of the extension host (with pipes, not a pty): an extension host crash ends it.
  */
 export function registerGatedTasks(guardOf: (task: vscode.Task) => FolderGuard | undefined, log: vscode.LogOutputChannel): vscode.Disposable {
-  // Before any lock is taken: this exit hook must run before the lock's own, which then sees the children gone.
+  // The exit registry runs this before the locks' phase, which then sees the children gone.
   installExitHook();
   return vscode.tasks.registerTaskProvider(GATED_TYPE, {
     provideTasks: () => [],
@@ -143,7 +143,7 @@ function installExitHook(): void {
     return;
   }
   exitHookInstalled = true;
-  process.on('exit', () => {
+  onExit('children', () => {
     for (const pid of gatedChildren) {
       try {
         process.kill(-pid, 'SIGKILL');
@@ -151,7 +151,7 @@ function installExitHook(): void {
         // Already gone.
       }
     }
-    // Briefly, so that the lock's own exit hook sees them gone and releases the lock.
+    // Briefly, so that the locks' phase sees them gone and releases the lock.
     const until = Date.now() + 200;
     while (Date.now() < until && [...gatedChildren].some((pid) => processStart(pid) !== null)) {
       // Busy wait: nothing asynchronous runs at exit.

@@ -1,0 +1,219 @@
+// A held lock: the record its owner keeps, the channel it answers on, and what happens to it at exit.
+import * as fs from 'node:fs';
+import * as lockfile from 'proper-lockfile';
+import { ByeReason, HolderChannel, Message } from './channel';
+import { LockError } from './errors';
+import { Emitter } from './events';
+import { onExit } from './exit';
+import { HandoffRequest, writeReservation } from './handoff';
+import { isAlive, processStart } from './process-identity';
+import { HolderKind, HolderRecord, TaskRef, removeRecordIfOwned, writeRecord } from './record';
+import type { WorkspaceLock } from './lock';
+
+export interface HolderInfo {
+  kind: HolderKind;
+  label: string;
+}
+
+/** Every lock this process holds: the exit hook and proper-lockfile's own exit handler consult it. */
+const heldHandles = new Set<LockHandle>();
+
+/** The lock folder of a held lock whose recorded tasks still run: an exit must leave it to them. */
+function keptForTasks(lockDir: string): boolean {
+  for (const h of heldHandles) {
+    if (h.lock.location.lockDir === lockDir && h.tasksAlive()) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * proper-lockfile removes every lock it holds when its process exits, through signal-exit, on SIGINT and
+ * SIGTERM too; that exit handler is its only user of rmdirSync. A lock whose tasks outlive the holder (a
+ * window reloading, a launcher that crashed) must stay: the tasks hold it now. So proper-lockfile gets an
+ * fs that spares such a lock there, and nowhere else.
+ */
+export const lockFs: typeof fs = {
+  ...fs,
+  rmdirSync: (p: fs.PathLike, options?: fs.RmDirOptions) => {
+    if (!keptForTasks(String(p))) {
+      fs.rmdirSync(p, options);
+    }
+  },
+};
+
+let exitHookRegistered = false;
+
+/**
+ * On exit nothing async can run: release synchronously what is still held, except a lock whose tasks
+ * still run, which stays with its record (the followers see a dead holder and live tasks: held).
+ */
+function registerExitHook(): void {
+  if (exitHookRegistered) {
+    return;
+  }
+  exitHookRegistered = true;
+  onExit('locks', () => {
+    for (const h of heldHandles) {
+      if (h.tasksAlive()) {
+        h.leaveToTasks();
+      } else {
+        h.releaseSync();
+      }
+    }
+  });
+}
+
+/** A held lock. Its owner records tasks on it, answers handoffs, and learns of a compromise. */
+export class LockHandle {
+  private readonly compromised = new Emitter<Error>();
+  private readonly handoff = new Emitter<HandoffRequest>();
+  private channel: HolderChannel | undefined;
+  private released = false;
+  private compromiseError: Error | undefined;
+
+  /** Fires when the lock was removed or taken from under this holder; it holds nothing after that. */
+  readonly onCompromised = this.compromised.event;
+  /** Fires when another process asks for the lock. Without a listener, requests are refused. */
+  readonly onHandoffRequest = this.handoff.event;
+
+  constructor(
+    readonly lock: WorkspaceLock,
+    private rec: HolderRecord,
+    private readonly unlock: () => Promise<void>,
+  ) {}
+
+  get record(): HolderRecord {
+    return this.rec;
+  }
+
+  get isHeld(): boolean {
+    return !this.released;
+  }
+
+  async open(socketPath: string): Promise<void> {
+    try {
+      this.channel = await HolderChannel.listen(socketPath, (m, reply) => this.onMessage(m, reply));
+      this.rec = { ...this.rec, socket: this.channel.path };
+    } catch {
+      // Without a channel followers fall back to the heartbeat; the lock itself is still sound.
+      this.rec = { ...this.rec, socket: null };
+    }
+    writeRecord(this.lock.location.recordPath, this.rec);
+    heldHandles.add(this);
+    registerExitHook();
+  }
+
+  /** Records the processes whose life keeps the lock held, by pid and start time. */
+  setTasks(tasks: Array<{ name: string; pid: number; start?: string | null }>): void {
+    if (this.released) {
+      return;
+    }
+    const refs: TaskRef[] = [];
+    for (const t of tasks) {
+      const start = processStart(t.pid);
+      // A known start time must still match: the pid may have been reused meanwhile.
+      if (start !== null && (t.start === undefined || t.start === null || t.start === start)) {
+        refs.push({ name: t.name, pid: t.pid, start });
+      }
+    }
+    this.rec = { ...this.rec, tasks: refs };
+    writeRecord(this.lock.location.recordPath, this.rec);
+  }
+
+  async release(reason: ByeReason = 'released', beforeGoodbye?: () => void): Promise<void> {
+    if (this.released) {
+      return;
+    }
+    this.released = true;
+    heldHandles.delete(this);
+    removeRecordIfOwned(this.lock.location.recordPath, this.rec.token);
+    try {
+      await this.unlock();
+    } catch {
+      // ERELEASED after a compromise: nothing of ours is left to remove.
+    }
+    beforeGoodbye?.();
+    this.channel?.close(reason);
+    this.dispose();
+  }
+
+  /** Whether a recorded task still runs (by pid and start time). */
+  tasksAlive(): boolean {
+    return this.rec.tasks.some((t) => isAlive(t));
+  }
+
+  /** Process exit with tasks still running: the lock and the record stay; only the channel goes. */
+  leaveToTasks(): void {
+    this.channel?.closeSync();
+  }
+
+  /** Process exit: synchronous, and best effort. */
+  releaseSync(): void {
+    if (this.released) {
+      return;
+    }
+    this.released = true;
+    removeRecordIfOwned(this.lock.location.recordPath, this.rec.token);
+    try {
+      lockfile.unlockSync(this.lock.location.target, { realpath: false });
+    } catch {
+      // Already released or compromised.
+    }
+    this.channel?.closeSync();
+  }
+
+  markCompromised(err: Error): void {
+    if (this.released) {
+      return;
+    }
+    this.released = true;
+    heldHandles.delete(this);
+    this.compromiseError = err;
+    // The record may be a new holder's by now: only ours is removed.
+    removeRecordIfOwned(this.lock.location.recordPath, this.rec.token);
+    this.channel?.close('compromised');
+    this.compromised.fire(new LockError('io', `The lock in ${this.lock.location.home} was removed or taken over while held (${err.message}).`));
+    this.dispose();
+  }
+
+  get compromise(): Error | undefined {
+    return this.compromiseError;
+  }
+
+  private onMessage(m: Message, reply: (m: Message) => void): void {
+    if (m.t !== 'handoff' || this.released) {
+      return;
+    }
+    const requester = { kind: String(m.kind), label: String(m.label), pid: Number(m.pid) };
+    if (this.handoff.size === 0) {
+      reply({ t: 'handoff-refused', id: m.id, reason: 'it does not hand over (no owner is listening)' });
+      return;
+    }
+    let answered = false;
+    this.handoff.fire({
+      requester,
+      accept: async () => {
+        if (answered || this.released) {
+          return;
+        }
+        answered = true;
+        writeReservation(this.lock.location.reservationPath, m.token);
+        // The answer goes out after the unlock and before the goodbye, so the requester moves first.
+        await this.release('handoff', () => reply({ t: 'handoff-accepted', id: m.id }));
+      },
+      refuse: (reason: string) => {
+        if (!answered) {
+          answered = true;
+          reply({ t: 'handoff-refused', id: m.id, reason });
+        }
+      },
+    });
+  }
+
+  private dispose(): void {
+    this.compromised.dispose();
+    this.handoff.dispose();
+  }
+}

@@ -1,0 +1,106 @@
+// Handing the lock over to a requester: the request over the holder's channel, and the short reservation
+// that keeps other waiters from slipping in between the holder's release and the requester's claim.
+import * as fs from 'node:fs';
+import { connect, send } from './channel';
+import { LockError } from './errors';
+import { newToken } from './record';
+import { describeHolder } from './state';
+import type { HolderInfo, LockHandle } from './handle';
+import type { WorkspaceLock } from './lock';
+
+export interface HandoffRequest {
+  requester: { kind: string; label: string; pid: number };
+  /** Call once the tasks are stopped: the lock is released and reserved for the requester. */
+  accept(): Promise<void>;
+  refuse(reason: string): void;
+}
+
+/** Reserved for the requester of a handoff this long; after it anybody may take the lock again. */
+export const RESERVATION_MS = 5_000;
+
+export function readReservation(p: string): { token: string; until: number } | undefined {
+  try {
+    const text = fs.readFileSync(p, 'utf8');
+    if (text.length > 1024) {
+      return undefined;
+    }
+    const d = JSON.parse(text) as { token?: unknown; until?: unknown };
+    return typeof d.token === 'string' && typeof d.until === 'number' ? { token: d.token, until: d.until } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function writeReservation(p: string, token: string): void {
+  const tmp = `${p}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, JSON.stringify({ token, until: Date.now() + RESERVATION_MS }));
+  fs.renameSync(tmp, p);
+}
+
+type Answer = 'accepted' | { refused: string } | 'no-answer' | 'gone';
+
+/**
+ * Asks the live holder to hand the lock over. The holder's owner answers (after stopping its tasks);
+ * the lock is then reserved for this caller, who takes it. No answer within `timeoutMs` is an error.
+ */
+export async function requestHandoff(lock: WorkspaceLock, info: HolderInfo, opts: { timeoutMs?: number } = {}): Promise<LockHandle> {
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  const state = lock.inspect();
+  if (state.state === 'free' || state.state === 'stale') {
+    const r = await lock.tryAcquire(info);
+    if (r.ok) {
+      return r.handle;
+    }
+    if (r.reserved) {
+      throw new LockError('held', 'The lock is being handed over to someone else right now; try again in a few seconds.');
+    }
+    // Someone took it meanwhile: ask them.
+    return requestHandoff(lock, info, opts);
+  }
+  if (state.state !== 'held') {
+    throw new LockError('io', state.state === 'error' ? state.message : 'This process already holds the lock.');
+  }
+  const rec = state.holder.record;
+  if (!rec || !state.holder.sameHost || !rec.socket) {
+    throw new LockError('not-same-host', `The holder, ${describeHolder(state.holder)}, cannot be asked from here: it is not on this host or has no channel.`);
+  }
+  const socketPath = rec.socket;
+  const token = newToken();
+  const id = newToken();
+  const answer = await new Promise<Answer>((resolve) => {
+    const timer = setTimeout(() => finish('no-answer'), timeoutMs);
+    let settled = false;
+    const finish = (v: Answer): void => {
+      if (!settled) {
+        settled = true;
+        clearTimeout(timer);
+        socket.destroy();
+        resolve(v);
+      }
+    };
+    const socket = connect(socketPath, {
+      onMessage: (m) => {
+        if (m.t === 'handoff-accepted' && m.id === id) {
+          finish('accepted');
+        } else if (m.t === 'handoff-refused' && m.id === id) {
+          finish({ refused: m.reason });
+        }
+      },
+      onClose: () => finish('gone'),
+    });
+    socket.ref();
+    send(socket, { t: 'handoff', id, token, kind: info.kind, label: info.label, pid: process.pid });
+  });
+  if (answer === 'no-answer') {
+    throw new LockError('handoff-no-answer', `The holder, ${describeHolder(state.holder)}, did not answer within ${Math.round(timeoutMs / 1000)} s.`);
+  }
+  if (typeof answer === 'object') {
+    throw new LockError('handoff-refused', `The holder, ${describeHolder(state.holder)}, refused: ${answer.refused}`);
+  }
+  // Accepted, or the holder went away meanwhile: either way the lock is (about to be) free or reserved for us.
+  return lock.acquire(info, { waitMs: RESERVATION_MS, token }).catch((err: unknown) => {
+    throw err instanceof LockError && err.code === 'timeout' && answer === 'gone'
+      ? new LockError('handoff-no-answer', `The holder, ${describeHolder(state.holder)}, closed the channel without handing over.`)
+      : err;
+  });
+}
