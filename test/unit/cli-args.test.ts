@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseArgs } from '../../src/cli';
+import { parseArgs } from '../../src/cli/args';
 
 describe('task-lock arguments', () => {
   it('reads run with its options and the command after --', () => {

@@ -1,0 +1,143 @@
+// The command line, parsed: no I/O here, so every rule is unit-tested.
+import { DEFAULT_STALE_MS, MIN_STALE_MS } from '../lock';
+
+export const USAGE = `Usage:
+  task-lock run [--folder DIR] [--wait[=SECONDS]] [--label NAME] [--no-handoff] -- CMD [ARGS...]
+  task-lock status [--folder DIR] [--json]
+  task-lock reclaim [--folder DIR] [--force]
+
+Holds the workspace lock of DIR (default: the current directory) that the Task Lock extension uses, so a
+command in a terminal and a guarded task in VS Code never run at the same time.
+
+Common options:
+  --folder DIR        the workspace folder whose lock to use
+  --stale=SECONDS     heartbeat age after which a holder on another host counts as dead (default ${DEFAULT_STALE_MS / 1000}, min ${MIN_STALE_MS / 1000});
+                      use the same value as the extension's taskLock.staleSeconds
+  --lock-dir=DIR      keep the lock in DIR instead of DIR/.vscode/task-lock (for example a shared path)
+
+run:
+  --wait              wait for the lock instead of exiting with status 75 when it is held
+  --wait=SECONDS      wait at most that long, then exit with status 75
+  --label NAME        how other windows and commands name this holder (default: the command line)
+  --no-handoff        refuse requests from VS Code's "Take Over" (by default CMD is stopped and the lock handed over)
+
+Exit status: CMD's status for run; 75 when the lock is held by someone else; 2 for a usage error; 1 for other errors.`;
+
+export class UsageError extends Error {}
+
+export interface Parsed {
+  command: 'run' | 'status' | 'reclaim' | 'help' | 'version';
+  folder: string;
+  waitMs?: number;
+  label?: string;
+  json: boolean;
+  force: boolean;
+  handoff: boolean;
+  staleMs?: number;
+  lockDirectory?: string;
+  argv: string[];
+}
+
+const FLAGS: Record<Parsed['command'], string[]> = {
+  run: ['--folder', '--wait', '--label', '--no-handoff', '--stale', '--lock-dir'],
+  status: ['--folder', '--json', '--stale', '--lock-dir'],
+  reclaim: ['--folder', '--force', '--stale', '--lock-dir'],
+  help: [],
+  version: [],
+};
+
+export function parseArgs(args: string[]): Parsed {
+  const [first, ...rest] = args;
+  if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
+    return { command: 'help', folder: '.', json: false, force: false, handoff: true, argv: [] };
+  }
+  if (first === '--version' || first === '-V') {
+    return { command: 'version', folder: '.', json: false, force: false, handoff: true, argv: [] };
+  }
+  if (first !== 'run' && first !== 'status' && first !== 'reclaim') {
+    throw new UsageError(`unknown command "${first}": use run, status or reclaim`);
+  }
+  const p: Parsed = { command: first, folder: '.', json: false, force: false, handoff: true, argv: [] };
+  for (let i = 0; i < rest.length; i++) {
+    const arg = rest[i];
+    if (arg === '--') {
+      p.argv = rest.slice(i + 1);
+      break;
+    }
+    if (arg === '--help' || arg === '-h') {
+      return { ...p, command: 'help' };
+    }
+    const eq = arg.indexOf('=');
+    const name = eq > 0 ? arg.slice(0, eq) : arg;
+    const inline = eq > 0 ? arg.slice(eq + 1) : undefined;
+    if (!FLAGS[p.command].includes(name)) {
+      if (name.startsWith('-')) {
+        throw new UsageError(`unknown option ${name} for "${p.command}"`);
+      }
+      throw new UsageError(p.command === 'run' ? `unexpected "${arg}": put the command after --, as in: task-lock run -- ${arg}` : `unexpected argument "${arg}"`);
+    }
+    const value = (): string => {
+      if (inline !== undefined) {
+        return inline;
+      }
+      const next = rest[i + 1];
+      if (next === undefined || next === '--') {
+        throw new UsageError(`${name} needs a value`);
+      }
+      i++;
+      return next;
+    };
+    const noValue = (): void => {
+      if (inline !== undefined) {
+        throw new UsageError(`${name} takes no value`);
+      }
+    };
+    switch (name) {
+      case '--folder':
+        p.folder = value();
+        break;
+      case '--label':
+        p.label = value();
+        break;
+      case '--lock-dir':
+        p.lockDirectory = value();
+        break;
+      case '--stale':
+        p.staleMs = seconds(name, value(), MIN_STALE_MS / 1000) * 1000;
+        break;
+      case '--wait':
+        // Only the `=` form takes a value: `--wait 5` would be ambiguous with a command.
+        p.waitMs = inline === undefined ? Infinity : seconds(name, inline, 0) * 1000;
+        break;
+      case '--json':
+        noValue();
+        p.json = true;
+        break;
+      case '--force':
+        noValue();
+        p.force = true;
+        break;
+      case '--no-handoff':
+        noValue();
+        p.handoff = false;
+        break;
+    }
+  }
+  if (p.command === 'run' && p.argv.length === 0) {
+    throw new UsageError('no command to run: put it after --, as in: task-lock run -- npm run watch');
+  }
+  return p;
+}
+
+function seconds(flag: string, text: string, min: number): number {
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n) || n < min) {
+    throw new UsageError(`${flag} needs a number of seconds${min > 0 ? ` of at least ${min}` : ''}, not "${text}"`);
+  }
+  return n;
+}
+
+/** A command line as a holder label: plain words as they are, anything else quoted. */
+export function commandLine(argv: string[]): string {
+  return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : JSON.stringify(a))).join(' ');
+}

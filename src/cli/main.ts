@@ -1,0 +1,104 @@
+// The `task-lock` command: parse, dispatch, print. The lock semantics are the engine's (src/lock).
+import { LockError, WorkspaceLock, errorMessage } from '../lock';
+import { Parsed, USAGE, UsageError, parseArgs } from './args';
+import { EXIT_ERROR, EXIT_USAGE } from './codes';
+import { err, holderLine, out, stateJson } from './report';
+import { run } from './run';
+
+export { EXIT_BUSY } from './codes';
+
+function status(p: Parsed): number {
+  const lock = new WorkspaceLock(p.folder, { staleMs: p.staleMs, lockDirectory: p.lockDirectory });
+  const s = lock.inspect();
+  if (p.json) {
+    out(JSON.stringify(stateJson(lock, s)));
+    return s.state === 'error' ? EXIT_ERROR : 0;
+  }
+  const where = lock.location.folder;
+  switch (s.state) {
+    case 'free':
+      out(`free: nobody holds the lock on ${where}`);
+      break;
+    case 'error':
+      err(s.message);
+      return EXIT_ERROR;
+    case 'stale':
+      out(`stale: ${where} was held by ${holderLine(s)}; ${s.reason}. Run "task-lock reclaim" to clear it.`);
+      break;
+    default:
+      out(`held: ${where} is held by ${holderLine(s)}`);
+  }
+  if (lock.location.fallbackReason) {
+    out(`note: ${lock.location.fallbackReason}`);
+  }
+  return 0;
+}
+
+async function reclaim(p: Parsed): Promise<number> {
+  const lock = new WorkspaceLock(p.folder, { staleMs: p.staleMs, lockDirectory: p.lockDirectory });
+  const r = await lock.reclaim({ force: p.force });
+  switch (r.result) {
+    case 'nothing':
+      if (r.state.state === 'error') {
+        err(r.state.message);
+        return EXIT_ERROR;
+      }
+      out(`nothing to reclaim: the lock on ${lock.location.folder} is free`);
+      return 0;
+    case 'alive':
+      err(`${lock.location.folder} is held by ${holderLine(r.state)}, which is alive. Stop it, or use --force to take the lock away from it.`);
+      return EXIT_ERROR;
+    case 'reclaimed': {
+      const why = r.previous.state === 'stale' ? r.previous.reason : 'forced';
+      out(`reclaimed the lock on ${lock.location.folder} from ${holderLine(r.previous)} (${why})`);
+      return 0;
+    }
+  }
+}
+
+export async function main(args: string[]): Promise<number> {
+  let p: Parsed;
+  try {
+    p = parseArgs(args);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      err(`${e.message} (see task-lock --help)`);
+      return EXIT_USAGE;
+    }
+    throw e;
+  }
+  try {
+    switch (p.command) {
+      case 'help':
+        out(USAGE);
+        return 0;
+      case 'version':
+        out(VERSION);
+        return 0;
+      case 'status':
+        return status(p);
+      case 'reclaim':
+        return await reclaim(p);
+      case 'run':
+        return await run(p);
+    }
+  } catch (e) {
+    err(e instanceof LockError ? e.message : `unexpected error: ${errorMessage(e)}`);
+    return EXIT_ERROR;
+  }
+}
+
+declare const __VERSION__: string | undefined;
+const VERSION = typeof __VERSION__ === 'string' ? __VERSION__ : 'dev';
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      err(`unexpected error: ${errorMessage(e)}`);
+      process.exitCode = EXIT_ERROR;
+    },
+  );
+}

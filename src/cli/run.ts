@@ -1,0 +1,122 @@
+// `task-lock run`: take the lock (now or waiting), then run CMD under it, forwarding signals and
+// answering Take Over requests.
+import { spawn } from 'node:child_process';
+import * as os from 'node:os';
+import { LockError, LockHandle, WorkspaceLock } from '../lock';
+import { Parsed, commandLine } from './args';
+import { EXIT_BUSY, EXIT_ERROR } from './codes';
+import { err, holderLine } from './report';
+
+export async function run(p: Parsed): Promise<number> {
+  const lock = new WorkspaceLock(p.folder, { staleMs: p.staleMs, lockDirectory: p.lockDirectory });
+  const label = p.label ?? commandLine(p.argv);
+  const info = { kind: 'cli' as const, label };
+  let handle: LockHandle;
+  if (p.waitMs === undefined) {
+    const r = await lock.tryAcquire(info);
+    if (!r.ok) {
+      if (r.state.state === 'error') {
+        throw new LockError('io', r.state.message);
+      }
+      err(
+        r.reserved
+          ? `${lock.location.folder} is being handed over to another holder; try again in a moment or use --wait.`
+          : `${lock.location.folder} is locked by ${holderLine(r.state)}. Use --wait to wait for it${r.state.state === 'stale' ? ', or task-lock reclaim to clear it' : ''}.`,
+      );
+      return EXIT_BUSY;
+    }
+    handle = r.handle;
+  } else {
+    const abort = new AbortController();
+    let stoppedBy: NodeJS.Signals | undefined;
+    const onSigint = (): void => {
+      stoppedBy = 'SIGINT';
+      abort.abort();
+    };
+    const onSigterm = (): void => {
+      stoppedBy = 'SIGTERM';
+      abort.abort();
+    };
+    process.once('SIGINT', onSigint);
+    process.once('SIGTERM', onSigterm);
+    try {
+      handle = await lock.acquire(info, {
+        waitMs: p.waitMs === Infinity ? undefined : p.waitMs,
+        signal: abort.signal,
+        onWaiting: (s) => {
+          const pid = s.state === 'held' && s.holder.record ? ` (pid=${s.holder.record.pid})` : '';
+          err(`Another command${pid} is holding ${lock.location.folder}: ${holderLine(s)}. Waiting for it to finish...`);
+        },
+      });
+    } catch (e) {
+      if (e instanceof LockError && e.code === 'timeout') {
+        if (stoppedBy) {
+          err(`stopped by ${stoppedBy} while waiting for the lock; ${p.argv[0]} was not started.`);
+          return 128 + os.constants.signals[stoppedBy];
+        }
+        err(`gave up waiting: ${e.message}`);
+        return EXIT_BUSY;
+      }
+      throw e;
+    } finally {
+      process.off('SIGINT', onSigint);
+      process.off('SIGTERM', onSigterm);
+    }
+  }
+  if (lock.location.fallbackReason) {
+    err(`note: ${lock.location.fallbackReason}`);
+  }
+  return runHolding(handle, p, label);
+}
+
+const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+
+function runHolding(handle: LockHandle, p: Parsed, label: string): Promise<number> {
+  return new Promise<number>((resolve) => {
+    const [cmd, ...args] = p.argv;
+    const child = spawn(cmd, args, { stdio: 'inherit' });
+    const handlers = FORWARDED.map((sig) => {
+      const h = (): void => {
+        child.kill(sig);
+      };
+      process.on(sig, h);
+      return [sig, h] as const;
+    });
+    let spawnError: Error | undefined;
+    child.on('spawn', () => {
+      // The command's process is what must outlive us: if this CLI is killed, the lock stays held until it ends.
+      if (child.pid !== undefined) {
+        handle.setTasks([{ name: label, pid: child.pid }]);
+      }
+    });
+    child.on('error', (e) => {
+      spawnError = e;
+    });
+    handle.onCompromised((e) => err(`warning: ${e.message} ${cmd} keeps running, but no longer under the lock.`));
+    handle.onHandoffRequest((req) => {
+      if (!p.handoff) {
+        req.refuse('it was started with --no-handoff');
+        return;
+      }
+      err(`${req.requester.kind} “${req.requester.label}” asks for the lock: stopping ${cmd} and handing over.`);
+      child.once('exit', () => void req.accept());
+      child.kill('SIGTERM');
+    });
+    child.on('close', (code, signal) => {
+      for (const [sig, h] of handlers) {
+        process.off(sig, h);
+      }
+      void handle.release().then(() => {
+        if (spawnError) {
+          const notFound = (spawnError as NodeJS.ErrnoException).code === 'ENOENT';
+          err(`cannot run ${cmd}: ${notFound ? 'command not found' : spawnError.message}`);
+          resolve(notFound ? 127 : 126);
+        } else if (signal) {
+          resolve(128 + (os.constants.signals[signal] ?? 1));
+        } else {
+          resolve(code ?? EXIT_ERROR);
+        }
+      });
+    });
+  });
+}
