@@ -26,13 +26,63 @@ export default tseslint.config(
     },
   },
   {
+    // Layers by folder (the folder's name states its layer; see DEVELOPERS.md). No file grows past 450 lines.
+    files: ['src/**/*.ts'],
+    rules: { 'max-lines': ['error', { max: 450 }] },
+  },
+  {
     // The engine is shared by the CLI and the extension: it must run in plain Node.
     files: ['src/lock/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', {
         paths: [{ name: 'vscode', message: 'src/lock is pure Node: the CLI shares it. Keep vscode out.' }],
-        patterns: [{ group: ['../ui/*', '../tasks/*', '../extension', '../cli'], message: 'src/lock must not depend on the editor layers.' }],
+        patterns: [{ group: ['../ui/*', '../tasks/*', '../model/*', '../extension', '../cli/*'], message: 'src/lock must not depend on the layers above it.' }],
       }],
     },
+  },
+  {
+    // Decisions and words-free status: unit-tested as tables, so no editor and no layer that needs one.
+    files: ['src/model/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: [{ name: 'vscode', message: 'src/model is pure: pass editor facts in as plain data.' }],
+        patterns: [{ group: ['../ui/*', '../tasks/*', '../extension', '../cli/*'], message: 'src/model depends only on the engine (src/lock).' }],
+      }],
+    },
+  },
+  {
+    // The CLI runs in plain Node.
+    files: ['src/cli/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: [{ name: 'vscode', message: 'The CLI runs without an editor.' }],
+        patterns: [{ group: ['../ui/*', '../tasks/*', '../model/*', '../extension'], message: 'The CLI uses the engine (src/lock) only.' }],
+      }],
+    },
+  },
+  {
+    // Guards emit events; src/ui chooses words and notifications. So no words and no show* here.
+    files: ['src/tasks/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [{ group: ['../ui/*', '../extension'], message: 'src/tasks emits events (tasks/events.ts); src/ui turns them into words.' }],
+      }],
+      'no-restricted-syntax': ['error',
+        { selector: "MemberExpression[property.name=/^show/][object.property.name='window']", message: 'Notifications belong to src/ui (emit an event from tasks/events.ts).' },
+        { selector: "MemberExpression[property.name='l10n']", message: 'User-facing words belong to src/ui (emit an event from tasks/events.ts).' },
+      ],
+    },
+  },
+  {
+    // Outside src/ui and the thin extension.ts nothing shows a message.
+    files: ['src/lock/**/*.ts', 'src/model/**/*.ts', 'src/cli/**/*.ts'],
+    rules: {
+      'no-restricted-syntax': ['error', { selector: "MemberExpression[property.name=/^show/][object.property.name='window']", message: 'Only src/ui shows messages.' }],
+    },
+  },
+  {
+    // The one file of the extension that wires layers together stays thin.
+    files: ['src/extension.ts'],
+    rules: { 'max-lines': ['error', { max: 80 }] },
   },
 );

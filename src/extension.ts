@@ -1,11 +1,11 @@
 import * as vscode from 'vscode';
+import type { FolderStatus } from './model/status';
 import { Guards } from './tasks/guards';
 import { registerCommands } from './ui/commands';
-import { notifyIntruder } from './ui/notify';
-import type { FolderStatus } from './ui/status';
+import { notifications } from './ui/notify';
 import { StatusBar } from './ui/statusBar';
 
-export type { FolderStatus } from './ui/status';
+export type { FolderStatus } from './model/status';
 
 /** What activate() returns: tests use it, and other extensions may. */
 export interface TaskLockApi {
@@ -26,32 +26,8 @@ export function activate(context: vscode.ExtensionContext): TaskLockApi {
   const version = String(context.extension.packageJSON.version ?? '0.0.0');
   const log = vscode.window.createOutputChannel('Task Lock', { log: true });
   const changed = new vscode.EventEmitter<FolderStatus[]>();
-  const status = new StatusBar();
-  let contextKeys = '';
-  // Coalesces bursts of changes into one render per tick.
-  let scheduled = false;
-  const render = (): void => {
-    if (scheduled) {
-      return;
-    }
-    scheduled = true;
-    setImmediate(() => {
-      scheduled = false;
-      const s = g.status();
-      status.render(s);
-      // The context keys behind the commands' enablement (package.json): set only when they change.
-      const stale = s.some((f) => f.phase === 'stale');
-      const holder = s.some((f) => f.phase === 'holder');
-      const keys = `${stale}:${holder}`;
-      if (keys !== contextKeys) {
-        contextKeys = keys;
-        void vscode.commands.executeCommand('setContext', 'taskLock.stale', stale);
-        void vscode.commands.executeCommand('setContext', 'taskLock.holder', holder);
-      }
-      changed.fire(s);
-    });
-  };
-  const g = new Guards(log, { changed: render, intruderStopped: notifyIntruder });
+  const status = new StatusBar(() => g.status(), (s) => changed.fire(s));
+  const g = new Guards(log, { ...notifications, changed: () => status.update() });
   guards = g;
   context.subscriptions.push(log, changed, status, ...registerCommands(g, log));
   // The first look at the locks does I/O: activation returns before it starts.

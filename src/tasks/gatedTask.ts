@@ -2,6 +2,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { onExit, processStart } from '../lock';
+import type { HolderSummary } from '../model/status';
 import type { FolderGuard } from './guard';
 
 /** The `taskLock` task type: tasks.json entries of this type are checked against the lock before they spawn. */
@@ -23,7 +24,11 @@ function isGated(d: vscode.TaskDefinition): d is GatedDefinition {
  * task of this type asks the folder's guard before its process exists: in a follower it never starts.
  * Its process is a child of the extension host (with pipes, not a pty): an extension host crash ends it.
  */
-export function registerGatedTasks(guardOf: (task: vscode.Task) => FolderGuard | undefined, log: vscode.LogOutputChannel): vscode.Disposable {
+export function registerGatedTasks(
+  guardOf: (task: vscode.Task) => FolderGuard | undefined,
+  log: vscode.LogOutputChannel,
+  refusedLine: (task: string, holder: HolderSummary) => string,
+): vscode.Disposable {
   // The exit registry runs this before the locks' phase, which then sees the children gone.
   installExitHook();
   return vscode.tasks.registerTaskProvider(GATED_TYPE, {
@@ -41,7 +46,7 @@ export function registerGatedTasks(guardOf: (task: vscode.Task) => FolderGuard |
         scope,
         task.name,
         GATED_TYPE,
-        new vscode.CustomExecution((): Promise<vscode.Pseudoterminal> => Promise.resolve(new GatedTerminal(guardOf(resolved), task.name, def, path.resolve(folder ?? process.cwd(), def.cwd ?? '.'), log))),
+        new vscode.CustomExecution((): Promise<vscode.Pseudoterminal> => Promise.resolve(new GatedTerminal(guardOf(resolved), task.name, def, path.resolve(folder ?? process.cwd(), def.cwd ?? '.'), log, refusedLine))),
         task.problemMatchers,
       );
       resolved.isBackground = task.isBackground;
@@ -66,6 +71,7 @@ class GatedTerminal implements vscode.Pseudoterminal {
     private readonly def: GatedDefinition,
     private readonly cwd: string,
     private readonly log: vscode.LogOutputChannel,
+    private readonly refusedLine: (task: string, holder: HolderSummary) => string,
   ) {}
 
   open(): void {
@@ -78,7 +84,7 @@ class GatedTerminal implements vscode.Pseudoterminal {
       return;
     }
     if (!gate.ok) {
-      this.print(vscode.l10n.t('Task Lock: “{0}” is already running in {1}. Not started here.', this.name, gate.holder.description));
+      this.print(this.refusedLine(this.name, gate.holder));
       this.finish(75);
       return;
     }

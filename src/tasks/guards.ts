@@ -1,14 +1,12 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { lockSettingsDiffer, readSettings, type Settings } from '../ui/settings';
-import type { FolderStatus, HolderSummary } from '../ui/status';
+import { owningFolder } from '../model/match';
+import { lockSettingsDiffer, readSettings, type Settings } from '../model/settings';
+import type { FolderStatus } from '../model/status';
+import type { GuardEvents } from './events';
 import { registerGatedTasks } from './gatedTask';
+import { taskId } from './catalog';
 import { FolderGuard, type GuardHost } from './guard';
-
-export interface GuardsEvents {
-  changed(): void;
-  intruderStopped(guard: FolderGuard, task: string, holder: HolderSummary): void;
-}
 
 /**
  * Every guarded folder of this window: one guard (one lock) per folder whose `taskLock.tasks` is not empty.
@@ -22,18 +20,12 @@ export class Guards implements vscode.Disposable {
 
   constructor(
     readonly log: vscode.LogOutputChannel,
-    private readonly events: GuardsEvents,
+    private readonly events: GuardEvents,
   ) {
     const holderLabel = `${vscode.env.appName} — ${vscode.workspace.name ?? 'window'}`;
-    this.host = {
-      log,
-      holderLabel,
-      trusted: () => vscode.workspace.isTrusted,
-      changed: () => events.changed(),
-      intruderStopped: (g, t, h) => events.intruderStopped(g, t, h),
-    };
+    this.host = { log, holderLabel, trusted: () => vscode.workspace.isTrusted, events };
     this.subscriptions.push(
-      registerGatedTasks((t) => this.guardOf(t), log),
+      registerGatedTasks((t) => this.guardOf(t), log, events.gateRefusedLine),
       vscode.tasks.onDidStartTask((e) => this.guardOf(e.execution.task)?.onTaskStarted(e.execution)),
       vscode.tasks.onDidStartTaskProcess((e) => {
         // A CustomExecution reports -1: its process (if any) is recorded by the gate itself.
@@ -77,13 +69,10 @@ export class Guards implements vscode.Disposable {
     return this.list().map((g) => g.status());
   }
 
+  /** The guard of the folder that owns the task (model/match.ts decides), if any. */
   private guardOf(task: vscode.Task): FolderGuard | undefined {
-    for (const g of this.guards.values()) {
-      if (g.owns(task)) {
-        return g;
-      }
-    }
-    return undefined;
+    const key = owningFolder(taskId(task), this.list().map((g) => ({ folder: g.folder.uri.toString(), tasks: g.settings.tasks })));
+    return key === undefined ? undefined : this.guards.get(key);
   }
 
   private settingsOf(folder: vscode.WorkspaceFolder): Settings {
@@ -93,18 +82,19 @@ export class Guards implements vscode.Disposable {
       const key = `${folder.uri.toString()}|${w.setting}|${w.problem}`;
       if (!this.warned.has(key)) {
         this.warned.add(key);
-        const msg = vscode.l10n.t('Task Lock: the setting {0} {1}; using its default.', w.setting, w.problem);
-        log(this.log, msg);
-        void vscode.window.showWarningMessage(msg);
+        this.log.warn(`[${folder.name}] the setting ${w.setting} is invalid (${w.problem}): using its default`);
+        this.events.settingInvalid(folder.name, w.setting, w.problem);
       }
     }
     return read.settings;
   }
 
-  /** Builds, updates or removes guards to match the folders and settings now. */
   private refreshing: Promise<void> = Promise.resolve();
 
-  /** Settings, folder and trust changes may come in bursts: each refresh runs after the one before. */
+  /**
+   * Builds, updates or removes guards to match the folders and settings now. Settings, folder and trust
+   * changes may come in bursts: each refresh runs after the one before.
+   */
   refresh(): Promise<void> {
     const next = this.refreshing.then(() => this.doRefresh());
     this.refreshing = next.catch(() => undefined);
@@ -123,7 +113,7 @@ export class Guards implements vscode.Disposable {
         if (old) {
           this.log.info(`[${folder.name}] no guarded tasks any more: letting go of the lock`);
           this.guards.delete(key);
-          await old.stopWatching();
+          await old.letGo();
         }
         continue;
       }
@@ -134,7 +124,7 @@ export class Guards implements vscode.Disposable {
       }
       if (old) {
         this.log.info(`[${folder.name}] the lock's settings changed: using a new lock`);
-        await old.stopWatching();
+        await old.letGo();
       }
       const g = new FolderGuard(folder, s, this.host);
       this.guards.set(key, g);
@@ -143,7 +133,7 @@ export class Guards implements vscode.Disposable {
     for (const [key, g] of this.guards) {
       if (!seen.has(key)) {
         this.guards.delete(key);
-        await g.stopWatching();
+        await g.letGo();
       }
     }
     this.events.changed();
@@ -163,6 +153,3 @@ export class Guards implements vscode.Disposable {
   }
 }
 
-function log(channel: vscode.LogOutputChannel, msg: string): void {
-  channel.warn(msg);
-}

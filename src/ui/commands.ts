@@ -1,10 +1,11 @@
 import * as vscode from 'vscode';
+import { applicableActions, type ActionId } from '../model/status';
+import type { ReclaimOutcome } from '../tasks/events';
 import type { FolderGuard } from '../tasks/guard';
 import type { Guards } from '../tasks/guards';
-import { applicableActions, holderName, type ActionId } from './status';
+import { t } from './l10n';
 import { STATUS_COMMAND } from './statusBar';
-
-const t = (message: string, ...args: Array<string | number>): string => vscode.l10n.t(message, ...args);
+import { holderName } from './statusText';
 
 export const COMMANDS: Record<ActionId, string> = {
   start: 'taskLock.startTasks',
@@ -29,6 +30,19 @@ function actionTitle(a: ActionId): string {
       return t('Show Lock Holder');
     case 'showLog':
       return t('Show Log');
+  }
+}
+
+function reclaimText(r: ReclaimOutcome): string {
+  switch (r.result) {
+    case 'reclaimed':
+      return t('removed the stale lock');
+    case 'nothing':
+      return t('there was no stale lock');
+    case 'alive':
+      return t('the holder is alive: {0}', r.holder);
+    case 'error':
+      return r.message;
   }
 }
 
@@ -96,7 +110,7 @@ export function registerCommands(guards: Guards, log: vscode.LogOutputChannel): 
     reclaim: async (arg) => {
       const g = await pickFolder(guards, (x) => x.status().phase === 'stale', arg);
       if (g) {
-        void vscode.window.showInformationMessage(t('Task Lock: {0}', await g.reclaim()));
+        void vscode.window.showInformationMessage(t('Task Lock: {0}', reclaimText(await g.reclaim())));
       }
     },
     showHolder,

@@ -1,8 +1,12 @@
+// Every notification the guards cause: they emit plain events (src/tasks/events.ts), this chooses the words
+// and the buttons.
 import * as vscode from 'vscode';
+import { MIN_STALE_SECONDS, type SettingProblem } from '../model/settings';
+import type { HolderSummary } from '../model/status';
+import type { GuardEvents } from '../tasks/events';
 import type { FolderGuard } from '../tasks/guard';
-import { holderName, type HolderSummary } from './status';
-
-const t = (message: string, ...args: Array<string | number>): string => vscode.l10n.t(message, ...args);
+import { t } from './l10n';
+import { holderName } from './statusText';
 
 /** Time of day for a holder's ISO `since`; the full date only when it is not today. */
 export function sinceText(iso: string | undefined, now = new Date()): string {
@@ -16,8 +20,21 @@ export function sinceText(iso: string | undefined, now = new Date()): string {
   return d.toDateString() === now.toDateString() ? d.toLocaleTimeString() : d.toLocaleString();
 }
 
+function problemText(p: SettingProblem): string {
+  switch (p) {
+    case 'not-a-label-list':
+      return t('must be a list of task labels');
+    case 'not-a-boolean':
+      return t('must be true or false');
+    case 'stale-too-small':
+      return t('must be a number of at least {0}', MIN_STALE_SECONDS);
+    case 'not-a-path':
+      return t('must be a path');
+  }
+}
+
 /** The notification for a guarded task that was stopped because another holder runs it. */
-export function notifyIntruder(guard: FolderGuard, task: string, holder: HolderSummary): void {
+function intruderStopped(guard: FolderGuard, task: string, holder: HolderSummary): void {
   const where = holder.pid !== undefined ? `${holderName(holder, t)} (pid ${holder.pid})` : holderName(holder, t);
   const msg = t('“{0}” is already running in {1} since {2}. It was stopped here.', task, where, sinceText(holder.since));
   const takeOver = t('Take Over');
@@ -30,3 +47,33 @@ export function notifyIntruder(guard: FolderGuard, task: string, holder: HolderS
     }
   });
 }
+
+/** What the guards say to the user; `changed` (the status bar) is the caller's. */
+export const notifications: Omit<GuardEvents, 'changed'> = {
+  intruderStopped,
+  handedOver: (_guard, tasks, to) => {
+    void vscode.window.showInformationMessage(t('Task Lock: handed {0} over to {1}.', tasks.join(', '), to));
+  },
+  compromised: (guard) => {
+    void vscode.window.showWarningMessage(t('Task Lock: the lock of {0} was taken or removed underneath this window; its guarded tasks were stopped.', guard.folder.name));
+  },
+  stopFailed: () => {
+    void vscode.window.showWarningMessage(t('Task Lock: the guarded tasks did not stop; this window keeps the lock.'));
+  },
+  takeOverFailed: (guard, f) => {
+    if (f.holderDead) {
+      const force = t('Reclaim and Take Over');
+      void vscode.window.showWarningMessage(t('Task Lock: {0}', f.detail), force).then((a) => {
+        if (a === force) {
+          void guard.forceTakeOver();
+        }
+      });
+      return;
+    }
+    void vscode.window.showWarningMessage(f.code === 'handoff-no-answer' ? t('Task Lock: the holder did not answer. {0}', f.detail) : t('Task Lock: {0}', f.detail));
+  },
+  settingInvalid: (_folder, setting, problem) => {
+    void vscode.window.showWarningMessage(t('Task Lock: the setting {0} {1}; using its default.', setting, problemText(problem)));
+  },
+  gateRefusedLine: (task, holder) => t('Task Lock: “{0}” is already running in {1}. Not started here.', task, holder.description),
+};

@@ -1,21 +1,44 @@
 import * as vscode from 'vscode';
-import { renderStatus, type FolderStatus } from './status';
+import type { FolderStatus } from '../model/status';
+import { t } from './l10n';
+import { renderStatus } from './statusText';
 
 export const STATUS_COMMAND = 'taskLock.statusMenu';
 
-const t = (message: string, ...args: Array<string | number>): string => vscode.l10n.t(message, ...args);
-
-/** The one status bar item; everything it shows comes from renderStatus. */
+/**
+ * The one status bar item and the context keys behind the commands' enablement: both derived from the
+ * folders' status, read whole on each render. Bursts of changes coalesce into one render per tick.
+ */
 export class StatusBar implements vscode.Disposable {
   private readonly item: vscode.StatusBarItem;
+  private scheduled = false;
+  private contextKeys = '';
 
-  constructor() {
+  constructor(
+    private readonly read: () => FolderStatus[],
+    private readonly rendered: (s: FolderStatus[]) => void,
+  ) {
     this.item = vscode.window.createStatusBarItem('taskLock.status', vscode.StatusBarAlignment.Left, 50);
     this.item.name = t('Task Lock');
     this.item.command = STATUS_COMMAND;
   }
 
-  render(folders: readonly FolderStatus[]): void {
+  /** Something changed: render on the next tick. */
+  update(): void {
+    if (this.scheduled) {
+      return;
+    }
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      const s = this.read();
+      this.render(s);
+      this.setContextKeys(s);
+      this.rendered(s);
+    });
+  }
+
+  private render(folders: readonly FolderStatus[]): void {
     const v = renderStatus(folders, t);
     if (!v.visible) {
       this.item.hide();
@@ -28,6 +51,18 @@ export class StatusBar implements vscode.Disposable {
     this.item.accessibilityInformation = { label: v.ariaLabel, role: 'button' };
     this.item.backgroundColor = v.background === 'error' ? new vscode.ThemeColor('statusBarItem.errorBackground') : v.background === 'warning' ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
     this.item.show();
+  }
+
+  /** The context keys behind the commands' enablement (package.json): set only when they change. */
+  private setContextKeys(s: readonly FolderStatus[]): void {
+    const stale = s.some((f) => f.phase === 'stale');
+    const holder = s.some((f) => f.phase === 'holder');
+    const keys = `${stale}:${holder}`;
+    if (keys !== this.contextKeys) {
+      this.contextKeys = keys;
+      void vscode.commands.executeCommand('setContext', 'taskLock.stale', stale);
+      void vscode.commands.executeCommand('setContext', 'taskLock.holder', holder);
+    }
   }
 
   dispose(): void {

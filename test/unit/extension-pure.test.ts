@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { missingTasks, owningFolder } from '../../src/tasks/match';
-import { DEFAULT_SETTINGS, lockSettingsDiffer, readSettings } from '../../src/ui/settings';
-import { applicableActions, escapeMarkdown, renderStatus, type FolderStatus } from '../../src/ui/status';
+import { missingTasks, owningFolder } from '../../src/model/match';
+import { DEFAULT_SETTINGS, lockSettingsDiffer, readSettings } from '../../src/model/settings';
+import { applicableActions, type FolderStatus } from '../../src/model/status';
+import { escapeMarkdown, renderStatus } from '../../src/ui/statusText';
 
 function read(values: Record<string, unknown>) {
   return readSettings((k) => values[k], '/ws', path.posix.isAbsolute, path.posix.join);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ProcessRef } from '../../src/lock/process-identity';
 import type { HolderRecord, RecordRead } from '../../src/lock/record';
-import { JudgeInput, describeHolder, judge, lockIdOf } from '../../src/lock/state';
+import { JudgeInput, describeHolder, describeState, holderFields, judge, lockIdOf } from '../../src/lock/state';
 
 const dir = { mtimeMs: 100_000, dev: 1, ino: 2, birthtimeMs: 3 };
 const record: HolderRecord = {
@@ -84,5 +84,27 @@ describe('judge', () => {
     const s = judge(input());
     const text = describeHolder((s as { holder: Parameters<typeof describeHolder>[0] }).holder);
     assert.equal(text, 'vscode “Code — app” (pid 10 on here, since 2026-11-26T10:00:00.000Z, task watch (pid 20))');
+  });
+
+  it('describes a whole state in one line', () => {
+    assert.equal(describeState({ state: 'free' }), 'free');
+    assert.equal(describeState({ state: 'error', message: 'Cannot read' }), 'error: Cannot read');
+    assert.equal(describeState(judge(input())), 'held by vscode “Code — app” (pid 10 on here, since 2026-11-26T10:00:00.000Z, task watch (pid 20))');
+    assert.match(describeState(judge(input({ alive: [] }))), /^stale \(holder pid 10 and its task have exited\), was vscode “Code — app”/);
+  });
+
+  it('projects a holder to plain fields (what JSON and the status carry); none for an unknown holder', () => {
+    const s = judge(input({ nowMs: dir.mtimeMs + 1234.4 }));
+    assert.deepEqual(holderFields((s as { holder: Parameters<typeof holderFields>[0] }).holder), {
+      kind: 'vscode',
+      label: 'Code — app',
+      pid: 10,
+      hostname: 'here',
+      since: '2026-11-26T10:00:00.000Z',
+      tasks: [{ name: 'watch', pid: 20 }],
+      sameHost: true,
+      heartbeatAgeMs: 1234,
+    });
+    assert.equal(holderFields({ unknownReason: 'no holder record', sameHost: false, heartbeatAgeMs: 0 }), undefined);
   });
 });

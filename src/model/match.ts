@@ -1,4 +1,4 @@
-// Which tasks are guarded. Pure: tasks arrive as plain data so unit tests need no editor.
+// Which tasks are guarded. Pure (no vscode, lint-enforced): tasks arrive as plain data so unit tests need no editor.
 
 /** A task as the matcher sees it: its label and, when it belongs to one, its workspace folder's path. */
 export interface TaskId {

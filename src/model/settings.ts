@@ -1,4 +1,6 @@
-// Settings validation. Pure: it gets the raw values, so unit tests run it without an editor.
+// Settings validation. Pure (no vscode, lint-enforced): it gets the raw values, so unit tests run it without
+// an editor. It names problems by code; src/ui words them.
+import { DEFAULT_STALE_MS, MIN_STALE_MS } from '../lock';
 
 export interface Settings {
   /** Labels of the guarded tasks; empty means the extension stays quiet for the folder. */
@@ -10,14 +12,17 @@ export interface Settings {
   lockDirectory: string | undefined;
 }
 
-export const DEFAULT_SETTINGS: Settings = { tasks: [], autoStart: true, failover: true, staleSeconds: 10, lockDirectory: undefined };
+export const MIN_STALE_SECONDS = MIN_STALE_MS / 1000;
 
-export const MIN_STALE_SECONDS = 2;
+export const DEFAULT_SETTINGS: Settings = { tasks: [], autoStart: true, failover: true, staleSeconds: DEFAULT_STALE_MS / 1000, lockDirectory: undefined };
+
+/** What was wrong with a setting's value; the UI turns it into words. */
+export type SettingProblem = 'not-a-label-list' | 'not-a-boolean' | 'stale-too-small' | 'not-a-path';
 
 export interface SettingsRead {
   settings: Settings;
   /** One entry per invalid setting: the setting's full name and what was wrong. */
-  warnings: Array<{ setting: string; problem: string }>;
+  warnings: Array<{ setting: string; problem: SettingProblem }>;
 }
 
 /**
@@ -34,7 +39,7 @@ export function readSettings(get: (key: keyof Settings) => unknown, folder: stri
       // Duplicates and blanks teach nothing; keep the user's order for starting.
       s.tasks = [...new Set((tasks as string[]).map((t) => t.trim()).filter((t) => t.length > 0))];
     } else {
-      warnings.push({ setting: 'taskLock.tasks', problem: 'must be a list of task labels' });
+      warnings.push({ setting: 'taskLock.tasks', problem: 'not-a-label-list' });
     }
   }
 
@@ -44,7 +49,7 @@ export function readSettings(get: (key: keyof Settings) => unknown, folder: stri
       if (typeof v === 'boolean') {
         s[key] = v;
       } else {
-        warnings.push({ setting: `taskLock.${key}`, problem: 'must be true or false' });
+        warnings.push({ setting: `taskLock.${key}`, problem: 'not-a-boolean' });
       }
     }
   }
@@ -54,14 +59,14 @@ export function readSettings(get: (key: keyof Settings) => unknown, folder: stri
     if (typeof stale === 'number' && Number.isFinite(stale) && stale >= MIN_STALE_SECONDS) {
       s.staleSeconds = stale;
     } else {
-      warnings.push({ setting: 'taskLock.staleSeconds', problem: `must be a number of at least ${MIN_STALE_SECONDS}` });
+      warnings.push({ setting: 'taskLock.staleSeconds', problem: 'stale-too-small' });
     }
   }
 
   const dir = get('lockDirectory');
   if (dir !== undefined && dir !== null) {
     if (typeof dir !== 'string') {
-      warnings.push({ setting: 'taskLock.lockDirectory', problem: 'must be a path' });
+      warnings.push({ setting: 'taskLock.lockDirectory', problem: 'not-a-path' });
     } else if (dir.trim() !== '') {
       const d = dir.trim();
       s.lockDirectory = isAbsolute(d) ? d : join(folder, d);

@@ -1,31 +1,6 @@
-// The status bar's look, computed from a plain state object. Pure: no vscode, so unit tests render it.
-
-export type FolderPhase = 'holder' | 'follower' | 'free' | 'stale' | 'error';
-
-export interface HolderSummary {
-  kind: 'vscode' | 'cli' | 'unknown';
-  label: string;
-  pid?: number;
-  hostname?: string;
-  since?: string;
-  tasks: Array<{ name: string; pid: number }>;
-  /** The engine's one-line description, for messages. */
-  description: string;
-}
-
-/** One folder's state, as the status bar, the commands and the extension's API see it. */
-export interface FolderStatus {
-  folder: string;
-  name: string;
-  phase: FolderPhase;
-  /** The guarded task labels of this folder. */
-  tasks: string[];
-  /** Guarded tasks running in this window. */
-  running: string[];
-  holder?: HolderSummary;
-  /** Why the lock is stale, or the error a user can act on. */
-  message?: string;
-}
+// The status bar's words, computed from the plain status objects of src/model. No vscode import, so unit
+// tests render it; the editor passes vscode.l10n.t as `t`.
+import type { FolderPhase, FolderStatus, HolderSummary } from '../model/status';
 
 export interface StatusView {
   visible: boolean;
@@ -131,29 +106,4 @@ export function renderStatus(folders: readonly FolderStatus[], t: Translate = pl
   const icon = background === 'error' ? '$(error)' : background === 'warning' ? '$(warning)' : count('holder') > 0 ? '$(lock)' : '$(eye)';
   const summary = parts.join(' · ');
   return { visible: true, text: `${icon} ${t('Task Lock: {0}', summary)}`, tooltip, background, ariaLabel: t('Task Lock: {0}', summary) };
-}
-
-export type ActionId = 'start' | 'stop' | 'takeOver' | 'reclaim' | 'showHolder' | 'showLog';
-
-/** The actions that apply now, for the status bar's quick pick. */
-export function applicableActions(folders: readonly FolderStatus[]): ActionId[] {
-  const has = (p: FolderPhase): boolean => folders.some((f) => f.phase === p);
-  const out: ActionId[] = [];
-  if (has('free') || folders.some((f) => f.phase === 'holder' && f.running.length < f.tasks.length)) {
-    out.push('start');
-  }
-  if (has('holder')) {
-    out.push('stop');
-  }
-  if (has('follower')) {
-    out.push('takeOver');
-  }
-  if (has('stale')) {
-    out.push('reclaim');
-  }
-  if (has('follower') || has('holder') || has('stale')) {
-    out.push('showHolder');
-  }
-  out.push('showLog');
-  return out;
 }

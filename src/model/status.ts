@@ -1,0 +1,85 @@
+// A folder's state as the status bar, the commands and the extension's API see it, and what may be done
+// about it. Pure and words-free (no vscode, lint-enforced): src/ui turns these into text.
+import { HolderView, LockState, describeHolder, holderFields } from '../lock';
+
+export type FolderPhase = 'holder' | 'follower' | 'free' | 'stale' | 'error';
+
+export interface HolderSummary {
+  kind: 'vscode' | 'cli' | 'unknown';
+  label: string;
+  pid?: number;
+  hostname?: string;
+  since?: string;
+  tasks: Array<{ name: string; pid: number }>;
+  /** The engine's one-line description, for messages. */
+  description: string;
+}
+
+/** One folder's state, as the status bar, the commands and the extension's API see it. */
+export interface FolderStatus {
+  folder: string;
+  name: string;
+  phase: FolderPhase;
+  /** The guarded task labels of this folder. */
+  tasks: string[];
+  /** Guarded tasks running in this window. */
+  running: string[];
+  holder?: HolderSummary;
+  /** Why the lock is stale, or the error a user can act on. */
+  message?: string;
+}
+
+export function summarize(v: HolderView): HolderSummary {
+  const f = holderFields(v);
+  if (!f) {
+    return { kind: 'unknown', label: v.unknownReason ?? 'unknown', tasks: [], description: describeHolder(v) };
+  }
+  return { kind: f.kind, label: f.label, pid: f.pid, hostname: f.hostname, since: f.since, tasks: f.tasks, description: describeHolder(v) };
+}
+
+/** The folder's status from what its guard knows: this window's handle (when it holds) or the lock's state. */
+export function folderStatus(
+  base: { folder: string; name: string; tasks: string[]; running: string[] },
+  held: HolderView | undefined,
+  state: LockState,
+): FolderStatus {
+  if (held) {
+    return { ...base, phase: 'holder', holder: summarize(held) };
+  }
+  switch (state.state) {
+    case 'free':
+      return { ...base, phase: 'free' };
+    case 'error':
+      return { ...base, phase: 'error', message: state.message };
+    case 'stale':
+      return { ...base, phase: 'stale', holder: summarize(state.holder), message: state.reason };
+    default:
+      // 'mine' with no handle here is a record of ours that this window no longer claims: show it as held.
+      return { ...base, phase: 'follower', holder: summarize(state.holder) };
+  }
+}
+
+export type ActionId = 'start' | 'stop' | 'takeOver' | 'reclaim' | 'showHolder' | 'showLog';
+
+/** The actions that apply now, for the status bar's quick pick. */
+export function applicableActions(folders: readonly FolderStatus[]): ActionId[] {
+  const has = (p: FolderPhase): boolean => folders.some((f) => f.phase === p);
+  const out: ActionId[] = [];
+  if (has('free') || folders.some((f) => f.phase === 'holder' && f.running.length < f.tasks.length)) {
+    out.push('start');
+  }
+  if (has('holder')) {
+    out.push('stop');
+  }
+  if (has('follower')) {
+    out.push('takeOver');
+  }
+  if (has('stale')) {
+    out.push('reclaim');
+  }
+  if (has('follower') || has('holder') || has('stale')) {
+    out.push('showHolder');
+  }
+  out.push('showLog');
+  return out;
+}

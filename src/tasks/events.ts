@@ -1,0 +1,38 @@
+// What the guards tell the rest of the extension. src/tasks emits these; src/ui chooses the words and the
+// notifications. Plain data only, so this layer never needs to know how a message reads.
+import type { LockErrorCode } from '../lock';
+import type { SettingProblem } from '../model/settings';
+import type { HolderSummary } from '../model/status';
+import type { FolderGuard } from './guard';
+
+/** Why Take Over did not move the tasks here. `holderDead`: a forced reclaim would be the way on. */
+export interface TakeOverFailure {
+  code: LockErrorCode | undefined;
+  /** The engine's explanation, naming the holder. */
+  detail: string;
+  holderDead: boolean;
+}
+
+export type ReclaimOutcome =
+  | { result: 'reclaimed' }
+  | { result: 'nothing' }
+  | { result: 'alive'; holder: string }
+  | { result: 'error'; message: string };
+
+export interface GuardEvents {
+  /** Something a status reader shows changed. */
+  changed(): void;
+  /** A guarded task was started here while another holder runs it: it was terminated. */
+  intruderStopped(guard: FolderGuard, task: string, holder: HolderSummary): void;
+  /** This window stopped its tasks and handed the lock to `to` (its label). */
+  handedOver(guard: FolderGuard, tasks: readonly string[], to: string): void;
+  /** The lock was taken or removed underneath this window; its tasks were stopped. */
+  compromised(guard: FolderGuard): void;
+  /** Stop Guarded Tasks: the tasks did not stop, so the lock was kept. */
+  stopFailed(guard: FolderGuard): void;
+  takeOverFailed(guard: FolderGuard, failure: TakeOverFailure): void;
+  /** A setting of the folder is invalid; its default is used. Once per folder, setting and problem. */
+  settingInvalid(folder: string, setting: string, problem: SettingProblem): void;
+  /** The line a refused `taskLock` task prints in its terminal. */
+  gateRefusedLine(task: string, holder: HolderSummary): string;
+}

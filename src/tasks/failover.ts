@@ -1,0 +1,80 @@
+// A follower's memory of the other holder, and what it does when the lock frees: the decision is
+// model/policy.ts's onLockFree; this keeps the state that decision needs between two looks at the lock.
+import { HolderRecord, LockState, isAlive } from '../lock';
+import { onLockFree, type FreeDecision } from '../model/policy';
+import type { Settings } from '../model/settings';
+import type { FolderLog } from './running';
+
+export class Failover {
+  constructor(private readonly log: FolderLog) {}
+
+  /** The other holder last seen: when the lock frees, its fate decides whether this window fails over. */
+  private lastHolder: HolderRecord | undefined;
+  /** When the lock was first seen free after the last holder: the grace for telling an exit from a release. */
+  private freeSeenAt: number | undefined;
+  private recheck: NodeJS.Timeout | undefined;
+
+  /** The holder this window would take over from, if any. */
+  get previous(): HolderRecord | undefined {
+    return this.lastHolder;
+  }
+
+  /**
+   * A state seen in a window that does not hold the lock. A holder is remembered; a free or stale lock is
+   * decided on. `lookAgain` runs when the decision needs a second look.
+   */
+  observe(state: LockState, cause: string, settings: Settings, trusted: boolean, lookAgain: () => void): FreeDecision {
+    if (state.state === 'held' && state.holder.record) {
+      const rec = state.holder.record;
+      if (this.lastHolder?.token !== rec.token) {
+        this.freeSeenAt = undefined;
+      }
+      // A dead holder whose tasks keep the lock needs nothing here: the engine's watcher follows the tasks.
+      this.lastHolder = rec;
+      return { action: 'nothing' };
+    }
+    if (state.state !== 'free' && state.state !== 'stale') {
+      return { action: 'nothing' };
+    }
+    const prev = this.lastHolder;
+    if (prev && state.state === 'free') {
+      this.freeSeenAt ??= Date.now();
+    }
+    const d = onLockFree({
+      state: state.state,
+      cause,
+      previous: prev ? { kind: prev.kind, alive: isAlive(prev) } : undefined,
+      failover: settings.failover,
+      autoStart: settings.autoStart,
+      trusted,
+      freeForMs: this.freeSeenAt === undefined ? 0 : Date.now() - this.freeSeenAt,
+    });
+    switch (d.action) {
+      case 'nothing':
+        break;
+      case 'look-again':
+        clearTimeout(this.recheck);
+        this.recheck = setTimeout(lookAgain, d.afterMs);
+        break;
+      case 'stay-quiet':
+        this.forget();
+        this.log.info(`not failing over: ${d.why === 'failover-off' ? 'taskLock.failover is off' : 'the workspace is not trusted'}`);
+        break;
+      case 'released':
+        this.forget();
+        this.log.info(`the holder ${prev?.label ?? '?'} (pid ${prev?.pid ?? '?'}) released the lock: not starting anything`);
+        break;
+      case 'take':
+        this.forget();
+        this.log.info(`failover: the holder ${prev ? `${prev.kind} ${prev.label} (pid ${prev.pid})` : ''} is gone`);
+    }
+    return d;
+  }
+
+  /** This window holds the lock now, or the decision was made: nothing to remember. */
+  forget(): void {
+    this.lastHolder = undefined;
+    this.freeSeenAt = undefined;
+    clearTimeout(this.recheck);
+  }
+}

@@ -1,0 +1,244 @@
+// One folder's lock as this window sees it: the engine's lock, the handle while this window holds it, the
+// last state seen, and one queue so that lock operations of the folder run one at a time. It knows nothing
+// of tasks: its owner (FolderGuard) is told when the handle comes and supplies what to do with it.
+import { LockError, LockHandle, LockState, WorkspaceLock, describeState, errorMessage, isAlive, type Disposable, type HolderView, type LockErrorCode, type WatchEvent } from '../lock';
+import { readoptCandidate } from '../model/policy';
+import { summarize, type HolderSummary } from '../model/status';
+import type { ReclaimOutcome } from './events';
+import type { FolderLog } from './running';
+
+export interface FolderLockOwner {
+  readonly log: FolderLog;
+  /** How this window names itself in the holder record. */
+  readonly holderLabel: string;
+  /** This window holds the lock now (taken, adopted or handed over): record tasks, answer requests. */
+  onHeld(h: LockHandle): void;
+  /** The state changed in a way a reader of the status would see. */
+  changed(): void;
+}
+
+export class FolderLock {
+  readonly lock: WorkspaceLock | undefined;
+  readonly createError: string | undefined;
+  private handle: LockHandle | undefined;
+  private state: LockState = { state: 'free' };
+  private busy: Promise<unknown> = Promise.resolve();
+  private watcher: Disposable | undefined;
+  private closed = false;
+
+  constructor(
+    folder: string,
+    options: { staleMs: number; lockDirectory: string | undefined },
+    private readonly owner: FolderLockOwner,
+  ) {
+    try {
+      this.lock = new WorkspaceLock(folder, options);
+      if (this.lock.location.fallbackReason) {
+        owner.log.warn(`lock home ${this.lock.location.home}: ${this.lock.location.fallbackReason}`);
+      }
+    } catch (err) {
+      this.createError = errorMessage(err);
+      this.state = { state: 'error', message: this.createError };
+      owner.log.error(this.createError);
+    }
+  }
+
+  get isHolder(): boolean {
+    return this.handle?.isHeld === true;
+  }
+
+  /** The handle while this window holds the lock. */
+  get held(): LockHandle | undefined {
+    return this.isHolder ? this.handle : undefined;
+  }
+
+  /** This window as the holder, in the shape other windows see it. */
+  get heldView(): HolderView | undefined {
+    return this.held ? { record: this.held.record, sameHost: true, heartbeatAgeMs: 0 } : undefined;
+  }
+
+  get current(): LockState {
+    return this.state;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Lock operations of this folder, one at a time, in the order asked. */
+  serial<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.busy.then(fn, fn);
+    this.busy = p.catch(() => undefined);
+    return p;
+  }
+
+  /** Reads the lock from the disk now. */
+  look(): LockState {
+    if (this.lock) {
+      this.state = this.lock.inspect();
+    }
+    return this.state;
+  }
+
+  /** A state the watcher saw; returns the one before. */
+  saw(state: LockState): LockState {
+    const prev = this.state;
+    this.state = state;
+    return prev;
+  }
+
+  watch(listener: (e: WatchEvent) => void): void {
+    this.watcher = this.lock?.watch(listener);
+  }
+
+  /**
+   * After an extension host restart the lock's holder is our dead predecessor, and our terminals may run its
+   * recorded tasks: then this window takes the lock over with those tasks recorded.
+   */
+  async readopt(terminalPids: () => Promise<Set<number>>): Promise<LockHandle | undefined> {
+    const rec = readoptCandidate(this.state, isAlive);
+    if (!this.lock || !rec) {
+      return undefined;
+    }
+    const pids = await terminalPids();
+    const r = await this.lock.adopt({ kind: 'vscode', label: this.owner.holderLabel }, (record) => record.tasks.some((t) => pids.has(t.pid)));
+    if (!r.ok) {
+      this.state = r.state;
+      return undefined;
+    }
+    this.owner.log.info(`re-adopted the lock: this window's terminals run ${rec.tasks.map((t) => `${t.name} (pid ${t.pid})`).join(', ')} of the dead holder pid ${rec.pid}`);
+    this.take(r.handle);
+    return r.handle;
+  }
+
+  /**
+   * The pre-spawn gate of the `taskLock` task type: may this window start `name` now? It takes the lock when
+   * it is free or stale; it says no, naming the holder, when another holder lives. Call it inside `serial`.
+   */
+  async admit(name: string): Promise<{ ok: true } | { ok: false; holder: HolderSummary }> {
+    if (this.isHolder || !this.lock || this.state.state === 'error') {
+      return { ok: true };
+    }
+    const admitted = await this.tryAcquire(`${name} asked to start (gated task)`);
+    // tryAcquire() updated the state: TypeScript still narrows it from the check above.
+    const now = this.state as LockState;
+    // An unusable lock (its folder, say) is not the task's fault: it runs unguarded, as elsewhere.
+    if (admitted || now.state === 'error') {
+      return { ok: true };
+    }
+    const holder = now.state === 'free' ? { kind: 'unknown' as const, label: '?', tasks: [], description: describeState(now) } : summarize(now.holder);
+    this.owner.log.info(`gate: ${name} not started: ${holder.description}`);
+    return { ok: false, holder };
+  }
+
+  /** Tries once to take the lock (never waits): true when this window holds it afterwards. */
+  async tryAcquire(why: string): Promise<boolean> {
+    if (!this.lock) {
+      return false;
+    }
+    if (this.isHolder) {
+      return true;
+    }
+    try {
+      const r = await this.lock.tryAcquire({ kind: 'vscode', label: this.owner.holderLabel });
+      if (r.ok && this.closed) {
+        // This guard was replaced or removed while it waited: nothing here would ever release it.
+        await r.handle.release();
+        return false;
+      }
+      if (r.ok) {
+        this.owner.log.info(`took the lock: ${why}`);
+        this.take(r.handle);
+        return true;
+      }
+      this.state = r.state;
+      this.owner.log.info(`could not take the lock (${why}): ${describeState(r.state)}${r.reserved ? ' (reserved for a handoff)' : ''}`);
+    } catch (err) {
+      this.state = { state: 'error', message: errorMessage(err) };
+      this.owner.log.error(errorMessage(err));
+    }
+    this.owner.changed();
+    return false;
+  }
+
+  /** A handle this window now holds, however it came. */
+  take(h: LockHandle): void {
+    this.handle = h;
+    this.state = { state: 'mine', holder: { record: h.record, sameHost: true, heartbeatAgeMs: 0 } };
+    this.owner.onHeld(h);
+    this.owner.changed();
+  }
+
+  /** The handle is gone (handed over or compromised): forget it without releasing. */
+  drop(h: LockHandle): boolean {
+    if (this.handle !== h) {
+      return false;
+    }
+    this.handle = undefined;
+    return true;
+  }
+
+  async release(): Promise<void> {
+    const h = this.handle;
+    this.handle = undefined;
+    if (h?.isHeld) {
+      await h.release();
+      this.owner.log.info('released the lock');
+    }
+    this.refresh();
+  }
+
+  /** After this window's own change to the lock: its state from the disk, and a render. */
+  refresh(): void {
+    this.look();
+    this.owner.changed();
+  }
+
+  /** Asks the holder to hand over; the handle on success, else why not. */
+  async requestHandoff(timeoutMs: number): Promise<{ ok: true; handle: LockHandle } | { ok: false; code: LockErrorCode | undefined; detail: string }> {
+    if (!this.lock) {
+      return { ok: false, code: undefined, detail: this.createError ?? '' };
+    }
+    try {
+      return { ok: true, handle: await this.lock.requestHandoff({ kind: 'vscode', label: this.owner.holderLabel }, { timeoutMs }) };
+    } catch (err) {
+      this.look();
+      return { ok: false, code: err instanceof LockError ? err.code : undefined, detail: errorMessage(err) };
+    }
+  }
+
+  async reclaim(): Promise<ReclaimOutcome> {
+    const lock = this.lock;
+    if (!lock) {
+      return { result: 'error', message: this.createError ?? '' };
+    }
+    try {
+      const r = await lock.reclaim();
+      this.refresh();
+      this.owner.log.info(`reclaim: ${r.result}${r.result === 'alive' ? ` (${describeState(r.state)})` : ''}`);
+      return r.result === 'alive' ? { result: 'alive', holder: describeState(r.state) } : { result: r.result };
+    } catch (err) {
+      this.owner.log.error(`reclaim: ${errorMessage(err)}`);
+      return { result: 'error', message: errorMessage(err) };
+    }
+  }
+
+  /** Stops watching; whatever is held stays held until `release` or the process exits. */
+  close(): void {
+    this.closed = true;
+    this.watcher?.dispose();
+    this.watcher = undefined;
+  }
+
+  /** The guard is replaced or removed: let the lock go behind whatever is under way, tasks left alone. */
+  async letGo(): Promise<void> {
+    this.close();
+    await this.serial(async () => {
+      const h = this.handle;
+      this.handle = undefined;
+      if (h?.isHeld) {
+        await h.release();
+      }
+    });
+  }
+}

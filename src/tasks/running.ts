@@ -1,0 +1,191 @@
+// The guarded tasks of one folder running in this window: the table of executions and their pids, writing
+// it into the lock's record, and stopping them (by execution, or by pid for adopted tasks).
+import * as vscode from 'vscode';
+import { LockHandle, isAlive } from '../lock';
+
+/** How long the owner waits for its tasks to stop before it hands over or releases anyway. */
+export const STOP_WAIT_MS = 10_000;
+/** Adopted tasks that send no end event here are looked at this often (in /proc). */
+const ADOPTED_POLL_MS = 500;
+
+/** A folder's log: every line carries the folder's name. */
+export interface FolderLog {
+  info(msg: string): void;
+  warn(msg: string): void;
+  error(msg: string): void;
+}
+
+/** How long a terminal may take to tell its pid at startup before it is left out of re-adoption. */
+const TERMINAL_PID_WAIT_MS = 2_000;
+
+/** The process ids of this window's terminals: re-adoption matches them against the recorded tasks. */
+export async function terminalPids(): Promise<Set<number>> {
+  const pids = await Promise.all(vscode.window.terminals.map((t) => Promise.race([t.processId, new Promise<undefined>((r) => setTimeout(() => r(undefined), TERMINAL_PID_WAIT_MS))])));
+  return new Set(pids.filter((p): p is number => p !== undefined));
+}
+
+export class RunningTasks {
+  private readonly table = new Map<vscode.TaskExecution, { name: string; pid?: number }>();
+  private endWaiters: Array<() => void> = [];
+  /** Set while this window stops its own tasks (Stop, handoff, compromise): their end is not a user's stop. */
+  stopping = false;
+
+  constructor(private readonly log: FolderLog) {}
+
+  get size(): number {
+    return this.table.size;
+  }
+
+  has(exec: vscode.TaskExecution): boolean {
+    return this.table.has(exec);
+  }
+
+  /** The labels running, each once. */
+  names(): string[] {
+    return [...new Set([...this.table.values()].map((r) => r.name))];
+  }
+
+  executions(): vscode.TaskExecution[] {
+    return [...this.table.keys()];
+  }
+
+  add(exec: vscode.TaskExecution, name: string): void {
+    if (!this.table.has(exec)) {
+      this.table.set(exec, { name });
+    }
+  }
+
+  delete(exec: vscode.TaskExecution): void {
+    this.table.delete(exec);
+  }
+
+  /** Notes a task's process id; true when the execution is one of ours. */
+  setPid(exec: vscode.TaskExecution, pid: number): boolean {
+    const r = this.table.get(exec);
+    if (r) {
+      r.pid = pid;
+      this.log.info(`${r.name} runs as pid ${pid}`);
+    }
+    return r !== undefined;
+  }
+
+  /** A gated task's process, known by name only (its execution has no pid event). */
+  setPidByName(name: string, pid: number): boolean {
+    const r = [...this.table.values()].find((x) => x.name === name && x.pid === undefined);
+    if (r) {
+      r.pid = pid;
+      this.log.info(`${name} runs as pid ${pid}`);
+    }
+    return r !== undefined;
+  }
+
+  /** An execution ended; its label if it was ours. */
+  ended(exec: vscode.TaskExecution): string | undefined {
+    const r = this.table.get(exec);
+    if (!r) {
+      return undefined;
+    }
+    this.table.delete(exec);
+    for (const w of this.endWaiters.splice(0)) {
+      w();
+    }
+    return r.name;
+  }
+
+  /** Records the running guarded processes in the lock, so it stays held while they live. */
+  syncTo(h: LockHandle | undefined): void {
+    if (!h?.isHeld) {
+      return;
+    }
+    const tasks: Array<{ name: string; pid: number }> = [];
+    for (const r of this.table.values()) {
+      // A re-attached execution has no pid event: keep what the adopted record says for that name.
+      const pid = r.pid ?? h.record.tasks.find((t) => t.name === r.name)?.pid;
+      if (pid !== undefined) {
+        tasks.push({ name: r.name, pid });
+      }
+    }
+    if (this.table.size === 0 && !this.stopping && h.tasksAlive()) {
+      // Adopted tasks that this window cannot see as executions yet: keep them recorded.
+      return;
+    }
+    h.setTasks(tasks);
+  }
+
+  /** Stops this window's guarded tasks (or the adopted ones of `h`); true when every one ended in time. */
+  async stopAll(why: string, h: LockHandle | undefined): Promise<boolean> {
+    if (this.table.size === 0) {
+      return this.stopAdopted(why, h);
+    }
+    this.stopping = true;
+    try {
+      this.log.info(`stopping ${this.names().join(', ')}: ${why}`);
+      const deadline = Date.now() + STOP_WAIT_MS;
+      // A task whose process has not started yet ignores terminate(): ask again until it ends.
+      while (this.table.size > 0 && Date.now() < deadline) {
+        for (const exec of this.table.keys()) {
+          exec.terminate();
+        }
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(done, 500);
+          function done(): void {
+            clearTimeout(timer);
+            resolve();
+          }
+          this.endWaiters.push(done);
+        });
+      }
+      if (this.table.size > 0) {
+        this.log.warn(`${this.names().join(', ')} did not end within ${STOP_WAIT_MS / 1000} s`);
+        return false;
+      }
+      return true;
+    } finally {
+      this.stopping = false;
+    }
+  }
+
+  /**
+   * Re-adopted tasks that the editor does not list as this window's executions can only be stopped by pid;
+   * releasing while they run would let another window start a second copy.
+   */
+  private async stopAdopted(why: string, h: LockHandle | undefined): Promise<boolean> {
+    if (!h?.tasksAlive()) {
+      return true;
+    }
+    this.log.info(`stopping the adopted tasks ${h.record.tasks.map((t) => `${t.name} (pid ${t.pid})`).join(', ')}: ${why}`);
+    for (const t of h.record.tasks) {
+      if (isAlive(t)) {
+        try {
+          process.kill(t.pid, 'SIGTERM');
+        } catch {
+          // Ended meanwhile.
+        }
+      }
+    }
+    const deadline = Date.now() + STOP_WAIT_MS;
+    while (h.tasksAlive() && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return !h.tasksAlive();
+  }
+
+  /**
+   * Adopted tasks that the editor does not list as executions of this window send no end event here: their
+   * processes are looked at (in /proc) instead; `onEnded` runs once when the last one ends. Stops by itself
+   * when `stillFollowing` turns false or executions of ours appear.
+   */
+  followAdopted(h: LockHandle, stillFollowing: () => boolean, onEnded: () => void): vscode.Disposable {
+    const timer = setInterval(() => {
+      if (!stillFollowing() || !h.isHeld || this.table.size > 0) {
+        clearInterval(timer);
+        return;
+      }
+      if (!h.tasksAlive()) {
+        clearInterval(timer);
+        onEnded();
+      }
+    }, ADOPTED_POLL_MS);
+    return { dispose: () => clearInterval(timer) };
+  }
+}

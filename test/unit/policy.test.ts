@@ -1,0 +1,111 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { HolderRecord, LockState, ProcessRef } from '../../src/lock';
+import { EXIT_GRACE_MS, EXIT_RECHECK_MS, atStartup, holderIsDead, onLockFree, onTaskStart, readoptCandidate, stopsEarlyCopies, type FreeInput } from '../../src/model/policy';
+
+// The guard's decisions as tables: each row is one situation and the one answer the guard must act on.
+
+function record(over: Partial<HolderRecord> = {}): HolderRecord {
+  return { version: 1, token: 't', kind: 'vscode', label: 'Code — app', pid: 100, start: 's100', hostname: 'box', since: '2026-11-28T10:00:00.000Z', socket: null, lockId: 'l', tasks: [], ...over };
+}
+
+const held = (r: HolderRecord, sameHost = true): LockState => ({ state: 'held', holder: { record: r, sameHost, heartbeatAgeMs: 0 } });
+const unknownHolder: LockState = { state: 'held', holder: { unknownReason: 'no holder record', sameHost: false, heartbeatAgeMs: 0 } };
+const free: LockState = { state: 'free' };
+const stale = (r: HolderRecord): LockState => ({ state: 'stale', holder: { record: r, sameHost: true, heartbeatAgeMs: 0 }, reason: 'holder pid 100 has exited' });
+const error: LockState = { state: 'error', message: 'Cannot read the lock' };
+/** Alive: the pids listed. */
+const aliveOnly = (...pids: number[]) => (ref: ProcessRef): boolean => pids.includes(ref.pid);
+
+describe('policy: the lock became free or stale in a follower', () => {
+  const base: FreeInput = { state: 'free', cause: 'changed', previous: { kind: 'vscode', alive: false }, failover: true, autoStart: true, trusted: true, freeForMs: 0 };
+  const rows: Array<[string, Partial<FreeInput>, ReturnType<typeof onLockFree>]> = [
+    ['no holder seen before, lock free: nothing to take over', { previous: undefined }, { action: 'nothing' }],
+    ['no holder seen before, lock stale: fail over', { previous: undefined, state: 'stale' }, { action: 'take', start: true }],
+    ['a window died (its process is gone): fail over and start', {}, { action: 'take', start: true }],
+    ['a window died, autoStart off: take the lock, start nothing', { autoStart: false }, { action: 'take', start: false }],
+    ['a task-lock run ended (CLI alive or not): fail over', { previous: { kind: 'cli', alive: true } }, { action: 'take', start: true }],
+    ['failover off: stay quiet', { failover: false }, { action: 'stay-quiet', why: 'failover-off' }],
+    ['untrusted workspace: stay quiet', { trusted: false }, { action: 'stay-quiet', why: 'untrusted' }],
+    ['failover off wins over untrusted', { failover: false, trusted: false }, { action: 'stay-quiet', why: 'failover-off' }],
+    ['a live window said goodbye (released): start nothing', { previous: { kind: 'vscode', alive: true }, cause: 'holder-released' }, { action: 'released' }],
+    ['a live window handed over to someone else: start nothing', { previous: { kind: 'vscode', alive: true }, cause: 'holder-handoff' }, { action: 'released' }],
+    ['a live window, no goodbye yet: look again shortly', { previous: { kind: 'vscode', alive: true } }, { action: 'look-again', afterMs: EXIT_RECHECK_MS }],
+    ['a live window, no goodbye, still alive after the grace: a release', { previous: { kind: 'vscode', alive: true }, freeForMs: EXIT_GRACE_MS + 1 }, { action: 'released' }],
+    ['a live window but the lock is stale: fail over', { previous: { kind: 'vscode', alive: true }, state: 'stale' }, { action: 'take', start: true }],
+  ];
+  for (const [name, over, want] of rows) {
+    it(name, () => assert.deepEqual(onLockFree({ ...base, ...over }), want));
+  }
+});
+
+describe('policy: a guarded task started in this window', () => {
+  const other = held(record({ pid: 100 }));
+  const mineReleasing: LockState = { state: 'mine', holder: { record: record({ pid: 7 }), sameHost: true, heartbeatAgeMs: 0 } };
+  const rows: Array<[string, Parameters<typeof onTaskStart>[0], ReturnType<typeof onTaskStart>]> = [
+    ['this window holds the lock: track it', { isHolder: true, usable: true, state: other, ownPid: 7 }, 'track'],
+    ['another holder lives: stop the new copy', { isHolder: false, usable: true, state: other, ownPid: 7 }, 'stop-intruder'],
+    ['an unknown holder holds it: stop the new copy', { isHolder: false, usable: true, state: unknownHolder, ownPid: 7 }, 'stop-intruder'],
+    ['our own record, being released: queue behind the release', { isHolder: false, usable: true, state: mineReleasing, ownPid: 7 }, 'claim'],
+    ['the lock is free: claim it for the task', { isHolder: false, usable: true, state: free, ownPid: 7 }, 'claim'],
+    ['the lock is stale: claim it for the task', { isHolder: false, usable: true, state: stale(record()), ownPid: 7 }, 'claim'],
+    ['the lock cannot be used: the task runs unguarded', { isHolder: false, usable: true, state: error, ownPid: 7 }, 'run-unguarded'],
+    ['no lock could be made: the task runs unguarded', { isHolder: false, usable: false, state: free, ownPid: 7 }, 'run-unguarded'],
+  ];
+  for (const [name, input, want] of rows) {
+    it(name, () => assert.equal(onTaskStart(input), want));
+  }
+});
+
+describe('policy: at startup', () => {
+  const base: Parameters<typeof atStartup>[0] = { isHolder: false, state: free, runningHere: 0, autoStart: true, trusted: true };
+  const rows: Array<[string, Partial<typeof base>, ReturnType<typeof atStartup>]> = [
+    ['free, autoStart, trusted: start', {}, 'start'],
+    ['stale: start too', { state: stale(record()) }, 'start'],
+    ['free but guarded tasks already run here: claim them', { runningHere: 1 }, 'claim-running'],
+    ['autoStart off: nothing', { autoStart: false }, 'nothing'],
+    ['untrusted: nothing starts by itself', { trusted: false }, 'nothing'],
+    ['already the holder (re-adopted): nothing', { isHolder: true }, 'nothing'],
+    ['held by another: nothing', { state: held(record()) }, 'nothing'],
+    ['an error: nothing', { state: error }, 'nothing'],
+  ];
+  for (const [name, over, want] of rows) {
+    it(name, () => assert.equal(atStartup({ ...base, ...over }), want));
+  }
+});
+
+describe('policy: copies started before activation (runOn: folderOpen)', () => {
+  const base: Parameters<typeof stopsEarlyCopies>[0] = { isHolder: false, runningHere: 1, state: held(record({ pid: 100 })), isAlive: aliveOnly(100) };
+  const rows: Array<[string, Partial<typeof base>, boolean]> = [
+    ['a live holder on this host: stop them', {}, true],
+    ['a holder on another host: stop them (its heartbeat says it lives)', { state: held(record({ pid: 100 }), false), isAlive: aliveOnly() }, true],
+    ['an unknown holder: stop them', { state: unknownHolder }, true],
+    ['a dead holder: they may be its own tasks, keep them', { isAlive: aliveOnly() }, false],
+    ['nothing runs here: nothing to stop', { runningHere: 0 }, false],
+    ['this window holds the lock: nothing to stop', { isHolder: true }, false],
+    ['the lock is free: nothing to stop', { state: free }, false],
+  ];
+  for (const [name, over, want] of rows) {
+    it(name, () => assert.equal(stopsEarlyCopies({ ...base, ...over }), want));
+  }
+});
+
+describe('policy: re-adoption and a failed Take Over', () => {
+  const task = { name: 'watch', pid: 200, start: 's200' };
+  it('re-adopts only a dead window whose tasks were recorded', () => {
+    assert.equal(readoptCandidate(held(record({ tasks: [task] })), aliveOnly(200))?.pid, 100);
+    assert.equal(readoptCandidate(held(record({ tasks: [task] })), aliveOnly(100, 200)), undefined, 'the holder lives');
+    assert.equal(readoptCandidate(held(record({ tasks: [] })), aliveOnly()), undefined, 'no tasks to match');
+    assert.equal(readoptCandidate(held(record({ kind: 'cli', tasks: [task] })), aliveOnly(200)), undefined, 'a CLI holder is no window');
+    assert.equal(readoptCandidate(free, aliveOnly()), undefined);
+  });
+  it('a holder is dead when stale, or on this host with its process and tasks gone', () => {
+    assert.equal(holderIsDead(stale(record()), aliveOnly(100)), true);
+    assert.equal(holderIsDead(held(record({ tasks: [task] })), aliveOnly()), true);
+    assert.equal(holderIsDead(held(record({ tasks: [task] })), aliveOnly(200)), false, 'a task still runs');
+    assert.equal(holderIsDead(held(record()), aliveOnly(100)), false, 'the holder lives');
+    assert.equal(holderIsDead(held(record(), false), aliveOnly()), false, 'another host: only its heartbeat can tell');
+    assert.equal(holderIsDead(unknownHolder, aliveOnly()), false);
+    assert.equal(holderIsDead(free, aliveOnly()), false);
+  });
+});
