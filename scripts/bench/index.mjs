@@ -1,21 +1,21 @@
 // `npm run bench`: Task Lock against raw proper-lockfile at its defaults, measured in one run, printed as
 // a Markdown table. It is a measurement, not a test: it never fails on a missed target, it reports it.
-// Every child runs in its own process group so that one group kill reaches its grandchildren too.
-import { execFileSync, spawn } from 'node:child_process';
+// The engine is used only through its public index (out/src/lock/index.js, loaded by common.mjs) and the
+// CLI (dist/cli.js); every child runs in its own process group (procs.mjs).
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { engine, lockfile, rawTarget } from './common.mjs';
+import { atCleanup, cleanup, cleanupOnExit, killGroup, startNode, stop, until, waitLine } from './procs.mjs';
+import { median, p95 } from './stats.mjs';
+import { hasStrace, ioDelta, procIo, sampleHeartbeats, startStrace, stopStrace } from './strace.mjs';
 
-const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
-const require = createRequire(import.meta.url);
-const engine = require(path.join(root, 'out', 'src', 'lock', 'index.js'));
-const lockfile = require(path.join(root, 'node_modules', 'proper-lockfile'));
-const CLI = path.join(root, 'dist', 'cli.js');
-const HELPERS = path.join(root, 'scripts', 'bench');
-const NODE = process.execPath;
+const HELPERS = path.dirname(fileURLToPath(import.meta.url));
+const CLI = path.join(HELPERS, '..', '..', 'dist', 'cli.js');
 
 const UNCONTENDED_ROUNDS = 500;
 const FAILOVER_ROUNDS = 15;
@@ -24,11 +24,18 @@ const HANDOFF_ROUNDS = 20;
 // BENCH_IDLE_S shortens the idle minute while working on the bench itself.
 const IDLE_MS = Number(process.env.BENCH_IDLE_S ?? 60) * 1000;
 
-const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'task-lock-bench-'));
-const groups = new Set();
-const stracers = new Set();
-const socketFiles = new Set();
 const started = Date.now();
+const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'task-lock-bench-'));
+const socketFiles = new Set();
+// Runs after every child is killed: a SIGKILLed holder cannot remove its channel's socket file, and
+// nothing of ours listens any more.
+atCleanup(() => {
+  for (const f of socketFiles) {
+    fs.rmSync(f, { force: true });
+  }
+  fs.rmSync(tmpRoot, { recursive: true, force: true });
+});
+cleanupOnExit();
 
 function log(line) {
   process.stderr.write(`bench: ${line}\n`);
@@ -40,162 +47,38 @@ function folder(name) {
   return dir;
 }
 
-// ---------------------------------------------------------------- processes
-
-function start(args, name) {
-  const child = spawn(NODE, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  groups.add(child.pid);
-  child.name = name;
-  child.lines = [];
-  child.stderrText = '';
-  child.waiters = [];
-  let buffer = '';
-  child.stdout.setEncoding('utf8');
-  child.stdout.on('data', (chunk) => {
-    buffer += chunk;
-    let nl;
-    while ((nl = buffer.indexOf('\n')) >= 0) {
-      const line = buffer.slice(0, nl);
-      buffer = buffer.slice(nl + 1);
-      child.lines.push(line);
-      for (const w of [...child.waiters]) {
-        w(line);
-      }
-    }
-  });
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (chunk) => {
-    child.stderrText += chunk;
-  });
-  child.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  return child;
-}
-
-/** Resolves with the first stdout line (already printed or to come) that matches. */
-function waitLine(child, match, timeoutMs) {
-  const seen = child.lines.find(match);
-  if (seen !== undefined) {
-    return Promise.resolve(seen);
-  }
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => finish(new Error(`${child.name}: no expected line within ${timeoutMs} ms; stderr: ${child.stderrText.trim() || '(empty)'}`)), timeoutMs);
-    const onLine = (line) => match(line) && finish(null, line);
-    const onExit = () => finish(new Error(`${child.name} exited early; stderr: ${child.stderrText.trim() || '(empty)'}`));
-    child.once('exit', onExit);
-    child.waiters.push(onLine);
-    function finish(err, line) {
-      clearTimeout(timer);
-      child.off('exit', onExit);
-      child.waiters = child.waiters.filter((w) => w !== onLine);
-      if (err) {
-        reject(err);
-      } else {
-        resolve(line);
-      }
-    }
-  });
-}
-
-function killGroup(pid, signal = 'SIGKILL') {
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    // The whole group is gone already.
-  }
-}
-
-async function stop(child, graceMs = 3000) {
-  if (child.exitCode === null && child.signalCode === null) {
-    killGroup(child.pid, 'SIGTERM');
-    const done = await Promise.race([child.exited.then(() => true), sleep(graceMs).then(() => false)]);
-    if (!done) {
-      killGroup(child.pid);
-      await child.exited;
-    }
-  }
-  // Grandchildren that outlived their leader (a task whose CLI was killed) share the group.
-  killGroup(child.pid);
-}
-
-async function until(check, timeoutMs, what) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = check();
-    if (v) {
-      return v;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what}`);
-    }
-    await sleep(5);
-  }
+function helper(name) {
+  return path.join(HELPERS, name);
 }
 
 /** A CLI holder running `sleep`, as a user would start it; resolves once its task is on record. */
 async function startCliHolder(dir, name) {
   const lock = new engine.WorkspaceLock(dir);
-  const child = start([CLI, 'run', '--folder', dir, '--label', name, '--', 'sleep', '1000'], name);
-  const rec = await until(
-    () => {
-      const s = lock.inspect();
-      return s.state === 'held' && s.holder.record?.pid === child.pid && s.holder.record.tasks.length === 1 && s.holder.record;
-    },
-    10_000,
-    `${name} to hold ${dir} with its task`,
-  );
-  if (rec.socket) {
-    socketFiles.add(rec.socket);
+  const child = startNode([CLI, 'run', '--folder', dir, '--label', name, '--', 'sleep', '1000'], name);
+  try {
+    const rec = await until(
+      () => {
+        const s = lock.inspect();
+        return s.state === 'held' && s.holder.record?.pid === child.pid && s.holder.record.tasks.length === 1 && s.holder.record;
+      },
+      10_000,
+      `${name} to hold ${dir} with its task`,
+    );
+    if (rec.socket) {
+      socketFiles.add(rec.socket);
+    }
+  } catch (err) {
+    await stop(child);
+    throw new Error(`${err.message}; stderr: ${child.stderrText.trim() || '(empty)'}`);
   }
   return child;
-}
-
-function cleanup() {
-  for (const s of stracers) {
-    try {
-      s.kill('SIGKILL');
-    } catch {
-      // Already gone.
-    }
-  }
-  for (const pid of groups) {
-    killGroup(pid);
-  }
-  // A SIGKILLed holder cannot remove its channel's socket file; nothing of ours listens any more.
-  for (const f of socketFiles) {
-    fs.rmSync(f, { force: true });
-  }
-  fs.rmSync(tmpRoot, { recursive: true, force: true });
-}
-
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.once(sig, () => {
-    cleanup();
-    process.exit(130);
-  });
-}
-
-// ---------------------------------------------------------------- statistics
-
-function quantile(values, q) {
-  if (values.length === 0) {
-    return NaN;
-  }
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
-}
-
-const median = (v) => quantile(v, 0.5);
-const p95 = (v) => quantile(v, 0.95);
-
-function ms(v, digits = 2) {
-  return Number.isFinite(v) ? `${v.toFixed(digits)} ms` : 'n/a';
 }
 
 // ---------------------------------------------------------------- 1. uncontended
 
 async function benchUncontended() {
   const lock = new engine.WorkspaceLock(folder('uncontended'));
-  const rawTarget = path.join(folder('uncontended-raw'), 'raw-workspace');
+  const rawLockTarget = rawTarget(folder('uncontended-raw'));
   const info = { kind: 'cli', label: 'bench' };
   const ours = async () => {
     const r = await lock.tryAcquire(info);
@@ -205,7 +88,7 @@ async function benchUncontended() {
     await r.handle.release();
   };
   const raw = async () => {
-    const release = await lockfile.lock(rawTarget, { realpath: false, onCompromised: () => undefined });
+    const release = await lockfile.lock(rawLockTarget, { realpath: false, onCompromised: () => undefined });
     await release();
   };
   for (let i = 0; i < 30; i++) {
@@ -235,10 +118,10 @@ async function failoverRound(dir, mode, i) {
     if (mode === 'engine') {
       holder = await startCliHolder(dir, `holder-${i}`);
     } else {
-      holder = start([path.join(HELPERS, 'holder.mjs'), 'raw', dir], `raw-holder-${i}`);
+      holder = startNode([helper('holder.mjs'), 'raw', dir], `raw-holder-${i}`);
       await waitLine(holder, (l) => l.startsWith('ready'), 10_000);
     }
-    waiter = start([path.join(HELPERS, 'waiter.mjs'), mode, dir], `${mode}-waiter-${i}`);
+    waiter = startNode([helper('waiter.mjs'), mode, dir], `${mode}-waiter-${i}`);
     await waitLine(waiter, (l) => l === 'waiting', 10_000);
     // Gives the waiter's watcher time to connect to the holder's channel, as a long-waiting one would be.
     await sleep(150);
@@ -283,7 +166,7 @@ async function benchHandoff() {
   const lock = new engine.WorkspaceLock(dir);
   const out = [];
   for (let i = 0; i < HANDOFF_ROUNDS; i++) {
-    const holder = start([path.join(HELPERS, 'holder.mjs'), 'engine', dir, '--handoff'], `handoff-holder-${i}`);
+    const holder = startNode([helper('holder.mjs'), 'engine', dir, '--handoff'], `handoff-holder-${i}`);
     try {
       await waitLine(holder, (l) => l.startsWith('ready'), 10_000);
       const s = lock.inspect();
@@ -304,129 +187,24 @@ async function benchHandoff() {
 
 // ---------------------------------------------------------------- 4. idle cost
 
-function procIo(pid) {
-  try {
-    const text = fs.readFileSync(`/proc/${pid}/io`, 'utf8');
-    return Object.fromEntries(text.trim().split('\n').map((l) => l.split(/:\s*/)).map(([k, v]) => [k, Number(v)]));
-  } catch {
-    return undefined;
-  }
-}
-
-function ioDelta(a, b) {
-  return a && b ? { syscw: b.syscw - a.syscw, writeBytes: b.write_bytes - a.write_bytes, syscr: b.syscr - a.syscr } : undefined;
-}
-
-function hasStrace() {
-  try {
-    execFileSync('strace', ['-V'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function startStrace(pid, file) {
-  // -f: libuv runs file-system calls on its thread pool, whose threads must be traced too.
-  // -y: names each descriptor's file, so that a write to a file is told from a thread waking another.
-  const s = spawn('strace', ['-f', '-y', '-o', file, '-p', String(pid)], { stdio: ['ignore', 'ignore', 'pipe'] });
-  stracers.add(s);
-  let err = '';
-  s.stderr.setEncoding('utf8');
-  s.stderr.on('data', (c) => {
-    err += c;
-  });
-  s.exited = new Promise((resolve) => s.once('exit', () => resolve()));
-  s.attached = until(() => /attached/.test(err) || s.exitCode !== null, 5000, `strace to attach to ${pid}`).catch(() => undefined);
-  s.errText = () => err;
-  return s;
-}
-
-// Calls that name a file: a follower that polled the lock would make them.
-const PATH_CALLS = /^(stat|lstat|newfstatat|fstatat64|statx|open|openat|openat2|access|faccessat2?|readlinkat?|getdents64|utimensat|utimes|futimesat|mkdirat?|rmdir|unlinkat?|renameat2?|rename|truncate)$/;
-const MODIFYING_CALLS = /^(utimensat|utimes|futimesat|mkdirat?|rmdir|unlinkat?|renameat2?|rename|truncate|ftruncate|fsync|fdatasync)$/;
-const FD_IO_CALLS = /^(read|pread64|readv|preadv2?|write|pwrite64|writev|pwritev2?)$/;
-
-/**
- * Classifies an strace log: every call by name; calls on files (by path, or on a descriptor that `-y`
- * shows as a path); and the ones that modify the disk. Writes to eventfds, pipes and sockets are wake-ups
- * between threads and processes, not disk writes.
- */
-function parseStrace(file) {
-  let text;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch {
-    return undefined;
-  }
-  const calls = {};
-  const fsCalls = {};
-  let modifying = 0;
-  let utimes = 0;
-  for (const line of text.split('\n')) {
-    const m = /^(?:\d+\s+)?([a-z_0-9]+)\((.*)$/.exec(line);
-    if (!m) {
-      continue;
-    }
-    const [, name, args] = m;
-    calls[name] = (calls[name] ?? 0) + 1;
-    const onFile = /^-?\d+<\//.test(args);
-    const onDiskFile = onFile && !/^-?\d+<\/(proc|dev|sys)\//.test(args);
-    const isWrite = /^(write|pwrite64|writev|pwritev2?)$/.test(name);
-    if (PATH_CALLS.test(name) || (FD_IO_CALLS.test(name) && onFile)) {
-      fsCalls[name] = (fsCalls[name] ?? 0) + 1;
-    }
-    const opensForWrite = /^open/.test(name) && /O_WRONLY|O_RDWR|O_CREAT|O_TRUNC/.test(args);
-    if (MODIFYING_CALLS.test(name) || opensForWrite || (isWrite && onDiskFile)) {
-      modifying++;
-    }
-    if (/^(utimensat|utimes|futimesat)$/.test(name)) {
-      utimes++;
-    }
-  }
-  const sum = (o) => Object.values(o).reduce((t, c) => t + c, 0);
-  return { total: sum(calls), fs: sum(fsCalls), fsCalls, modifying, utimes, calls };
-}
-
-/** Distinct mtimes of a lock directory, seen through the folder's own change events. */
-function sampleHeartbeats(home, lockDirName) {
-  const lockDir = path.join(home, lockDirName);
-  const mtimes = new Set();
-  const initial = fs.statSync(lockDir).mtimeMs;
-  const w = fs.watch(home, (_event, name) => {
-    if (name === lockDirName) {
-      try {
-        mtimes.add(fs.statSync(lockDir).mtimeMs);
-      } catch {
-        // Released meanwhile.
-      }
-    }
-  });
-  return () => {
-    w.close();
-    mtimes.delete(initial);
-    return mtimes.size;
-  };
-}
-
 async function benchIdle(straceOk) {
   const dir = folder('idle');
   const rawDir = folder('idle-raw');
   const children = [];
+  const straces = {};
   const stracesOut = {};
   try {
     const holder = await startCliHolder(dir, 'idle-holder');
     children.push(holder);
-    const follower = start([path.join(HELPERS, 'follower.mjs'), dir], 'idle-follower');
+    const follower = startNode([helper('follower.mjs'), dir], 'idle-follower');
     children.push(follower);
-    const rawHolder = start([path.join(HELPERS, 'holder.mjs'), 'raw', rawDir], 'idle-raw-holder');
+    const rawHolder = startNode([helper('holder.mjs'), 'raw', rawDir], 'idle-raw-holder');
     children.push(rawHolder);
     await waitLine(follower, (l) => l.startsWith('ready'), 10_000);
     await waitLine(rawHolder, (l) => l.startsWith('ready'), 10_000);
     // Start-up work (loading modules, the first record) is not idle cost.
     await sleep(1000);
     const who = { holder, follower, rawHolder };
-    const straces = {};
     if (straceOk) {
       for (const [k, c] of Object.entries(who)) {
         straces[k] = startStrace(c.pid, path.join(tmpRoot, `strace-${k}.txt`));
@@ -435,7 +213,7 @@ async function benchIdle(straceOk) {
     }
     const io0 = Object.fromEntries(Object.entries(who).map(([k, c]) => [k, procIo(c.pid)]));
     const oursBeats = sampleHeartbeats(new engine.WorkspaceLock(dir).location.home, 'workspace.lock');
-    const rawBeats = sampleHeartbeats(rawDir, 'raw-workspace.lock');
+    const rawBeats = sampleHeartbeats(rawDir, `${path.basename(rawTarget(rawDir))}.lock`);
     const t0 = performance.now();
     // The raw failover waits out its stale time anyway: it runs during the idle minute, on other processes.
     const rawFailover = benchRawFailover().catch((err) => {
@@ -447,12 +225,11 @@ async function benchIdle(straceOk) {
     const io1 = Object.fromEntries(Object.entries(who).map(([k, c]) => [k, procIo(c.pid)]));
     const beats = { ours: oursBeats(), raw: rawBeats() };
     for (const [k, s] of Object.entries(straces)) {
-      s.kill('SIGINT');
-      await Promise.race([s.exited, sleep(5000)]);
-      stracers.delete(s);
-      stracesOut[k] = parseStrace(path.join(tmpRoot, `strace-${k}.txt`));
-      if (!stracesOut[k]) {
-        log(`strace of ${k} gave nothing: ${s.errText().trim()}`);
+      delete straces[k];
+      const { counts, errText } = await stopStrace(s);
+      stracesOut[k] = counts;
+      if (!counts) {
+        log(`strace of ${k} gave nothing: ${errText}`);
       }
     }
     follower.kill('SIGTERM');
@@ -460,13 +237,15 @@ async function benchIdle(straceOk) {
     const io = Object.fromEntries(Object.keys(who).map((k) => [k, ioDelta(io0[k], io1[k])]));
     return { minutes, beats, io, strace: stracesOut, followerEvents: JSON.parse(events.slice(7)), rawFailover: await rawFailover };
   } finally {
+    // On an error, strace is still attached: detach it before its tracees go.
+    for (const s of Object.values(straces)) {
+      await stop(s.child);
+    }
     for (const c of children.reverse()) {
       await stop(c);
     }
   }
 }
-
-// ---------------------------------------------------------------- report
 
 function machineLine() {
   let fsType = 'unknown';
@@ -483,6 +262,10 @@ function machineLine() {
   return `Machine: ${cpus[0]?.model ?? 'unknown CPU'}, ${cpus.length} cores, Node ${process.version}, ${os.type()} ${os.release()}, temp dir ${os.tmpdir()} on ${fsType}`;
 }
 
+function ms(v, digits = 2) {
+  return Number.isFinite(v) ? `${v.toFixed(digits)} ms` : 'n/a';
+}
+
 function verdict(ok) {
   return ok ? 'yes' : '**no**';
 }
@@ -492,7 +275,7 @@ function perMinute(n, minutes) {
 }
 
 async function main() {
-  const straceOk = process.platform === 'linux' && hasStrace();
+  const straceOk = hasStrace();
   log(`temp folders under ${tmpRoot}`);
 
   log(`1/4 uncontended acquire + release, ${UNCONTENDED_ROUNDS} rounds each`);
