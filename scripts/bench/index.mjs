@@ -2,7 +2,6 @@
 // a Markdown table. It is a measurement, not a test: it never fails on a missed target, it reports it.
 // The engine is used only through its public index (out/src/lock/index.js, loaded by common.mjs) and the
 // CLI (dist/cli.js); every child runs in its own process group (procs.mjs).
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -11,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { engine, lockfile, rawTarget } from './common.mjs';
 import { atCleanup, cleanup, cleanupOnExit, killGroup, startNode, stop, until, waitLine } from './procs.mjs';
-import { median, p95 } from './stats.mjs';
+import { renderReport } from './report.mjs';
 import { hasStrace, ioDelta, procIo, sampleHeartbeats, startStrace, stopStrace } from './strace.mjs';
 
 const HELPERS = path.dirname(fileURLToPath(import.meta.url));
@@ -185,7 +184,7 @@ async function benchHandoff() {
   return out;
 }
 
-// ---------------------------------------------------------------- 4. idle cost
+// ---------------------------------------------------------------- 4. idle cost (and raw failover)
 
 async function benchIdle(straceOk) {
   const dir = folder('idle');
@@ -247,106 +246,23 @@ async function benchIdle(straceOk) {
   }
 }
 
-function machineLine() {
-  let fsType = 'unknown';
-  try {
-    fsType = execFileSync('findmnt', ['-n', '-o', 'FSTYPE', '-T', os.tmpdir()], { encoding: 'utf8' }).trim();
-  } catch {
-    try {
-      fsType = execFileSync('df', ['-T', os.tmpdir()], { encoding: 'utf8' }).trim().split('\n').pop().split(/\s+/)[1];
-    } catch {
-      // Left as unknown.
-    }
-  }
-  const cpus = os.cpus();
-  return `Machine: ${cpus[0]?.model ?? 'unknown CPU'}, ${cpus.length} cores, Node ${process.version}, ${os.type()} ${os.release()}, temp dir ${os.tmpdir()} on ${fsType}`;
-}
-
-function ms(v, digits = 2) {
-  return Number.isFinite(v) ? `${v.toFixed(digits)} ms` : 'n/a';
-}
-
-function verdict(ok) {
-  return ok ? 'yes' : '**no**';
-}
-
-function perMinute(n, minutes) {
-  return n === undefined || !Number.isFinite(n) ? 'n/a' : `${Math.round(n / minutes)}`;
-}
-
 async function main() {
   const straceOk = hasStrace();
   log(`temp folders under ${tmpRoot}`);
 
   log(`1/4 uncontended acquire + release, ${UNCONTENDED_ROUNDS} rounds each`);
-  const un = await benchUncontended();
+  const uncontended = await benchUncontended();
 
   log(`2/4 same-host failover, ${FAILOVER_ROUNDS} rounds`);
-  const fo = await benchFailover();
+  const failover = await benchFailover();
 
   log(`3/4 cooperative handoff, ${HANDOFF_ROUNDS} rounds`);
-  const ho = await benchHandoff();
+  const handoff = await benchHandoff();
 
   log(`4/4 idle cost over ${IDLE_MS / 1000} s (raw failover, ${RAW_FAILOVER_ROUNDS} rounds, runs meanwhile)${straceOk ? '' : '; strace not installed: syscall count n/a'}`);
   const idle = await benchIdle(straceOk);
 
-  const rows = [];
-  const unRatioMed = median(un.ours) / median(un.raw);
-  const unRatioP95 = p95(un.ours) / p95(un.raw);
-  rows.push([`uncontended acquire + release, median (n=${UNCONTENDED_ROUNDS})`, ms(median(un.ours)), ms(median(un.raw)), '≤ 2× raw', `${verdict(unRatioMed <= 2)} (${unRatioMed.toFixed(2)}×)`]);
-  rows.push([`uncontended acquire + release, p95`, ms(p95(un.ours)), ms(p95(un.raw)), '≤ 2× raw', `${verdict(unRatioP95 <= 2)} (${unRatioP95.toFixed(2)}×)`]);
-  const rawFo = idle.rawFailover;
-  rows.push([`same-host failover (SIGKILL holder + task → next holder), median (n=${fo.length}; raw n=${rawFo.length})`, ms(median(fo), 0), ms(median(rawFo), 0), '≤ 100 ms', verdict(median(fo) <= 100)]);
-  rows.push([`same-host failover, p95 (raw: max)`, ms(p95(fo), 0), ms(Math.max(...rawFo), 0), '—', '—']);
-  rows.push([`cooperative handoff, request → new holder, median (n=${ho.length})`, ms(median(ho), 1), 'n/a (no handoff)', '≤ 50 ms', verdict(median(ho) <= 50)]);
-  rows.push([`cooperative handoff, p95`, ms(p95(ho), 1), 'n/a', '—', '—']);
-
-  const m = idle.minutes;
-  const st = idle.strace;
-  rows.push(['holder heartbeats / min (distinct lock-dir mtimes)', perMinute(idle.beats.ours, m), perMinute(idle.beats.raw, m), '≤ 12', verdict(idle.beats.ours / m <= 12.5)]);
-  const writes = (k) => {
-    const io = idle.io[k];
-    const s = st[k];
-    const parts = [];
-    if (s) {
-      parts.push(`${perMinute(s.modifying, m)} modifying fs calls (${perMinute(s.utimes, m)} utimes)`);
-    }
-    if (io) {
-      parts.push(`${perMinute(io.writeBytes, m)} B to storage`);
-    }
-    return parts.length ? parts.join('; ') : 'n/a';
-  };
-  rows.push(['holder disk writes / min', writes('holder'), writes('rawHolder'), '—', '—']);
-  const fw = idle.io.follower;
-  const fst = st.follower;
-  const followerWrites = (fw ? fw.writeBytes : 0) + (fst ? fst.modifying : 0);
-  rows.push(['follower disk writes / min', writes('follower'), 'n/a (no watch API)', '0', verdict(followerWrites === 0)]);
-  if (fst) {
-    const which = Object.entries(fst.fsCalls).map(([n, c]) => `${n} ${c}`).join(', ');
-    rows.push([
-      'follower file-system syscalls / min (polling?)',
-      `${perMinute(fst.fs, m)}${which ? ` (${which})` : ''}; ${perMinute(fst.total, m)} syscalls in all`,
-      'n/a (would poll check())',
-      '0, no polling',
-      verdict(fst.fs === 0),
-    ]);
-  } else {
-    const reads = fw ? `${perMinute(fw.syscr, m)} read calls (/proc io; strace n/a)` : 'n/a';
-    rows.push(['follower file-system syscalls / min (polling?)', reads, 'n/a (would poll check())', '0, no polling', 'n/a']);
-  }
-
-  const lines = [];
-  lines.push('| measure | Task Lock | raw proper-lockfile | target | met? |');
-  lines.push('|---|---|---|---|---|');
-  for (const r of rows) {
-    lines.push(`| ${r.join(' | ')} |`);
-  }
-  lines.push('');
-  lines.push(machineLine());
-  lines.push(`Bench took ${Math.round((Date.now() - started) / 1000)} s. Follower events seen: ${JSON.stringify(idle.followerEvents)}.`);
-  lines.push(`Raw failover waiter: proper-lockfile defaults (stale 10 s, update 5 s) retrying every 100 ms. Failover samples (ms): ours ${fo.join(', ')}; raw ${rawFo.join(', ')}.`);
-  lines.push('"B to storage" is /proc/<pid>/io write_bytes, which the kernel charges at writeback, up to ~30 s after a write: a holder\'s one-time record write at acquisition can land in the idle minute.');
-  process.stdout.write(`${lines.join('\n')}\n`);
+  process.stdout.write(renderReport({ uncontended, failover, handoff, idle, tookMs: Date.now() - started }));
 }
 
 try {
