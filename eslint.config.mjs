@@ -2,12 +2,33 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+// The globals of Node's ES modules (no require, module, __dirname: those are CommonJS's), for the scripts.
+const nodeModuleGlobals = Object.fromEntries(
+  [
+    'AbortController', 'AbortSignal', 'atob', 'Blob', 'BroadcastChannel', 'btoa', 'Buffer', 'clearImmediate',
+    'clearInterval', 'clearTimeout', 'CompressionStream', 'console', 'crypto', 'CustomEvent', 'DecompressionStream',
+    'DOMException', 'Event', 'EventTarget', 'fetch', 'File', 'FormData', 'global', 'Headers', 'MessageChannel',
+    'MessageEvent', 'MessagePort', 'performance', 'process', 'queueMicrotask', 'ReadableStream', 'Request',
+    'Response', 'setImmediate', 'setInterval', 'setTimeout', 'structuredClone', 'TextDecoder', 'TextEncoder',
+    'TransformStream', 'URL', 'URLSearchParams', 'WebAssembly', 'WritableStream',
+  ].map((name) => [name, 'readonly']),
+);
+
 export default tseslint.config(
-  { ignores: ['dist/**', 'out/**', 'node_modules/**', '.vscode-test/**', 'scripts/**', 'test/fixtures/**', '*.mjs'] },
-  js.configs.recommended,
-  ...tseslint.configs.recommended,
+  { ignores: ['dist/**', 'out/**', 'node_modules/**', '.vscode-test/**', 'test/fixtures/**'] },
+  {
+    // The build, test and bench scripts, and this file: plain Node ES modules.
+    files: ['scripts/**/*.mjs', '*.mjs'],
+    extends: [js.configs.recommended],
+    languageOptions: { ecmaVersion: 'latest', sourceType: 'module', globals: nodeModuleGlobals },
+    rules: {
+      eqeqeq: 'error',
+      curly: 'error',
+    },
+  },
   {
     files: ['**/*.ts'],
+    extends: [js.configs.recommended, ...tseslint.configs.recommended],
     languageOptions: {
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
     },

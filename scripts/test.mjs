@@ -43,8 +43,11 @@ function count(out) {
   let p = 0;
   let f = 0;
   for (const m of out.matchAll(/^[#ℹ] (pass|fail) (\d+)$/gm)) {
-    if (m[1] === 'pass') p += Number(m[2]);
-    else f += Number(m[2]);
+    if (m[1] === 'pass') {
+      p += Number(m[2]);
+    } else {
+      f += Number(m[2]);
+    }
   }
   for (const m of out.matchAll(/^\w+: (\d+) passed, (\d+) failed$/gm)) {
     p += Number(m[1]);

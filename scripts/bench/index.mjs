@@ -1,0 +1,275 @@
+// `npm run bench`: Task Lock against raw proper-lockfile at its defaults, measured in one run, printed as
+// a Markdown table. It is a measurement, not a test: it never fails on a missed target, it reports it.
+// The engine is used only through its public index (out/src/lock/index.js, loaded by common.mjs) and the
+// CLI (dist/cli.js); every child runs in its own process group (procs.mjs).
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { engine, lockfile, rawTarget } from './common.mjs';
+import { atCleanup, cleanup, cleanupOnExit, killGroup, startNode, stop, until, waitLine } from './procs.mjs';
+import { renderReport } from './report.mjs';
+import { hasStrace, ioDelta, procIo, sampleHeartbeats, startStrace, stopStrace } from './strace.mjs';
+
+const HELPERS = path.dirname(fileURLToPath(import.meta.url));
+const CLI = path.join(HELPERS, '..', '..', 'dist', 'cli.js');
+
+const UNCONTENDED_ROUNDS = 500;
+const FAILOVER_ROUNDS = 15;
+const RAW_FAILOVER_ROUNDS = 3;
+const HANDOFF_ROUNDS = 20;
+// BENCH_IDLE_S shortens the idle minute while working on the bench itself.
+const IDLE_MS = Number(process.env.BENCH_IDLE_S ?? 60) * 1000;
+
+const started = Date.now();
+const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'task-lock-bench-'));
+const socketFiles = new Set();
+// Runs after every child is killed: a SIGKILLed holder cannot remove its channel's socket file, and
+// nothing of ours listens any more.
+atCleanup(() => {
+  for (const f of socketFiles) {
+    fs.rmSync(f, { force: true });
+  }
+  fs.rmSync(tmpRoot, { recursive: true, force: true });
+});
+cleanupOnExit();
+
+function log(line) {
+  process.stderr.write(`bench: ${line}\n`);
+}
+
+function folder(name) {
+  const dir = path.join(tmpRoot, name);
+  fs.mkdirSync(dir);
+  return dir;
+}
+
+function helper(name) {
+  return path.join(HELPERS, name);
+}
+
+/** A CLI holder running `sleep`, as a user would start it; resolves once its task is on record. */
+async function startCliHolder(dir, name) {
+  const lock = new engine.WorkspaceLock(dir);
+  const child = startNode([CLI, 'run', '--folder', dir, '--label', name, '--', 'sleep', '1000'], name);
+  try {
+    const rec = await until(
+      () => {
+        const s = lock.inspect();
+        return s.state === 'held' && s.holder.record?.pid === child.pid && s.holder.record.tasks.length === 1 && s.holder.record;
+      },
+      10_000,
+      `${name} to hold ${dir} with its task`,
+    );
+    if (rec.socket) {
+      socketFiles.add(rec.socket);
+    }
+  } catch (err) {
+    await stop(child);
+    throw new Error(`${err.message}; stderr: ${child.stderrText.trim() || '(empty)'}`);
+  }
+  return child;
+}
+
+// ---------------------------------------------------------------- 1. uncontended
+
+async function benchUncontended() {
+  const lock = new engine.WorkspaceLock(folder('uncontended'));
+  const rawLockTarget = rawTarget(folder('uncontended-raw'));
+  const info = { kind: 'cli', label: 'bench' };
+  const ours = async () => {
+    const r = await lock.tryAcquire(info);
+    if (!r.ok) {
+      throw new Error(`uncontended lock was ${r.state.state}`);
+    }
+    await r.handle.release();
+  };
+  const raw = async () => {
+    const release = await lockfile.lock(rawLockTarget, { realpath: false, onCompromised: () => undefined });
+    await release();
+  };
+  for (let i = 0; i < 30; i++) {
+    await ours();
+    await raw();
+  }
+  const a = [];
+  const b = [];
+  // Interleaved, so that a noisy moment on the machine hits both sides alike.
+  for (let i = 0; i < UNCONTENDED_ROUNDS; i++) {
+    let t = performance.now();
+    await ours();
+    a.push(performance.now() - t);
+    t = performance.now();
+    await raw();
+    b.push(performance.now() - t);
+  }
+  return { ours: a, raw: b };
+}
+
+// ---------------------------------------------------------------- 2. failover
+
+async function failoverRound(dir, mode, i) {
+  let holder;
+  let waiter;
+  try {
+    if (mode === 'engine') {
+      holder = await startCliHolder(dir, `holder-${i}`);
+    } else {
+      holder = startNode([helper('holder.mjs'), 'raw', dir], `raw-holder-${i}`);
+      await waitLine(holder, (l) => l.startsWith('ready'), 10_000);
+    }
+    waiter = startNode([helper('waiter.mjs'), mode, dir], `${mode}-waiter-${i}`);
+    await waitLine(waiter, (l) => l === 'waiting', 10_000);
+    // Gives the waiter's watcher time to connect to the holder's channel, as a long-waiting one would be.
+    await sleep(150);
+    const t0 = Date.now();
+    killGroup(holder.pid);
+    const line = await waitLine(waiter, (l) => l.startsWith('held '), 30_000);
+    await waiter.exited;
+    return Number(line.slice(5)) - t0;
+  } finally {
+    for (const c of [waiter, holder]) {
+      if (c) {
+        await stop(c);
+      }
+    }
+  }
+}
+
+async function benchFailover() {
+  const dir = folder('failover');
+  const lock = new engine.WorkspaceLock(dir);
+  const out = [];
+  for (let i = 0; i < FAILOVER_ROUNDS; i++) {
+    out.push(await failoverRound(dir, 'engine', i));
+    const s = lock.inspect();
+    if (s.state !== 'free') {
+      log(`after failover round ${i} the lock is ${s.state}; clearing it`);
+      await lock.reclaim({ force: true });
+    }
+  }
+  return out;
+}
+
+/** Each raw round waits out the full stale time, so they run side by side, in separate folders. */
+function benchRawFailover() {
+  return Promise.all(Array.from({ length: RAW_FAILOVER_ROUNDS }, (_, i) => failoverRound(folder(`failover-raw-${i}`), 'raw', i)));
+}
+
+// ---------------------------------------------------------------- 3. handoff
+
+async function benchHandoff() {
+  const dir = folder('handoff');
+  const lock = new engine.WorkspaceLock(dir);
+  const out = [];
+  for (let i = 0; i < HANDOFF_ROUNDS; i++) {
+    const holder = startNode([helper('holder.mjs'), 'engine', dir, '--handoff'], `handoff-holder-${i}`);
+    try {
+      await waitLine(holder, (l) => l.startsWith('ready'), 10_000);
+      const s = lock.inspect();
+      if (s.state === 'held' && s.holder.record?.socket) {
+        socketFiles.add(s.holder.record.socket);
+      }
+      const t0 = performance.now();
+      const handle = await lock.requestHandoff({ kind: 'vscode', label: 'bench requester' }, { timeoutMs: 10_000 });
+      out.push(performance.now() - t0);
+      await handle.release();
+      await Promise.race([holder.exited, sleep(5000)]);
+    } finally {
+      await stop(holder);
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- 4. idle cost (and raw failover)
+
+async function benchIdle(straceOk) {
+  const dir = folder('idle');
+  const rawDir = folder('idle-raw');
+  const children = [];
+  const straces = {};
+  const stracesOut = {};
+  try {
+    const holder = await startCliHolder(dir, 'idle-holder');
+    children.push(holder);
+    const follower = startNode([helper('follower.mjs'), dir], 'idle-follower');
+    children.push(follower);
+    const rawHolder = startNode([helper('holder.mjs'), 'raw', rawDir], 'idle-raw-holder');
+    children.push(rawHolder);
+    await waitLine(follower, (l) => l.startsWith('ready'), 10_000);
+    await waitLine(rawHolder, (l) => l.startsWith('ready'), 10_000);
+    // Start-up work (loading modules, the first record) is not idle cost.
+    await sleep(1000);
+    const who = { holder, follower, rawHolder };
+    if (straceOk) {
+      for (const [k, c] of Object.entries(who)) {
+        straces[k] = startStrace(c.pid, path.join(tmpRoot, `strace-${k}.txt`));
+      }
+      await Promise.all(Object.values(straces).map((s) => s.attached));
+    }
+    const io0 = Object.fromEntries(Object.entries(who).map(([k, c]) => [k, procIo(c.pid)]));
+    const oursBeats = sampleHeartbeats(new engine.WorkspaceLock(dir).location.home, 'workspace.lock');
+    const rawBeats = sampleHeartbeats(rawDir, `${path.basename(rawTarget(rawDir))}.lock`);
+    const t0 = performance.now();
+    // The raw failover waits out its stale time anyway: it runs during the idle minute, on other processes.
+    const rawFailover = benchRawFailover().catch((err) => {
+      log(`raw failover failed: ${err.message}`);
+      return [];
+    });
+    await sleep(IDLE_MS);
+    const minutes = (performance.now() - t0) / 60_000;
+    const io1 = Object.fromEntries(Object.entries(who).map(([k, c]) => [k, procIo(c.pid)]));
+    const beats = { ours: oursBeats(), raw: rawBeats() };
+    for (const [k, s] of Object.entries(straces)) {
+      delete straces[k];
+      const { counts, errText } = await stopStrace(s);
+      stracesOut[k] = counts;
+      if (!counts) {
+        log(`strace of ${k} gave nothing: ${errText}`);
+      }
+    }
+    follower.kill('SIGTERM');
+    const events = await waitLine(follower, (l) => l.startsWith('events '), 5000).catch(() => 'events {}');
+    const io = Object.fromEntries(Object.keys(who).map((k) => [k, ioDelta(io0[k], io1[k])]));
+    return { minutes, beats, io, strace: stracesOut, followerEvents: JSON.parse(events.slice(7)), rawFailover: await rawFailover };
+  } finally {
+    // On an error, strace is still attached: detach it before its tracees go.
+    for (const s of Object.values(straces)) {
+      await stop(s.child);
+    }
+    for (const c of children.reverse()) {
+      await stop(c);
+    }
+  }
+}
+
+async function main() {
+  const straceOk = hasStrace();
+  log(`temp folders under ${tmpRoot}`);
+
+  log(`1/4 uncontended acquire + release, ${UNCONTENDED_ROUNDS} rounds each`);
+  const uncontended = await benchUncontended();
+
+  log(`2/4 same-host failover, ${FAILOVER_ROUNDS} rounds`);
+  const failover = await benchFailover();
+
+  log(`3/4 cooperative handoff, ${HANDOFF_ROUNDS} rounds`);
+  const handoff = await benchHandoff();
+
+  log(`4/4 idle cost over ${IDLE_MS / 1000} s (raw failover, ${RAW_FAILOVER_ROUNDS} rounds, runs meanwhile)${straceOk ? '' : '; strace not installed: syscall count n/a'}`);
+  const idle = await benchIdle(straceOk);
+
+  process.stdout.write(renderReport({ uncontended, failover, handoff, idle, tookMs: Date.now() - started }));
+}
+
+try {
+  await main();
+} catch (err) {
+  log(`failed: ${err.stack ?? err}`);
+  process.exitCode = 1;
+} finally {
+  cleanup();
+}

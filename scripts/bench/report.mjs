@@ -1,0 +1,182 @@
+// The bench's report. The targets are data (ROWS); each verdict is computed from its row; the Markdown
+// table is rendered from the rows. `r`, the results, is what index.mjs measured:
+//   uncontended: { ours, raw }       acquire + release times (ms)
+//   failover, handoff                times (ms) of Task Lock's rounds
+//   idle: { minutes, beats: { ours, raw }, io: { holder, follower, rawHolder }, strace: { same keys },
+//           followerEvents, rawFailover }   the idle period, and raw failover's times (ms) measured during it
+//   tookMs                           how long the whole bench took
+import { execFileSync } from 'node:child_process';
+import * as os from 'node:os';
+import { max, median, p95, perMinute } from './stats.mjs';
+
+function ms(v, digits = 2) {
+  return Number.isFinite(v) ? `${v.toFixed(digits)} ms` : 'n/a';
+}
+
+/** A count during the idle period, shown per minute. */
+function rate(count, minutes) {
+  const v = perMinute(count, minutes);
+  return Number.isFinite(v) ? `${Math.round(v)}` : 'n/a';
+}
+
+const times = (v) => `${v.toFixed(2)}×`;
+
+/** What a process wrote during the idle period: modifying calls seen by strace, bytes seen by /proc io. */
+function writes(r, who) {
+  const m = r.idle.minutes;
+  const s = r.idle.strace[who];
+  const io = r.idle.io[who];
+  const parts = [];
+  if (s) {
+    parts.push(`${rate(s.modifying, m)} modifying fs calls (${rate(s.utimes, m)} utimes)`);
+  }
+  if (io) {
+    parts.push(`${rate(io.writeBytes, m)} B to storage`);
+  }
+  return parts.length ? parts.join('; ') : 'n/a';
+}
+
+/** The follower's file-system calls (any at all would mean polling), by name; /proc read calls without strace. */
+function followerFsCalls(r) {
+  const m = r.idle.minutes;
+  const s = r.idle.strace.follower;
+  if (s) {
+    // Per call name: counts over the whole idle period; the two totals: per minute.
+    const which = Object.entries(s.fsCalls).map(([n, c]) => `${n} ${c}`).join(', ');
+    return `${rate(s.fs, m)}${which ? ` (${which})` : ''}; ${rate(s.total, m)} syscalls in all`;
+  }
+  const io = r.idle.io.follower;
+  return io ? `${rate(io.syscr, m)} read calls (/proc io; strace n/a)` : 'n/a';
+}
+
+/**
+ * One table row each. `measure`, `ours` (Task Lock) and `raw` (raw proper-lockfile) are the cells: text,
+ * or a function of the results. `target` is the target as shown; `judge` says how it is met: the row's
+ * `value` (a function of the results) must be at most `atMost`; `shown`, if given, formats the value
+ * beside the verdict. A value that could not be measured (undefined, NaN) gives n/a. A row without
+ * `judge` has no target.
+ */
+export const ROWS = [
+  {
+    measure: (r) => `uncontended acquire + release, median (n=${r.uncontended.ours.length})`,
+    ours: (r) => ms(median(r.uncontended.ours)),
+    raw: (r) => ms(median(r.uncontended.raw)),
+    target: '≤ 2× raw',
+    judge: { value: (r) => median(r.uncontended.ours) / median(r.uncontended.raw), atMost: 2, shown: times },
+  },
+  {
+    measure: 'uncontended acquire + release, p95',
+    ours: (r) => ms(p95(r.uncontended.ours)),
+    raw: (r) => ms(p95(r.uncontended.raw)),
+    target: '≤ 2× raw',
+    judge: { value: (r) => p95(r.uncontended.ours) / p95(r.uncontended.raw), atMost: 2, shown: times },
+  },
+  {
+    measure: (r) => `same-host failover (SIGKILL holder + task → next holder), median (n=${r.failover.length}; raw n=${r.idle.rawFailover.length})`,
+    ours: (r) => ms(median(r.failover), 0),
+    raw: (r) => ms(median(r.idle.rawFailover), 0),
+    target: '≤ 100 ms',
+    judge: { value: (r) => median(r.failover), atMost: 100 },
+  },
+  {
+    measure: 'same-host failover, p95 (raw: max)',
+    ours: (r) => ms(p95(r.failover), 0),
+    raw: (r) => ms(max(r.idle.rawFailover), 0),
+  },
+  {
+    measure: (r) => `cooperative handoff, request → new holder, median (n=${r.handoff.length})`,
+    ours: (r) => ms(median(r.handoff), 1),
+    raw: 'n/a (no handoff)',
+    target: '≤ 50 ms',
+    judge: { value: (r) => median(r.handoff), atMost: 50 },
+  },
+  {
+    measure: 'cooperative handoff, p95',
+    ours: (r) => ms(p95(r.handoff), 1),
+    raw: 'n/a',
+  },
+  {
+    measure: 'holder heartbeats / min (distinct lock-dir mtimes)',
+    ours: (r) => rate(r.idle.beats.ours, r.idle.minutes),
+    raw: (r) => rate(r.idle.beats.raw, r.idle.minutes),
+    target: '≤ 12',
+    // One heartbeat every 5 s; the half is room for an idle period a little longer or shorter than whole minutes.
+    judge: { value: (r) => perMinute(r.idle.beats.ours, r.idle.minutes), atMost: 12.5 },
+  },
+  {
+    measure: 'holder disk writes / min',
+    ours: (r) => writes(r, 'holder'),
+    raw: (r) => writes(r, 'rawHolder'),
+  },
+  {
+    measure: 'follower disk writes / min',
+    ours: (r) => writes(r, 'follower'),
+    raw: 'n/a (no watch API)',
+    target: '0',
+    judge: { value: (r) => (r.idle.io.follower?.writeBytes ?? 0) + (r.idle.strace.follower?.modifying ?? 0), atMost: 0 },
+  },
+  {
+    measure: 'follower file-system syscalls / min (polling?)',
+    ours: followerFsCalls,
+    raw: 'n/a (would poll check())',
+    target: '0, no polling',
+    // Only strace sees them; /proc io's read calls include the follower's socket and event reads.
+    judge: { value: (r) => r.idle.strace.follower?.fs, atMost: 0 },
+  },
+];
+
+const HEADER = ['measure', 'Task Lock', 'raw proper-lockfile', 'target', 'met?'];
+
+function cell(v, r) {
+  return typeof v === 'function' ? v(r) : v;
+}
+
+/** 'yes', '**no**', 'n/a' (not measured) or '—' (no target); with the judged number where the row shows it. */
+export function verdict(row, r) {
+  if (!row.judge) {
+    return '—';
+  }
+  const { value, atMost, shown } = row.judge;
+  const v = value(r);
+  if (v === undefined || Number.isNaN(v)) {
+    return 'n/a';
+  }
+  const met = v <= atMost ? 'yes' : '**no**';
+  return shown ? `${met} (${shown(v)})` : met;
+}
+
+/** The table's cells, row by row, in HEADER's order. */
+export function table(r, rows = ROWS) {
+  return rows.map((row) => [cell(row.measure, r), cell(row.ours, r), cell(row.raw, r), row.judge ? row.target : '—', verdict(row, r)]);
+}
+
+function machineLine() {
+  let fsType = 'unknown';
+  try {
+    fsType = execFileSync('findmnt', ['-n', '-o', 'FSTYPE', '-T', os.tmpdir()], { encoding: 'utf8' }).trim();
+  } catch {
+    try {
+      fsType = execFileSync('df', ['-T', os.tmpdir()], { encoding: 'utf8' }).trim().split('\n').pop().split(/\s+/)[1];
+    } catch {
+      // Left as unknown.
+    }
+  }
+  const cpus = os.cpus();
+  return `Machine: ${cpus[0]?.model ?? 'unknown CPU'}, ${cpus.length} cores, Node ${process.version}, ${os.type()} ${os.release()}, temp dir ${os.tmpdir()} on ${fsType}`;
+}
+
+/** The whole report: the Markdown table, then the machine and the notes that the figures need. */
+export function renderReport(r) {
+  const lines = [];
+  lines.push(`| ${HEADER.join(' | ')} |`);
+  lines.push(`|${HEADER.map(() => '---|').join('')}`);
+  for (const cells of table(r)) {
+    lines.push(`| ${cells.join(' | ')} |`);
+  }
+  lines.push('');
+  lines.push(machineLine());
+  lines.push(`Bench took ${Math.round(r.tookMs / 1000)} s. Follower events seen: ${JSON.stringify(r.idle.followerEvents)}.`);
+  lines.push(`Raw failover waiter: proper-lockfile defaults (stale 10 s, update 5 s) retrying every 100 ms. Failover samples (ms): ours ${r.failover.join(', ')}; raw ${r.idle.rawFailover.join(', ')}.`);
+  lines.push('"B to storage" is /proc/<pid>/io write_bytes, which the kernel charges at writeback, up to ~30 s after a write: a holder\'s one-time record write at acquisition can land in the idle minute.');
+  return `${lines.join('\n')}\n`;
+}
