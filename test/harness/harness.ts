@@ -8,13 +8,12 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { ensureInstalled, type Installation } from './install';
 import { say, verbose } from './log';
 import { fixturesRoot, repoRoot } from './paths';
+import { pidAlive, sleep, waitFor } from '../support/wait';
 import {
   describeProcess,
-  isAlive,
   killAll,
   markedProcesses,
   markerVariable,
-  waitUntil,
   type ProcessInfo,
   type ProcessKind,
 } from './procs';
@@ -208,7 +207,8 @@ export class EditorWindow {
         }
         say(`window ${this.index}: task "${label}" not in the Run Task list yet (rows: ${seen || 'none'}); trying again`);
         await this.page.keyboard.press('Escape');
-        await new Promise((r) => setTimeout(r, 2_000));
+        // A retry, not a wait for a condition: give the task system a moment before the palette opens again.
+        await sleep(2_000);
       }
     }
   }
@@ -332,14 +332,12 @@ export class Harness {
 
   async killExtensionHost(win: EditorWindow): Promise<void> {
     const pid = win.extensionHostPid;
-    if (pid === 0 || !isAlive(pid)) {
+    if (pid === 0 || !pidAlive(pid)) {
       return;
     }
     say(`SIGKILL extension host ${pid} of window ${win.index}`);
     process.kill(pid, 'SIGKILL');
-    if (!(await waitUntil(() => !isAlive(pid), 30_000))) {
-      throw new Error(`extension host ${pid} still alive 30 s after SIGKILL`);
-    }
+    await waitFor(`extension host ${pid} to end after SIGKILL`, () => !pidAlive(pid), { timeoutMs: 30_000, everyMs: 100 });
   }
 
   /**
@@ -362,7 +360,8 @@ export class Harness {
       } catch {
         // Already gone.
       }
-      await waitUntil(() => server.exitCode !== null || server.signalCode !== null, 5_000);
+      // A server slow to exit is not an error here: what is still running is killed just below.
+      await waitFor('code-server to exit after SIGTERM', () => server.exitCode !== null || server.signalCode !== null, { timeoutMs: 5_000, everyMs: 100 }).catch(() => undefined);
     }
     // Extension hosts stay for the reconnection grace time and task processes live under the
     // ptyHost in their own sessions: the marker finds them all, wherever they were reparented.
@@ -371,7 +370,8 @@ export class Harness {
       const kinds = survivors.map((p) => p.kind).join(', ');
       say(`${this.name}: killing ${survivors.length} process(es) still running after shutdown: ${kinds}`);
       killAll(survivors.map((p) => p.pid));
-      await waitUntil(() => this.processes().length === 0, 10_000);
+      // The check below names whatever survives, which says more than a timeout would.
+      await waitFor('the killed processes to end', () => this.processes().length === 0, { timeoutMs: 10_000, everyMs: 100 }).catch(() => undefined);
     }
     const left = this.processes();
     if (left.length > 0) {
@@ -442,8 +442,12 @@ export class Harness {
       );
       fs.closeSync(out);
       this.server = child;
-      const ready = await waitUntilAsync(async () => (child.exitCode !== null ? true : await healthy(this.port)), 60_000);
-      if (ready && child.exitCode === null) {
+      // Either outcome ends the wait: the server answers /healthz, or it exited (a port taken meanwhile is retried below).
+      const ready = await waitFor(`code-server on port ${this.port} to answer /healthz`, async () => child.exitCode !== null || (await healthy(this.port)), { timeoutMs: 60_000, everyMs: 200 }).then(
+        () => child.exitCode === null,
+        () => false,
+      );
+      if (ready) {
         say(`${this.name}: code-server on ${this.url} (pid ${child.pid ?? '?'}, ${Date.now() - started} ms)`);
         return;
       }
@@ -489,21 +493,15 @@ export class Harness {
     await page.exposeFunction('codeAutomationExit', (code: number) => win.onExit(code));
     page.on('pageerror', (err) => win.log.push(`pageerror: ${err.message}`));
     await page.goto(this.windowUrl(options), { waitUntil: 'domcontentloaded', timeout: 60_000 });
-    const found = await waitUntil(() => {
-      const fresh = this.extensionHostPids().find((pid) => !known.has(pid));
-      if (fresh !== undefined) {
-        win.extensionHostPid = fresh;
-        return true;
-      }
-      // A test module that finished very fast may have ended its extension host already.
-      if (win.pidFromLog !== undefined) {
-        win.extensionHostPid = win.pidFromLog;
-        return true;
-      }
-      return false;
-    }, 120_000, 50);
-    if (!found) {
-      throw new Error(`window ${win.index}: no extension host started within 120 s; server log:\n${this.serverLogTail()}\nwindow log:\n${win.log.slice(-20).join('\n')}`);
+    try {
+      win.extensionHostPid = await waitFor(
+        `window ${win.index}'s extension host to start`,
+        // A test module that finished very fast may have ended its extension host already: it printed its pid.
+        () => this.extensionHostPids().find((pid) => !known.has(pid)) ?? win.pidFromLog,
+        { timeoutMs: 120_000, everyMs: 50 },
+      );
+    } catch (err) {
+      throw new Error(`${err instanceof Error ? err.message : String(err)}; server log:\n${this.serverLogTail()}\nwindow log:\n${win.log.slice(-20).join('\n')}`);
     }
     say(`${this.name}: window ${win.index} open on ${path.basename(options.folder)}, extension host pid ${win.extensionHostPid}`);
     return win;
@@ -567,17 +565,6 @@ function healthy(port: number): Promise<boolean> {
       resolve(false);
     });
   });
-}
-
-async function waitUntilAsync(test: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await test()) {
-      return true;
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return false;
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

@@ -5,24 +5,23 @@ import * as path from 'node:path';
 import { EditorWindow, Harness } from '../../harness/harness';
 import { say } from '../../harness/log';
 import { editorTestModule, repoRoot } from '../../harness/paths';
-import { cli, status, ticks, until } from './guarded';
+import { sleep, waitFor } from '../../support/wait';
+import { cli, slowEditor, status, ticks } from './guarded';
 
 // Task Lock in the real editor: windows on one folder of the `guarded` fixture, whose `watch` task runs
 // `tick.js`. The truth is read where a user would find it: the process table and `task-lock status`.
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 /** The window whose extension host holds the folder's lock, once exactly one tick process runs for it. */
 async function holderWindow(folder: string, windows: EditorWindow[], what: string, timeoutMs = 60_000): Promise<{ win: EditorWindow; tick: number }> {
-  return until(
+  return waitFor(
+    what,
     () => {
       const s = status(folder);
       const t = ticks(folder);
       const win = windows.find((w) => w.extensionHostPid === s.holder?.pid);
       return s.state === 'held' && win && t.length === 1 && s.holder?.tasks.some((x) => x.pid === t[0]) ? { win, tick: t[0] } : undefined;
     },
-    what,
-    timeoutMs,
+    { ...slowEditor, timeoutMs },
   );
 }
 
@@ -120,13 +119,13 @@ describe('Task Lock in the real editor', function () {
     await follower.runCommand('Task Lock: Take Over');
     // From the click on the command (typing it in the palette is not counted).
     const t0 = Date.now();
-    await until(() => ticks(folder).some((p) => p !== first.tick), 'a new task process after Take Over', 60_000, 5);
+    await waitFor('a new task process after Take Over', () => ticks(folder).some((p) => p !== first.tick), { timeoutMs: 60_000, everyMs: 5 });
     figures.push(`Take Over → task running in the new window: ${Date.now() - t0} ms (including the old task's stop)`);
-    const moved = await until(() => {
+    const moved = await waitFor('Take Over to move watch to the follower', () => {
       const s = status(folder);
       const t = ticks(folder);
       return s.holder?.pid === follower.extensionHostPid && t.length === 1 && t[0] !== first.tick ? t[0] : undefined;
-    }, 'Take Over to move watch to the follower');
+    }, slowEditor);
     await sleep(1_000);
     assert.deepStrictEqual(ticks(folder), [moved]);
 
@@ -135,7 +134,7 @@ describe('Task Lock in the real editor', function () {
     process.kill(follower.extensionHostPid, 'SIGKILL');
     process.kill(moved, 'SIGKILL');
     // The process table alone, polled fast, times the failover; the lock is checked right after.
-    await until(() => ticks(folder).some((p) => p !== moved), 'a new task process', 60_000, 5);
+    await waitFor('a new task process', () => ticks(folder).some((p) => p !== moved), { timeoutMs: 60_000, everyMs: 5 });
     figures.push(`holder's extension host and task killed → the other window's task process running: ${Date.now() - t1} ms`);
     await follower.killExtensionHost();
     const after = await holderWindow(folder, [holder], 'failover to the first window');
@@ -161,14 +160,14 @@ describe('Task Lock in the real editor', function () {
     // When that task ends too, failover applies.
     const t0 = Date.now();
     process.kill(first.tick, 'SIGKILL');
-    await until(() => ticks(folder).some((p) => p !== first.tick), 'a new task process', 60_000, 5);
+    await waitFor('a new task process', () => ticks(folder).some((p) => p !== first.tick), { timeoutMs: 60_000, everyMs: 5 });
     figures.push(`orphaned task killed → the other window's task process running: ${Date.now() - t0} ms`);
     // By the process table rather than by window: under load the harness has once mapped a window to a wrong pid.
-    const after = await until(() => {
+    const after = await waitFor('failover once the orphaned task ended', () => {
       const s = status(folder);
       const t = ticks(folder);
       return s.state === 'held' && s.holder?.pid !== first.win.extensionHostPid && t.length === 1 && s.holder?.tasks.some((x) => x.pid === t[0]) ? t[0] : undefined;
-    }, 'failover once the orphaned task ended');
+    }, slowEditor);
     assert.notStrictEqual(after, first.tick);
     void other;
     for (const w of windows) {
@@ -181,7 +180,7 @@ describe('Task Lock in the real editor', function () {
     const folder = workspace();
     const child: ChildProcess = spawn(process.execPath, [cli, 'run', '--folder', folder, '--label', 'cli watch', '--', process.execPath, path.join(folder, 'tick.js')], { stdio: 'ignore' });
     try {
-      const cliTick = await until(() => (status(folder).state === 'held' && ticks(folder).length === 1 ? ticks(folder)[0] : undefined), 'the CLI to hold the lock');
+      const cliTick = await waitFor('the CLI to hold the lock', () => (status(folder).state === 'held' && ticks(folder).length === 1 ? ticks(folder)[0] : undefined), slowEditor);
       const win = await harness.openWindow({ folder });
       await textIn(win, /runs in task-lock run/);
       await sleep(2_000);
@@ -231,7 +230,7 @@ describe('Task Lock in the real editor', function () {
     await holderWindow(folder, [win], 'the window to run watch');
     execFileSync(process.execPath, [cli, 'reclaim', '--folder', folder, '--force'], { encoding: 'utf8' });
     await textIn(win, /taken or removed underneath/);
-    await until(() => ticks(folder).length === 0, 'the compromised holder to stop its task');
+    await waitFor('the compromised holder to stop its task', () => ticks(folder).length === 0, slowEditor);
     await win.close();
   });
 
@@ -298,11 +297,11 @@ describe('Task Lock: a window whose extension host restarts', function () {
     await first.win.killExtensionHost();
     await first.win.page.getByRole('button', { name: /Restart/ }).first().click({ timeout: 60_000 });
     const known = new Set(windows.map((w) => w.extensionHostPid));
-    const adopted = await until(() => {
+    const adopted = await waitFor('the restarted extension host to re-adopt the lock', () => {
       const s = status(folder);
       const pid = s.holder?.pid;
       return s.state === 'held' && pid !== undefined && !known.has(pid) && harness.extensionHostPids().includes(pid) ? pid : undefined;
-    }, 'the restarted extension host to re-adopt the lock');
+    }, slowEditor);
     assert.deepStrictEqual(ticks(folder), [first.tick], 'the same task process, alone');
     assert.ok(status(folder).holder?.tasks.some((t) => t.pid === first.tick), 'the task stays recorded');
     await sleep(3_000);
