@@ -1,8 +1,9 @@
 import * as path from 'node:path';
-import { EditorWindow, Harness } from './harness';
+import { Harness } from './harness';
 import { say } from './log';
 import { repoRoot } from './paths';
 import { sleep, waitFor } from '../support/wait';
+import type { EditorWindow } from './window';
 
 // `npm run screenshots`: pictures for the README, taken from the real editor with the extension installed.
 // Not a test: it asserts nothing, it only waits until there is something worth a picture.
@@ -26,12 +27,11 @@ async function demoWindow(h: Harness): Promise<void> {
 async function holderAndFollower(h: Harness): Promise<void> {
   const folder = h.workspace('guarded');
   const windows = await h.openWindows(2, { folder, extensionPath: null });
-  const says = async (i: number, text: RegExp): Promise<boolean> => (await windows[i].page.getByText(text).count()) > 0;
   const [holder, follower] = await waitFor(
     'one window to hold the lock and the other to follow',
     async () => {
       for (const [a, b] of [[0, 1], [1, 0]]) {
-        if ((await says(a, /this window runs watch/)) && (await says(b, /watch runs in/))) {
+        if ((await windows[a].statusShows(/this window runs watch/)) && (await windows[b].statusShows(/watch runs in/))) {
           return [windows[a], windows[b]];
         }
       }

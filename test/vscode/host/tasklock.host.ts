@@ -2,9 +2,10 @@ import * as assert from 'node:assert';
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { EditorWindow, Harness } from '../../harness/harness';
+import { Harness } from '../../harness/harness';
 import { say } from '../../harness/log';
 import { editorTestModule } from '../../harness/paths';
+import type { EditorWindow } from '../../harness/window';
 import { sleep, waitFor } from '../../support/wait';
 import { cli, slowEditor, status, ticks } from './guarded';
 
@@ -83,12 +84,6 @@ function killTicks(folder: string): void {
   }
 }
 
-async function textIn(win: EditorWindow, pattern: RegExp, timeoutMs = 30_000): Promise<string> {
-  const loc = win.page.getByText(pattern).first();
-  await loc.waitFor({ state: 'visible', timeout: timeoutMs });
-  return (await loc.textContent()) ?? '';
-}
-
 async function closeAll(windows: EditorWindow[]): Promise<void> {
   for (const w of windows) {
     await w.close();
@@ -140,7 +135,7 @@ describe('Task Lock in the real editor', function () {
     });
 
     it('says "this window runs watch" in its status bar', async () => {
-      await textIn(earlier(win, 'the window'), /this window runs watch/);
+      await earlier(win, 'the window').waitForStatus(/this window runs watch/);
     });
 
     it('starts no second copy', async () => {
@@ -188,13 +183,13 @@ describe('Task Lock in the real editor', function () {
     });
 
     it('the follower names the holder in its status bar', async () => {
-      await textIn(earlier(follower, 'the follower'), /watch runs in/);
+      await earlier(follower, 'the follower').waitForStatus(/watch runs in/);
     });
 
     it('a start of the task in the follower is stopped, with a notification naming the holder', async () => {
       const f = earlier(follower, 'the follower');
       await f.runTask('watch');
-      await textIn(f, /is already running in/);
+      await f.waitForText(/is already running in/);
     });
 
     it('after that stop, the holder\'s task keeps running, alone, and the holder keeps the lock', async () => {
@@ -290,7 +285,7 @@ describe('Task Lock in the real editor', function () {
     });
 
     it('the window names it in its status bar', async () => {
-      await textIn(earlier(win, 'the window'), /runs in task-lock run/);
+      await earlier(win, 'the window').waitForStatus(/runs in task-lock run/);
     });
 
     it('the window starts no copy of its own', async () => {
@@ -313,12 +308,12 @@ describe('Task Lock in the real editor', function () {
       try {
         const first = await holderWindow(folder, windows, 'one window to run the gated watch');
         const follower = windows.find((w) => w !== first.win) as EditorWindow;
-        await textIn(follower, /watch runs in/);
+        await follower.waitForStatus(/watch runs in/);
         const copies = sampleCopies(folder, 2);
         let most: number;
         try {
           await follower.runTask('watch');
-          await textIn(follower, /is already running in/);
+          await follower.waitForText(/is already running in/);
           // A process that must never start has no event to wait for: the sampler watches for this period.
           await stillOnly(folder, first.tick, 3_000);
         } finally {
@@ -346,7 +341,7 @@ describe('Task Lock in the real editor', function () {
     });
 
     it('the holder says its lock was taken or removed underneath', async () => {
-      await textIn(earlier(win, 'the window'), /taken or removed underneath/);
+      await earlier(win, 'the window').waitForText(/taken or removed underneath/);
     });
 
     it('the holder stops its task', async () => {
@@ -368,7 +363,7 @@ describe('Task Lock in the real editor', function () {
         windows = await harness().openWindows(2, { folder });
         const first = await holderWindow(folder, windows, 'one window to run watch');
         const follower = windows.find((w) => w !== first.win) as EditorWindow;
-        await textIn(follower, /watch runs in/);
+        await follower.waitForStatus(/watch runs in/);
         // The follower's copy may spawn before the extension stops it, or not at all: nothing tells which.
         await stillOnly(folder, first.tick, 4_000);
       } finally {
@@ -392,8 +387,8 @@ describe('Task Lock in the real editor', function () {
     });
 
     it('a warning names each invalid setting', async () => {
-      await textIn(earlier(win, 'the window'), /taskLock\.staleSeconds/);
-      await textIn(earlier(win, 'the window'), /taskLock\.failover/);
+      await earlier(win, 'the window').waitForText(/taskLock\.staleSeconds/);
+      await earlier(win, 'the window').waitForText(/taskLock\.failover/);
     });
 
     it('the defaults are used: the task still runs', async () => {
