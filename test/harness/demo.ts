@@ -1,5 +1,4 @@
 import * as net from 'node:net';
-import * as path from 'node:path';
 import { Harness } from './harness';
 import { say } from './log';
 import { codeServerVersion } from './paths';
@@ -53,7 +52,7 @@ ${line}
   Press Ctrl+C to stop; the demo then ends the server, the editor processes and the tasks.
 ${line}
 `);
-  say(`server log: ${path.join(h.tempDir, 'server.log')}`);
+  say(`server log: ${h.serverLog}`);
   // Keep the event loop alive until a signal arrives.
   setInterval(() => undefined, 1 << 30);
 }

@@ -1,52 +1,17 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { waitFor } from '../support/wait';
 import { ensureInstalled, type Installation } from './install';
-import { say, verbose } from './log';
-import { fixturesRoot, repoRoot } from './paths';
-import {
-  describeProcess,
-  isAlive,
-  killAll,
-  markedProcesses,
-  markerVariable,
-  waitUntil,
-  type ProcessInfo,
-  type ProcessKind,
-} from './procs';
-import { tally } from './tally';
+import { say } from './log';
+import { fixturesRoot } from './paths';
+import { describeProcess, killAll, markedProcesses, markerVariable, type ProcessInfo, type ProcessKind } from './procs';
+import { CodeServer } from './server';
+import { EditorWindow, launchChromium, type WindowOptions, type WindowResult } from './window';
 
-/** Flags from the issue's verified recipe; the rest keep a headless run quiet and offline. */
-const chromiumArgs = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-crash-reporter',
-  '--disable-breakpad',
-];
-
-/** Settings for every window: no welcome page, no gallery or update checks that would reach the internet. */
-const userSettings = {
-  'workbench.startupEditor': 'none',
-  'workbench.tips.enabled': false,
-  'workbench.enableExperiments': false,
-  'extensions.autoCheckUpdates': false,
-  'extensions.autoUpdate': false,
-  'extensions.ignoreRecommendations': true,
-  'telemetry.telemetryLevel': 'off',
-  'update.mode': 'none',
-  'security.workspace.trust.enabled': false,
-  'task.allowAutomaticTasks': 'off',
-  'git.enabled': false,
-};
+// A suite's harness: one code-server (server.ts), one Chromium with its windows (window.ts), fixture copies,
+// and the processes all of them started, found by a marker in their environment and ended at stop().
 
 const runId = `${process.pid}-${Date.now().toString(36)}`;
 let harnessCount = 0;
@@ -67,171 +32,8 @@ export interface HarnessOptions {
   installExtension?: boolean;
 }
 
-export interface WindowOptions {
-  /**
-   * Absolute path of the workspace folder, usually from harness.workspace(fixture), or of a
-   * `.code-workspace` file (a multi-root workspace).
-   */
-  folder: string;
-  /** Absolute path of a compiled test module exporting run(); omitted for a plain window. */
-  testModule?: string;
-  /** extensionDevelopmentPath; defaults to the repo (the Task Lock extension). Pass null for none. */
-  extensionPath?: string | null;
-  viewport?: { width: number; height: number };
-}
-
-export interface WindowResult {
-  window: number;
-  exitCode: number;
-  passed: number;
-  failed: number;
-  failures: string[];
-  log: string[];
-}
-
-export class EditorWindow {
-  /** The pid of this window's extension host on the server (found when the window opened). */
-  extensionHostPid = 0;
-  readonly log: string[] = [];
-  private exit: Promise<number>;
-  private resolveExit!: (code: number) => void;
-  private reportedPid: number | undefined;
-  private counts: { passed: number; failed: number; failures: string[] } | undefined;
-
-  constructor(
-    readonly harness: Harness,
-    readonly index: number,
-    readonly context: BrowserContext,
-    readonly page: Page,
-    readonly options: WindowOptions,
-  ) {
-    this.exit = new Promise((resolve) => (this.resolveExit = resolve));
-  }
-
-  /** @internal wired to the page's codeAutomationLog. */
-  onLog(type: string, args: unknown[]): void {
-    const text = args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' ');
-    const line = `${type}: ${text}`;
-    this.log.push(line);
-    if (verbose()) {
-      process.stdout.write(`[window ${this.index}] ${line}\n`);
-    }
-    const pid = /\[task-lock-pid\] (\d+)/.exec(text);
-    if (pid) {
-      this.reportedPid = Number(pid[1]);
-      // The test module runs in this window's extension host, so its own pid is authoritative.
-      if (this.extensionHostPid !== 0 && this.extensionHostPid !== this.reportedPid) {
-        say(`window ${this.index}: extension host is ${this.reportedPid}, not ${this.extensionHostPid} as first seen`);
-        this.extensionHostPid = this.reportedPid;
-      }
-    }
-    const result = /\[task-lock-result\] (\{.*\})/.exec(text);
-    if (result) {
-      this.counts = JSON.parse(result[1]) as { passed: number; failed: number; failures: string[] };
-    }
-  }
-
-  /** @internal wired to the page's codeAutomationExit. */
-  onExit(code: number): void {
-    this.resolveExit(code);
-    // Desktop VS Code closes a test window when its tests end; a page left open here could start
-    // another extension host later and be mistaken for a newer window's.
-    setTimeout(() => {
-      this.context.close().catch(() => undefined);
-    }, 500);
-  }
-
-  /** @internal the pid the test module printed, for windows whose extension host ended before it was seen. */
-  get pidFromLog(): number | undefined {
-    return this.reportedPid;
-  }
-
-  /**
-   * Waits until the test module settles (the workbench calls codeAutomationExit) and returns the
-   * exit code, the mocha counts the module printed and the window's log. Counts go to the run's tally.
-   */
-  async result(timeoutMs = 240_000): Promise<WindowResult> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<number>((_, reject) => {
-      timer = setTimeout(() => {
-        reject(new Error(`window ${this.index} did not finish its tests within ${timeoutMs / 1000} s; last log lines:\n${this.log.slice(-30).join('\n')}`));
-      }, timeoutMs);
-    });
-    try {
-      const exitCode = await Promise.race([this.exit, timeout]);
-      const counts = this.counts ?? { passed: 0, failed: exitCode === 0 ? 0 : 1, failures: exitCode === 0 ? [] : ['the test module failed before mocha reported'] };
-      tally.editorPassed += counts.passed;
-      tally.editorFailed += counts.failed;
-      const result: WindowResult = { window: this.index, exitCode, ...counts, log: [...this.log] };
-      if (exitCode !== 0 || counts.failed > 0) {
-        say(`window ${this.index} failed (exit ${exitCode}); its log:\n${this.log.map((l) => `    ${l}`).join('\n')}`);
-      }
-      return result;
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  /** Runs a command by its title from the command palette, as a user would. */
-  async runCommand(title: string): Promise<void> {
-    const page = this.page;
-    await page.waitForSelector('.statusbar', { timeout: 120_000 });
-    await page.keyboard.press('Escape');
-    await page.keyboard.press('F1');
-    await page.waitForSelector('.quick-input-widget input', { state: 'visible', timeout: 30_000 });
-    await page.keyboard.type(title);
-    // Fuzzy matching ranks other commands (e.g. "Restart Running Task") first at times: pick by exact title.
-    const row = page.locator(`.quick-input-list .monaco-list-row[aria-label^="${title}"]`).first();
-    await row.waitFor({ state: 'visible', timeout: 30_000 });
-    await row.click();
-  }
-
-  /**
-   * Runs a task from tasks.json through "Tasks: Run Task", as a user would. Right after a window
-   * opens the task list can still be empty (the task system is not ready), so the pick is retried.
-   */
-  async runTask(label: string, attempts = 5): Promise<void> {
-    const rows = this.page.locator('.quick-input-list .monaco-list-row');
-    for (let attempt = 1; ; attempt++) {
-      await this.runCommand('Tasks: Run Task');
-      const row = this.page.locator(`.quick-input-list .monaco-list-row[aria-label^="${label}"]`).first();
-      try {
-        await row.waitFor({ state: 'visible', timeout: 15_000 });
-        await row.click();
-        return;
-      } catch (err) {
-        const seen = (await rows.evaluateAll((els) => els.map((e) => e.getAttribute('aria-label') ?? ''))).join(' | ');
-        if (attempt >= attempts) {
-          const shot = path.join(this.harness.tempDir, `window-${this.index}-runTask.png`);
-          await this.page.screenshot({ path: shot }).catch(() => undefined);
-          throw new Error(`window ${this.index}: no task "${label}" in the Run Task list after ${attempts} tries (rows: ${seen}; screenshot ${shot}): ${String(err)}`);
-        }
-        say(`window ${this.index}: task "${label}" not in the Run Task list yet (rows: ${seen || 'none'}); trying again`);
-        await this.page.keyboard.press('Escape');
-        await new Promise((r) => setTimeout(r, 2_000));
-      }
-    }
-  }
-
-  async screenshot(file: string): Promise<void> {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    await this.page.screenshot({ path: file });
-  }
-
-  /** SIGKILLs this window's extension host, as a crashed or closed window would end it, and waits until it is gone. */
-  async killExtensionHost(): Promise<void> {
-    await this.harness.killExtensionHost(this);
-  }
-
-  /** Closes the page and ends its extension host (the server would keep it for its reconnection grace time). */
-  async close(): Promise<void> {
-    await this.context.close().catch(() => undefined);
-    await this.killExtensionHost();
-  }
-}
-
 export class Harness {
-  private server: ChildProcess | undefined;
+  private server: CodeServer | undefined;
   private browser: Browser | undefined;
   private windows: EditorWindow[] = [];
   private workspaces = 0;
@@ -239,22 +41,26 @@ export class Harness {
   private stopped = false;
   readonly marker: string;
   readonly tempDir: string;
-  readonly serverLog: string;
-  port = 0;
 
-  private constructor(readonly install: Installation, readonly name: string, private readonly options: HarnessOptions) {
+  private constructor(readonly install: Installation, readonly name: string) {
     this.marker = `${runId}-${++harnessCount}`;
     this.tempDir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'task-lock-harness-')));
-    this.serverLog = path.join(this.tempDir, 'server.log');
   }
 
   /** Installs what is missing (once), then starts a code-server on a free loopback port. */
   static async start(name = 'suite', options: HarnessOptions = {}): Promise<Harness> {
     const install = await ensureInstalled();
-    const h = new Harness(install, name, options);
+    const h = new Harness(install, name);
     active.add(h);
     try {
-      await h.startServer();
+      h.server = await CodeServer.start({
+        name,
+        entry: install.codeServerEntry,
+        dir: h.tempDir,
+        env: h.environment(),
+        port: options.port,
+        installExtension: options.installExtension,
+      });
     } catch (err) {
       await h.stop().catch(() => undefined);
       throw err;
@@ -262,8 +68,24 @@ export class Harness {
     return h;
   }
 
+  private get running(): CodeServer {
+    if (this.server === undefined) {
+      throw new Error(`${this.name}: no code-server running`);
+    }
+    return this.server;
+  }
+
   get url(): string {
-    return `http://127.0.0.1:${this.port}/`;
+    return this.running.url;
+  }
+
+  get port(): number {
+    return this.running.port;
+  }
+
+  /** The server's log file. */
+  get serverLog(): string {
+    return this.running.logFile;
   }
 
   /** Copies test/fixtures/<fixture> to a fresh temp folder and returns its absolute path. */
@@ -279,17 +101,7 @@ export class Harness {
 
   /** The URL that opens a window on the folder, with the extension and test module if given. */
   windowUrl(options: WindowOptions): string {
-    const remote = (p: string): string => `vscode-remote://127.0.0.1:${this.port}${p}`;
-    const payload: [string, string][] = [];
-    const extensionPath = options.extensionPath === undefined ? repoRoot : options.extensionPath;
-    if (extensionPath !== null) {
-      payload.push(['extensionDevelopmentPath', remote(extensionPath)]);
-    }
-    if (options.testModule !== undefined) {
-      payload.push(['extensionTestsPath', remote(options.testModule)]);
-    }
-    const query = `${options.folder.endsWith('.code-workspace') ? 'workspace' : 'folder'}=${encodeURIComponent(options.folder)}`;
-    return payload.length > 0 ? `${this.url}?${query}&payload=${encodeURIComponent(JSON.stringify(payload))}` : `${this.url}?${query}`;
+    return this.running.windowUrl(options);
   }
 
   /**
@@ -330,16 +142,9 @@ export class Harness {
     return this.processes('extensionHost').map((p) => p.pid);
   }
 
+  /** The same as win.killExtensionHost(). */
   async killExtensionHost(win: EditorWindow): Promise<void> {
-    const pid = win.extensionHostPid;
-    if (pid === 0 || !isAlive(pid)) {
-      return;
-    }
-    say(`SIGKILL extension host ${pid} of window ${win.index}`);
-    process.kill(pid, 'SIGKILL');
-    if (!(await waitUntil(() => !isAlive(pid), 30_000))) {
-      throw new Error(`extension host ${pid} still alive 30 s after SIGKILL`);
-    }
+    await win.killExtensionHost();
   }
 
   /**
@@ -355,15 +160,7 @@ export class Harness {
     if (this.browser !== undefined) {
       await withTimeout(this.browser.close(), 15_000).catch(() => undefined);
     }
-    const server = this.server;
-    if (server?.pid !== undefined && server.exitCode === null && server.signalCode === null) {
-      try {
-        process.kill(-server.pid, 'SIGTERM');
-      } catch {
-        // Already gone.
-      }
-      await waitUntil(() => server.exitCode !== null || server.signalCode !== null, 5_000);
-    }
+    await this.server?.stop();
     // Extension hosts stay for the reconnection grace time and task processes live under the
     // ptyHost in their own sessions: the marker finds them all, wherever they were reparented.
     const survivors = this.processes();
@@ -371,7 +168,8 @@ export class Harness {
       const kinds = survivors.map((p) => p.kind).join(', ');
       say(`${this.name}: killing ${survivors.length} process(es) still running after shutdown: ${kinds}`);
       killAll(survivors.map((p) => p.pid));
-      await waitUntil(() => this.processes().length === 0, 10_000);
+      // The check below names whatever survives, which says more than a timeout would.
+      await waitFor('the killed processes to end', () => this.processes().length === 0, { timeoutMs: 10_000, everyMs: 100 }).catch(() => undefined);
     }
     const left = this.processes();
     if (left.length > 0) {
@@ -386,14 +184,11 @@ export class Harness {
 
   /** The last lines the server printed, for failure messages. */
   serverLogTail(lines = 40): string {
-    try {
-      return fs.readFileSync(this.serverLog, 'utf8').split('\n').slice(-lines).join('\n');
-    } catch {
-      return '';
-    }
+    return this.server?.logTail(lines) ?? '';
   }
 
-  private environment(extra: Record<string, string>): NodeJS.ProcessEnv {
+  /** The environment of everything this harness starts: clean of an outer editor's variables, with the marker. */
+  private environment(): NodeJS.ProcessEnv {
     const env: NodeJS.ProcessEnv = { ...process.env };
     // Variables of an outer VS Code or npm run would leak into the server and the tasks it runs.
     for (const key of Object.keys(env)) {
@@ -401,75 +196,12 @@ export class Harness {
         delete env[key];
       }
     }
-    return { ...env, [markerVariable]: this.marker, ...extra };
-  }
-
-  private async startServer(): Promise<void> {
-    const userData = path.join(this.tempDir, 'user-data');
-    const extensions = path.join(this.tempDir, 'extensions');
-    fs.mkdirSync(path.join(userData, 'User'), { recursive: true });
-    fs.mkdirSync(extensions, { recursive: true });
-    fs.writeFileSync(path.join(userData, 'User', 'settings.json'), JSON.stringify(userSettings, null, 2));
-    if (this.options.installExtension === true) {
-      installBuiltExtension(extensions);
-    }
-    const config = path.join(this.tempDir, 'config.yaml');
-    fs.writeFileSync(config, 'auth: none\ncert: false\n');
-    for (let attempt = 1; ; attempt++) {
-      this.port = this.options.port ?? (await freePort());
-      const started = Date.now();
-      const out = fs.openSync(this.serverLog, 'a');
-      const child = spawn(
-        process.execPath,
-        [
-          this.install.codeServerEntry,
-          '--auth', 'none',
-          '--bind-addr', `127.0.0.1:${this.port}`,
-          '--disable-telemetry',
-          '--disable-update-check',
-          '--disable-workspace-trust',
-          '--ignore-last-opened',
-          '--user-data-dir', userData,
-          '--extensions-dir', extensions,
-          '--config', config,
-        ],
-        {
-          // Its own process group, so one signal reaches the server and the children it forks.
-          detached: true,
-          stdio: ['ignore', out, out],
-          env: this.environment({ XDG_CONFIG_HOME: path.join(this.tempDir, 'xdg-config'), XDG_DATA_HOME: path.join(this.tempDir, 'xdg-data') }),
-        },
-      );
-      fs.closeSync(out);
-      this.server = child;
-      const ready = await waitUntilAsync(async () => (child.exitCode !== null ? true : await healthy(this.port)), 60_000);
-      if (ready && child.exitCode === null) {
-        say(`${this.name}: code-server on ${this.url} (pid ${child.pid ?? '?'}, ${Date.now() - started} ms)`);
-        return;
-      }
-      const tail = this.serverLogTail();
-      if (child.exitCode === null) {
-        try {
-          process.kill(-(child.pid ?? 0), 'SIGKILL');
-        } catch {
-          // Already gone.
-        }
-      }
-      if (attempt >= 3 || this.options.port !== undefined || !/EADDRINUSE/.test(tail)) {
-        throw new Error(`code-server did not start on port ${this.port}; server log:\n${tail}`);
-      }
-    }
+    return { ...env, [markerVariable]: this.marker };
   }
 
   private async ensureBrowser(): Promise<Browser> {
     if (this.browser === undefined) {
-      this.browser = await chromium.launch({
-        executablePath: this.install.chromium,
-        headless: true,
-        args: chromiumArgs,
-        timeout: 60_000,
-        env: this.environment({ XDG_CONFIG_HOME: path.join(this.tempDir, 'chromium-config'), XDG_CACHE_HOME: path.join(this.tempDir, 'chromium-cache') }),
-      });
+      this.browser = await launchChromium(this.install.chromium, this.tempDir, this.environment());
     }
     return this.browser;
   }
@@ -480,30 +212,17 @@ export class Harness {
     }
     const browser = await this.ensureBrowser();
     const known = new Set([...this.extensionHostPids(), ...this.windows.map((w) => w.extensionHostPid)]);
-    // A context per window: its own storage, like a separate browser profile window.
-    const context = await browser.newContext({ viewport: options.viewport ?? { width: 1280, height: 800 } });
-    const page = await context.newPage();
-    const win = new EditorWindow(this, this.windows.length + 1, context, page, options);
+    const win = await EditorWindow.open(browser, this.windows.length + 1, this.running.windowUrl(options), options, this.tempDir);
     this.windows.push(win);
-    await page.exposeFunction('codeAutomationLog', (type: string, args: unknown[]) => win.onLog(type, Array.isArray(args) ? args : [args]));
-    await page.exposeFunction('codeAutomationExit', (code: number) => win.onExit(code));
-    page.on('pageerror', (err) => win.log.push(`pageerror: ${err.message}`));
-    await page.goto(this.windowUrl(options), { waitUntil: 'domcontentloaded', timeout: 60_000 });
-    const found = await waitUntil(() => {
-      const fresh = this.extensionHostPids().find((pid) => !known.has(pid));
-      if (fresh !== undefined) {
-        win.extensionHostPid = fresh;
-        return true;
-      }
-      // A test module that finished very fast may have ended its extension host already.
-      if (win.pidFromLog !== undefined) {
-        win.extensionHostPid = win.pidFromLog;
-        return true;
-      }
-      return false;
-    }, 120_000, 50);
-    if (!found) {
-      throw new Error(`window ${win.index}: no extension host started within 120 s; server log:\n${this.serverLogTail()}\nwindow log:\n${win.log.slice(-20).join('\n')}`);
+    try {
+      win.extensionHostPid = await waitFor(
+        `window ${win.index}'s extension host to start`,
+        // A test module that finished very fast may have ended its extension host already: it printed its pid.
+        () => this.extensionHostPids().find((pid) => !known.has(pid)) ?? win.pidFromLog,
+        { timeoutMs: 120_000, everyMs: 50 },
+      );
+    } catch (err) {
+      throw new Error(`${err instanceof Error ? err.message : String(err)}; server log:\n${this.serverLogTail()}\nwindow log:\n${win.log.slice(-20).join('\n')}`);
     }
     say(`${this.name}: window ${win.index} open on ${path.basename(options.folder)}, extension host pid ${win.extensionHostPid}`);
     return win;
@@ -524,60 +243,6 @@ export function sweepRun(): ProcessInfo[] {
     killAll(left.map((p) => p.pid));
   }
   return left;
-}
-
-function installBuiltExtension(extensionsDir: string): void {
-  const manifest = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { publisher: string; name: string; version: string; main?: string };
-  const main = path.join(repoRoot, manifest.main ?? 'dist/extension.js');
-  if (!fs.existsSync(main)) {
-    throw new Error(`${main} does not exist: run npm run build first`);
-  }
-  const target = path.join(extensionsDir, `${manifest.publisher}.${manifest.name}-${manifest.version}`);
-  fs.mkdirSync(target, { recursive: true });
-  for (const item of ['package.json', 'dist', 'media', 'README.md', 'LICENSE', 'CHANGELOG.md']) {
-    const source = path.join(repoRoot, item);
-    if (fs.existsSync(source)) {
-      fs.cpSync(source, path.join(target, item), { recursive: true });
-    }
-  }
-  // The extension's runtime dependencies are bundled into dist/ by esbuild, so no node_modules is copied.
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-function healthy(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const req = http.get({ host: '127.0.0.1', port, path: '/healthz', timeout: 2_000 }, (res) => {
-      res.resume();
-      resolve(res.statusCode === 200);
-    });
-    req.on('error', () => resolve(false));
-    req.on('timeout', () => {
-      req.destroy();
-      resolve(false);
-    });
-  });
-}
-
-async function waitUntilAsync(test: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await test()) {
-      return true;
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return false;
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

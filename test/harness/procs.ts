@@ -133,10 +133,6 @@ function hasAncestor(p: ProcessInfo, byPid: Map<number, ProcessInfo>, test: (a: 
   return false;
 }
 
-export function isAlive(pid: number): boolean {
-  return readProcess(pid) !== undefined;
-}
-
 /**
  * SIGKILLs the processes and their process groups. Stopping them first keeps a parent from
  * starting new children while its siblings die, and keeps orphans from slipping out of sight.
@@ -163,17 +159,6 @@ function signal(pid: number, sig: NodeJS.Signals): void {
   } catch {
     // Already gone.
   }
-}
-
-export async function waitUntil(test: () => boolean, timeoutMs: number, pollMs = 100): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (test()) {
-      return true;
-    }
-    await new Promise((r) => setTimeout(r, pollMs));
-  }
-  return test();
 }
 
 export function describeProcess(p: ProcessInfo): string {

@@ -1,27 +1,64 @@
 import * as path from 'node:path';
 import { Harness } from './harness';
 import { say } from './log';
-import { waitUntil } from './procs';
 import { repoRoot } from './paths';
+import { sleep, waitFor } from '../support/wait';
+import type { EditorWindow } from './window';
 
-// `npm run screenshots`: pictures for the README, taken from the real editor with the demo workspace.
+// `npm run screenshots`: pictures for the README, taken from the real editor with the extension installed.
+// Not a test: it asserts nothing, it only waits until there is something worth a picture.
+
+const media = path.join(repoRoot, 'media');
+
+/** media/screenshot-window.png: one window on the demo workspace running its watch task. */
+async function demoWindow(h: Harness): Promise<void> {
+  const folder = h.workspace('demo');
+  const win = await h.openWindow({ folder, extensionPath: null, viewport: { width: 1280, height: 720 } });
+  await win.page.waitForSelector('.statusbar', { timeout: 120_000 });
+  await win.runTask('watch');
+  await waitFor('the demo watch task to start', () => h.processes().some((p) => p.cmdline.includes('watch.js')), { timeoutMs: 60_000, everyMs: 100 });
+  // Let a few ticks reach the terminal so the picture shows a live task.
+  await sleep(4_000);
+  await shoot(win, 'screenshot-window.png');
+  await win.close();
+}
+
+/** media/screenshot-holder.png and screenshot-follower.png: two windows on one `guarded` folder. */
+async function holderAndFollower(h: Harness): Promise<void> {
+  const folder = h.workspace('guarded');
+  const windows = await h.openWindows(2, { folder, extensionPath: null });
+  const [holder, follower] = await waitFor(
+    'one window to hold the lock and the other to follow',
+    async () => {
+      for (const [a, b] of [[0, 1], [1, 0]]) {
+        if ((await windows[a].statusShows(/this window runs watch/)) && (await windows[b].statusShows(/watch runs in/))) {
+          return [windows[a], windows[b]];
+        }
+      }
+      return undefined;
+    },
+    { timeoutMs: 120_000, everyMs: 250 },
+  );
+  // Let a few ticks reach the holder's terminal.
+  await sleep(4_000);
+  await shoot(holder, 'screenshot-holder.png');
+  await shoot(follower, 'screenshot-follower.png');
+  for (const w of windows) {
+    await w.close();
+  }
+}
+
+async function shoot(win: EditorWindow, name: string): Promise<void> {
+  const file = path.join(media, name);
+  await win.screenshot(file);
+  say(`wrote ${path.relative(repoRoot, file)}`);
+}
 
 async function main(): Promise<void> {
   const h = await Harness.start('screenshots', { installExtension: true });
   try {
-    const folder = h.workspace('demo');
-    const win = await h.openWindow({ folder, extensionPath: null, viewport: { width: 1280, height: 720 } });
-    await win.page.waitForSelector('.statusbar', { timeout: 120_000 });
-    await win.runTask('watch');
-    const running = await waitUntil(() => h.processes().some((p) => p.cmdline.includes('watch.js')), 60_000);
-    if (!running) {
-      throw new Error('the demo watch task did not start');
-    }
-    // Let a few ticks reach the terminal so the picture shows a live task.
-    await new Promise((r) => setTimeout(r, 4_000));
-    const file = path.join(repoRoot, 'media', 'screenshot-window.png');
-    await win.screenshot(file);
-    say(`wrote ${path.relative(repoRoot, file)}`);
+    await demoWindow(h);
+    await holderAndFollower(h);
   } finally {
     await h.stop();
   }

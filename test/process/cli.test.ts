@@ -4,7 +4,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { WorkspaceLock } from '../../src/lock';
-import { CLI, Result, cli, cleanup, keepAlive, ownPid, pidAlive, runCli, sleep, start, tempFolder, waitFor } from '../support/fixtures';
+import { CLI, Result, cli, cleanup, keepAlive, ownPid, runCli, start, tempFolder } from '../support/fixtures';
+import { pidAlive, sleep, waitFor } from '../support/wait';
 
 after(async () => {
   assert.deepEqual(await cleanup(), [], 'processes were left running');

@@ -3,7 +3,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { WorkspaceLock } from '../../src/lock';
-import { Result, cleanup, sleep, start, tempFolder, waitFor } from '../support/fixtures';
+import { Result, cleanup, start, tempFolder } from '../support/fixtures';
+import { sleep, waitFor } from '../support/wait';
 
 const CONTENDER = path.resolve(__dirname, '../support/contender.js');
 
@@ -76,7 +77,7 @@ describe('many processes, one lock', () => {
       await sleep(30 + Math.random() * 60);
     }
     const entersAtLastKill = fs.readFileSync(marks, 'utf8').split('\n').filter((l) => l.startsWith('enter')).length;
-    await waitFor('rounds after the last kill', () => fs.readFileSync(marks, 'utf8').split('\n').filter((l) => l.startsWith('enter')).length >= entersAtLastKill + 20, 20_000);
+    await waitFor('rounds after the last kill', () => fs.readFileSync(marks, 'utf8').split('\n').filter((l) => l.startsWith('enter')).length >= entersAtLastKill + 20, { timeoutMs: 20_000 });
     fs.writeFileSync(stop, '');
     for (const p of procs) {
       const r = await p.result;

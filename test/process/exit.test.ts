@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { WorkspaceLock } from '../../src/lock';
-import { cleanup, ownPid, pidAlive, start, tempFolder, waitFor } from '../support/fixtures';
+import { cleanup, ownPid, start, tempFolder } from '../support/fixtures';
+import { pidAlive, waitFor } from '../support/wait';
 
 const EXITER = path.resolve(__dirname, '../support/exiter.js');
 after(async () => {

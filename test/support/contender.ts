@@ -2,7 +2,7 @@
 // shared file. Started by the process tests; it uses the engine directly, as the extension will.
 import * as fs from 'node:fs';
 import { WorkspaceLock } from '../../src/lock';
-import { pidAlive, sleep } from './fixtures';
+import { pidAlive, sleep } from './wait';
 
 async function main(): Promise<void> {
   const [folder, marks, roundsText, holdText, stopFile] = process.argv.slice(2);

@@ -2,6 +2,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { sleep } from './wait';
 
 /** The bundled CLI, as users run it: tests exercise what ships. */
 export const CLI = path.resolve(__dirname, '../../../dist/cli.js');
@@ -59,39 +60,6 @@ export function cli(args: string[], opts: { cwd?: string; uid?: number; gid?: nu
 
 export function runCli(args: string[], opts: { cwd?: string; uid?: number; gid?: number; env?: NodeJS.ProcessEnv } = {}): Promise<Result> {
   return cli(args, opts).result;
-}
-
-export async function waitFor<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000, everyMs = 10): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) {
-      return v;
-    }
-    if (Date.now() > until) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    }
-    await sleep(everyMs);
-  }
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  // A zombie still answers kill(0) but runs nothing.
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return process.platform !== 'linux';
-  }
 }
 
 /** Kills what the tests started and removes their folders; reports what had to be killed. */

@@ -3,7 +3,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { LockError, LockHandle, WatchEvent, WorkspaceLock } from '../../src/lock';
-import { cleanup, keepAlive, sleep, tempFolder, waitFor } from '../support/fixtures';
+import { cleanup, keepAlive, tempFolder } from '../support/fixtures';
+import { sleep, waitFor } from '../support/wait';
 
 after(cleanup);
 

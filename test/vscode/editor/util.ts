@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import type { WaitOptions } from '../../support/wait';
 
 // Compiled to out/test/vscode/editor/*.js.
 export const repoRoot = path.resolve(__dirname, '..', '..', '..', '..');
@@ -22,20 +23,8 @@ export function workspaceFolder(): string {
   return folder.uri.fsPath;
 }
 
-/** Polls until the probe returns a value; the limit is generous because a window on a busy machine can start slowly. */
-export async function waitFor<T>(probe: () => T | undefined, what: string, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) {
-      return value;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+/** How long code in a window waits (with waitFor from test/support/wait): generous, a window on a busy machine can start slowly. */
+export const slowWindow: WaitOptions = { timeoutMs: 120_000, everyMs: 100 };
 
 /** Runs a task from the workspace's tasks.json by label and resolves with its process' exit code. */
 export async function runTaskToEnd(label: string): Promise<number | undefined> {

@@ -1,6 +1,6 @@
 import * as assert from 'node:assert';
 import { Harness } from '../../harness/harness';
-import { isAlive, waitUntil } from '../../harness/procs';
+import { pidAlive, waitFor } from '../../support/wait';
 
 describe('process cleanup', function () {
   it('a background task outlives its window\'s extension host, and stop() ends it', async () => {
@@ -9,17 +9,24 @@ describe('process cleanup', function () {
     try {
       const win = await h.openWindow({ folder: h.workspace('demo') });
       await win.runTask('watch');
-      const found = await waitUntil(() => h.processes('task').some((p) => p.cmdline.includes('watch.js')), 60_000);
-      assert.ok(found, `the watch task did not start; window log:\n${win.log.slice(-20).join('\n')}`);
-      const watch = h.processes('task').filter((p) => p.cmdline.includes('watch.js')).map((p) => p.pid);
+      const watch = await waitFor(
+        'the watch task to start',
+        () => {
+          const pids = h.processes('task').filter((p) => p.cmdline.includes('watch.js')).map((p) => p.pid);
+          return pids.length > 0 ? pids : undefined;
+        },
+        { timeoutMs: 60_000, everyMs: 100 },
+      ).catch((err: unknown) => {
+        throw new Error(`${err instanceof Error ? err.message : String(err)}; window log:\n${win.log.slice(-20).join('\n')}`);
+      });
 
       // Tasks run under the server's ptyHost, not under the extension host: a crashed window leaves them running.
       await win.killExtensionHost();
-      assert.ok(watch.every(isAlive), 'the task process still runs after its window\'s extension host died');
+      assert.ok(watch.every(pidAlive), 'the task process still runs after its window\'s extension host died');
 
       await h.stop();
       stopped = true;
-      assert.ok(!watch.some(isAlive), 'stop() ended the task process');
+      assert.ok(!watch.some(pidAlive), 'stop() ended the task process');
       assert.strictEqual(h.countProcesses(), 0);
     } finally {
       if (!stopped) {

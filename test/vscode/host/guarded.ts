@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { repoRoot } from '../../harness/paths';
 import { listProcesses } from '../../harness/procs';
+import type { WaitOptions } from '../../support/wait';
 
 // What the host-side Task Lock suites read about a `guarded` fixture folder, where a user would find it:
 // `task-lock status` and the process table.
@@ -35,16 +36,5 @@ function cwdOf(pid: number): string | undefined {
   }
 }
 
-export async function until<T>(probe: () => T | undefined | false, what: string, timeoutMs = 60_000, everyMs = 25): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v !== undefined && v !== false) {
-      return v;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
-    }
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
+/** How long the host waits (with waitFor) for something a window does: a window on a busy machine is slow. */
+export const slowEditor: WaitOptions = { timeoutMs: 60_000, everyMs: 25 };

@@ -2,7 +2,8 @@ import * as assert from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Harness } from '../../harness/harness';
-import { status, ticks, until } from './guarded';
+import { sleep, waitFor } from '../../support/wait';
+import { slowEditor, status, ticks } from './guarded';
 
 // A multi-root workspace: two folders of the `guarded` fixture in one `.code-workspace`. Each folder has
 // its own lock; the status bar sums them up; a second window on the same workspace follows both.
@@ -36,18 +37,19 @@ describe('Task Lock in a multi-root workspace', function () {
 
     const first = await harness.openWindow({ folder: file });
     for (const f of [a, b]) {
-      await until(() => {
+      await waitFor(`the first window to hold ${path.basename(f)} and run its watch`, () => {
         const s = status(f);
         const t = ticks(f);
         return s.state === 'held' && s.holder?.pid === first.extensionHostPid && t.length === 1 && s.holder.tasks.some((x) => x.pid === t[0]);
-      }, `the first window to hold ${path.basename(f)} and run its watch`);
+      }, slowEditor);
     }
-    await first.page.getByText(/Task Lock: 2 here/).first().waitFor({ state: 'visible', timeout: 30_000 });
+    await first.waitForStatus(/Task Lock: 2 here/);
 
     const second = await harness.openWindow({ folder: file });
-    await second.page.getByText(/Task Lock: 2 elsewhere/).first().waitFor({ state: 'visible', timeout: 60_000 });
+    await second.waitForStatus(/Task Lock: 2 elsewhere/, 60_000);
     // Give the second window time to do anything wrong, then count: still one copy per folder, same holder.
-    await new Promise((r) => setTimeout(r, 3000));
+    // A start that must not happen has no event to wait for: this sleep is the period it gets to show.
+    await sleep(3000);
     for (const f of [a, b]) {
       assert.strictEqual(ticks(f).length, 1, `one watch for ${path.basename(f)}`);
       assert.strictEqual(status(f).holder?.pid, first.extensionHostPid);

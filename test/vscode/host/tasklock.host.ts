@@ -2,28 +2,76 @@ import * as assert from 'node:assert';
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { EditorWindow, Harness } from '../../harness/harness';
+import { Harness } from '../../harness/harness';
 import { say } from '../../harness/log';
-import { editorTestModule, repoRoot } from '../../harness/paths';
-import { cli, status, ticks, until } from './guarded';
+import { editorTestModule } from '../../harness/paths';
+import type { EditorWindow } from '../../harness/window';
+import { sleep, waitFor } from '../../support/wait';
+import { cli, slowEditor, status, ticks } from './guarded';
 
 // Task Lock in the real editor: windows on one folder of the `guarded` fixture, whose `watch` task runs
 // `tick.js`. The truth is read where a user would find it: the process table and `task-lock status`.
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+//
+// Opening windows costs tens of seconds, so each describe opens its windows once (in `before`) and its `it`s
+// follow one story in order, each naming the one behaviour it asserts. A step that needs what an earlier step
+// found says so when that step failed (`earlier`). README screenshots come from `npm run screenshots`.
 
 /** The window whose extension host holds the folder's lock, once exactly one tick process runs for it. */
 async function holderWindow(folder: string, windows: EditorWindow[], what: string, timeoutMs = 60_000): Promise<{ win: EditorWindow; tick: number }> {
-  return until(
+  return waitFor(
+    what,
     () => {
       const s = status(folder);
       const t = ticks(folder);
       const win = windows.find((w) => w.extensionHostPid === s.holder?.pid);
       return s.state === 'held' && win && t.length === 1 && s.holder?.tasks.some((x) => x.pid === t[0]) ? { win, tick: t[0] } : undefined;
     },
-    what,
-    timeoutMs,
+    { ...slowEditor, timeoutMs },
   );
+}
+
+/**
+ * Proves a negative: `ms` after a step, the folder still runs the one task process it ran, and no other.
+ * Nothing observable announces that a wrong start will not come (a second copy needs about a second to
+ * spawn), so this is a fixed period: the only kind of sleep these suites keep.
+ */
+async function stillOnly(folder: string, tick: number, ms: number, message?: string): Promise<void> {
+  await sleep(ms);
+  assert.deepStrictEqual(ticks(folder), [tick], message);
+}
+
+/**
+ * Counts the folder's tick processes every `everyMs` until stopped, to catch a second copy that lives only
+ * for a moment. `stop()` resolves with the most seen at once.
+ */
+function sampleCopies(folder: string, everyMs: number): { stop: () => Promise<number> } {
+  let most = 0;
+  let stopped = false;
+  const sampling = waitFor(
+    'the sampler to be stopped',
+    () => {
+      most = Math.max(most, ticks(folder).length);
+      return stopped;
+    },
+    { timeoutMs: 600_000, everyMs },
+  );
+  // A test that failed before stop() leaves the rejection here rather than unhandled.
+  sampling.catch(() => undefined);
+  return {
+    stop: async () => {
+      stopped = true;
+      await sampling;
+      return most;
+    },
+  };
+}
+
+/** What an earlier `it` of the same story found; undefined when that step failed. */
+function earlier<T>(value: T | undefined, what: string): T {
+  if (value === undefined) {
+    throw new Error(`needs ${what}, which an earlier step did not get`);
+  }
+  return value;
 }
 
 function killTicks(folder: string): void {
@@ -36,281 +84,363 @@ function killTicks(folder: string): void {
   }
 }
 
-async function textIn(win: EditorWindow, pattern: RegExp, timeoutMs = 30_000): Promise<string> {
-  const loc = win.page.getByText(pattern).first();
-  await loc.waitFor({ state: 'visible', timeout: timeoutMs });
-  return (await loc.textContent()) ?? '';
+async function closeAll(windows: EditorWindow[]): Promise<void> {
+  for (const w of windows) {
+    await w.close();
+  }
 }
 
 describe('Task Lock in the real editor', function () {
   let h: Harness | undefined;
-  let folders: string[] = [];
+  const folders: string[] = [];
   const figures: string[] = [];
   before(async () => {
     h = await Harness.start('task lock');
   });
-  afterEach(() => {
+  after(async () => {
     for (const f of folders) {
       killTicks(f);
     }
-    folders = [];
-  });
-  after(async () => {
     if (figures.length > 0) {
       say(`Task Lock figures:\n${figures.map((f) => `    ${f}`).join('\n')}`);
     }
     await h?.stop();
   });
 
-  function workspace(): string {
-    const f = (h as Harness).workspace('guarded');
+  function harness(): Harness {
+    return earlier(h, 'a running harness');
+  }
+
+  function workspace(fixture = 'guarded'): string {
+    const f = harness().workspace(fixture);
     folders.push(f);
     return f;
   }
 
-  it('one window: the guarded task starts by itself and the window holds the lock', async () => {
-    const harness = h as Harness;
-    const folder = workspace();
-    const win = await harness.openWindow({ folder });
-    const { tick } = await holderWindow(folder, [win], 'the window to take the lock and start watch');
-    assert.strictEqual(status(folder).holder?.kind, 'vscode');
-    await textIn(win, /this window runs watch/);
-    await sleep(2_000);
-    assert.deepStrictEqual(ticks(folder), [tick]);
-    await win.close();
+  describe('one window', function () {
+    let folder = '';
+    let win: EditorWindow | undefined;
+    before(async () => {
+      folder = workspace();
+      win = await harness().openWindow({ folder });
+    });
+    after(async () => {
+      killTicks(folder);
+      await win?.close();
+    });
+
+    it('starts the guarded task by itself and holds the lock as an editor window', async () => {
+      await holderWindow(folder, [earlier(win, 'the window')], 'the window to take the lock and start watch');
+      assert.strictEqual(status(folder).holder?.kind, 'vscode');
+    });
+
+    it('says "this window runs watch" in its status bar', async () => {
+      await earlier(win, 'the window').waitForStatus(/this window runs watch/);
+    });
+
+    it('starts no second copy', async () => {
+      const { tick } = await holderWindow(folder, [earlier(win, 'the window')], 'the window to run watch');
+      await stillOnly(folder, tick, 2_000);
+    });
   });
 
-  it('inside the window: the API names the holder; Stop releases and nothing restarts; Start takes the lock first', async () => {
-    const harness = h as Harness;
-    const folder = workspace();
-    const [r] = await harness.runWindows(1, { folder, testModule: editorTestModule('tasklock/index.js') });
-    assert.strictEqual(r.exitCode, 0, r.failures.join('\n'));
-    assert.strictEqual(r.passed, 4);
-    const fig = r.log.find((l) => l.includes('[task-lock-figure]'));
-    if (fig !== undefined) {
-      figures.push(fig.slice(fig.indexOf('[task-lock-figure]') + 19));
-    }
+  describe('inside the window (the test module)', function () {
+    // editor/tasklock: the API names the holder; Stop releases and nothing restarts; Start takes the lock first.
+    it('the in-window suite passes all four of its tests', async () => {
+      const folder = workspace();
+      const [r] = await harness().runWindows(1, { folder, testModule: editorTestModule('tasklock/index.js') });
+      assert.strictEqual(r.exitCode, 0, r.failures.join('\n'));
+      assert.strictEqual(r.passed, 4);
+      const fig = r.log.find((l) => l.includes('[task-lock-figure]'));
+      if (fig !== undefined) {
+        figures.push(fig.slice(fig.indexOf('[task-lock-figure]') + 19));
+      }
+    });
   });
 
-  it('two windows: the task runs once; a start in the follower is stopped; Take Over moves it; the holder killed: the follower starts it', async () => {
-    const harness = h as Harness;
-    const folder = workspace();
-    const windows = await harness.openWindows(2, { folder });
-    const first = await holderWindow(folder, windows, 'one window to run watch');
-    const holder = first.win;
-    const follower = windows.find((w) => w !== holder) as EditorWindow;
-    await sleep(3_000);
-    assert.deepStrictEqual(ticks(folder), [first.tick], 'the task must run exactly once');
-    await textIn(follower, /watch runs in/);
-    if (process.env.TASK_LOCK_SCREENSHOTS === '1') {
-      // For the README: `TASK_LOCK_SCREENSHOTS=1 npm run test:vscode -- tasklock` refreshes them.
-      await textIn(holder, /this window runs watch/);
-      await holder.screenshot(path.join(repoRoot, 'media', 'screenshot-holder.png'));
-      await follower.screenshot(path.join(repoRoot, 'media', 'screenshot-follower.png'));
-    }
+  describe('two windows on one folder', function () {
+    let folder = '';
+    let windows: EditorWindow[] = [];
+    let holder: EditorWindow | undefined;
+    let follower: EditorWindow | undefined;
+    let firstTick: number | undefined;
+    let movedTick: number | undefined;
+    before(async () => {
+      folder = workspace();
+      windows = await harness().openWindows(2, { folder });
+    });
+    after(async () => {
+      killTicks(folder);
+      await closeAll(windows);
+    });
 
-    // A manual start in the follower: terminated, with a notification naming the holder.
-    await follower.runTask('watch');
-    await textIn(follower, /is already running in/);
-    await sleep(2_000);
-    assert.deepStrictEqual(ticks(folder), [first.tick], 'the holder\'s task keeps running, alone');
-    assert.strictEqual(status(folder).holder?.pid, holder.extensionHostPid);
+    it('runs the guarded task exactly once', async () => {
+      const first = await holderWindow(folder, windows, 'one window to run watch');
+      holder = first.win;
+      follower = windows.find((w) => w !== holder);
+      firstTick = first.tick;
+      await stillOnly(folder, first.tick, 3_000, 'the task must run exactly once');
+    });
 
-    // Take Over: the holder stops its task and hands over; the follower starts it.
-    await follower.runCommand('Task Lock: Take Over');
-    // From the click on the command (typing it in the palette is not counted).
-    const t0 = Date.now();
-    await until(() => ticks(folder).some((p) => p !== first.tick), 'a new task process after Take Over', 60_000, 5);
-    figures.push(`Take Over → task running in the new window: ${Date.now() - t0} ms (including the old task's stop)`);
-    const moved = await until(() => {
-      const s = status(folder);
-      const t = ticks(folder);
-      return s.holder?.pid === follower.extensionHostPid && t.length === 1 && t[0] !== first.tick ? t[0] : undefined;
-    }, 'Take Over to move watch to the follower');
-    await sleep(1_000);
-    assert.deepStrictEqual(ticks(folder), [moved]);
+    it('the follower names the holder in its status bar', async () => {
+      await earlier(follower, 'the follower').waitForStatus(/watch runs in/);
+    });
 
-    // The new holder's extension host and task die with SIGKILL: the other window fails over.
-    const t1 = Date.now();
-    process.kill(follower.extensionHostPid, 'SIGKILL');
-    process.kill(moved, 'SIGKILL');
-    // The process table alone, polled fast, times the failover; the lock is checked right after.
-    await until(() => ticks(folder).some((p) => p !== moved), 'a new task process', 60_000, 5);
-    figures.push(`holder's extension host and task killed → the other window's task process running: ${Date.now() - t1} ms`);
-    await follower.killExtensionHost();
-    const after = await holderWindow(folder, [holder], 'failover to the first window');
-    assert.notStrictEqual(after.tick, moved);
-    await sleep(2_000);
-    assert.deepStrictEqual(ticks(folder), [after.tick]);
-    for (const w of windows) {
-      await w.close();
-    }
+    it('a start of the task in the follower is stopped, with a notification naming the holder', async () => {
+      const f = earlier(follower, 'the follower');
+      await f.runTask('watch');
+      await f.waitForText(/is already running in/);
+    });
+
+    it('after that stop, the holder\'s task keeps running, alone, and the holder keeps the lock', async () => {
+      await stillOnly(folder, earlier(firstTick, 'the first task process'), 2_000, 'the holder\'s task keeps running, alone');
+      assert.strictEqual(status(folder).holder?.pid, earlier(holder, 'the holder').extensionHostPid);
+    });
+
+    it('Take Over in the follower moves the task to it', async () => {
+      const f = earlier(follower, 'the follower');
+      const old = earlier(firstTick, 'the first task process');
+      await f.runCommand('Task Lock: Take Over');
+      // From the click on the command (typing it in the palette is not counted).
+      const t0 = Date.now();
+      await waitFor('a new task process after Take Over', () => ticks(folder).some((p) => p !== old), { timeoutMs: 60_000, everyMs: 5 });
+      figures.push(`Take Over → task running in the new window: ${Date.now() - t0} ms (including the old task's stop)`);
+      movedTick = await waitFor('Take Over to move watch to the follower', () => {
+        const s = status(folder);
+        const t = ticks(folder);
+        return s.holder?.pid === f.extensionHostPid && t.length === 1 && t[0] !== old ? t[0] : undefined;
+      }, slowEditor);
+      await stillOnly(folder, movedTick, 1_000);
+    });
+
+    it('the new holder\'s extension host and task killed: the other window fails over', async () => {
+      const f = earlier(follower, 'the follower');
+      const moved = earlier(movedTick, 'the task moved by Take Over');
+      const t1 = Date.now();
+      process.kill(f.extensionHostPid, 'SIGKILL');
+      process.kill(moved, 'SIGKILL');
+      // The process table alone, polled fast, times the failover; the lock is checked right after.
+      await waitFor('a new task process', () => ticks(folder).some((p) => p !== moved), { timeoutMs: 60_000, everyMs: 5 });
+      figures.push(`holder's extension host and task killed → the other window's task process running: ${Date.now() - t1} ms`);
+      await f.killExtensionHost();
+      const after = await holderWindow(folder, [earlier(holder, 'the first holder')], 'failover to the first window');
+      assert.notStrictEqual(after.tick, moved);
+      await stillOnly(folder, after.tick, 2_000);
+    });
   });
 
-  it('the holder\'s extension host killed while its task lives: nobody starts a second copy, even after staleSeconds', async () => {
-    const harness = h as Harness;
-    const folder = workspace();
-    const windows = await harness.openWindows(2, { folder });
-    const first = await holderWindow(folder, windows, 'one window to run watch');
-    const other = windows.find((w) => w !== first.win) as EditorWindow;
-    await first.win.killExtensionHost();
-    // taskLock.staleSeconds is 2 in the fixture.
-    await sleep(5_000);
-    assert.deepStrictEqual(ticks(folder), [first.tick], 'still one copy, the orphaned one');
-    assert.strictEqual(status(folder).state, 'held');
-    // When that task ends too, failover applies.
-    const t0 = Date.now();
-    process.kill(first.tick, 'SIGKILL');
-    await until(() => ticks(folder).some((p) => p !== first.tick), 'a new task process', 60_000, 5);
-    figures.push(`orphaned task killed → the other window's task process running: ${Date.now() - t0} ms`);
-    // By the process table rather than by window: under load the harness has once mapped a window to a wrong pid.
-    const after = await until(() => {
-      const s = status(folder);
-      const t = ticks(folder);
-      return s.state === 'held' && s.holder?.pid !== first.win.extensionHostPid && t.length === 1 && s.holder?.tasks.some((x) => x.pid === t[0]) ? t[0] : undefined;
-    }, 'failover once the orphaned task ended');
-    assert.notStrictEqual(after, first.tick);
-    void other;
-    for (const w of windows) {
-      await w.close();
-    }
+  describe('the holder\'s extension host killed while its task lives', function () {
+    let folder = '';
+    let windows: EditorWindow[] = [];
+    let orphan: { win: EditorWindow; tick: number } | undefined;
+    before(async () => {
+      folder = workspace();
+      windows = await harness().openWindows(2, { folder });
+      orphan = await holderWindow(folder, windows, 'one window to run watch');
+      await orphan.win.killExtensionHost();
+    });
+    after(async () => {
+      killTicks(folder);
+      await closeAll(windows);
+    });
+
+    it('nobody starts a second copy, even after staleSeconds', async () => {
+      const { tick } = earlier(orphan, 'the orphaned task');
+      // taskLock.staleSeconds is 2 in the fixture: the period must outlast it.
+      await stillOnly(folder, tick, 5_000, 'still one copy, the orphaned one');
+      assert.strictEqual(status(folder).state, 'held');
+    });
+
+    it('when the orphaned task ends too, the other window fails over', async () => {
+      const { win, tick } = earlier(orphan, 'the orphaned task');
+      const t0 = Date.now();
+      process.kill(tick, 'SIGKILL');
+      await waitFor('a new task process', () => ticks(folder).some((p) => p !== tick), { timeoutMs: 60_000, everyMs: 5 });
+      figures.push(`orphaned task killed → the other window's task process running: ${Date.now() - t0} ms`);
+      // By the process table rather than by window: under load the harness has once mapped a window to a wrong pid.
+      const after = await waitFor('failover once the orphaned task ended', () => {
+        const s = status(folder);
+        const t = ticks(folder);
+        return s.state === 'held' && s.holder?.pid !== win.extensionHostPid && t.length === 1 && s.holder?.tasks.some((x) => x.pid === t[0]) ? t[0] : undefined;
+      }, slowEditor);
+      assert.notStrictEqual(after, tick);
+    });
   });
 
-  it('a `task-lock run` holding the folder: the window starts nothing and names it; when it ends, the window fails over', async () => {
-    const harness = h as Harness;
-    const folder = workspace();
-    const child: ChildProcess = spawn(process.execPath, [cli, 'run', '--folder', folder, '--label', 'cli watch', '--', process.execPath, path.join(folder, 'tick.js')], { stdio: 'ignore' });
-    try {
-      const cliTick = await until(() => (status(folder).state === 'held' && ticks(folder).length === 1 ? ticks(folder)[0] : undefined), 'the CLI to hold the lock');
-      const win = await harness.openWindow({ folder });
-      await textIn(win, /runs in task-lock run/);
-      await sleep(2_000);
-      assert.deepStrictEqual(ticks(folder), [cliTick]);
+  describe('a `task-lock run` holding the folder', function () {
+    let folder = '';
+    let child: ChildProcess | undefined;
+    let cliTick: number | undefined;
+    let win: EditorWindow | undefined;
+    before(async () => {
+      folder = workspace();
+      child = spawn(process.execPath, [cli, 'run', '--folder', folder, '--label', 'cli watch', '--', process.execPath, path.join(folder, 'tick.js')], { stdio: 'ignore' });
+      cliTick = await waitFor('the CLI to hold the lock', () => (status(folder).state === 'held' && ticks(folder).length === 1 ? ticks(folder)[0] : undefined), slowEditor);
+      win = await harness().openWindow({ folder });
+    });
+    after(async () => {
+      child?.kill('SIGKILL');
+      killTicks(folder);
+      await win?.close();
+    });
+
+    it('the window names it in its status bar', async () => {
+      await earlier(win, 'the window').waitForStatus(/runs in task-lock run/);
+    });
+
+    it('the window starts no copy of its own', async () => {
+      await stillOnly(folder, earlier(cliTick, 'the CLI\'s task process'), 2_000);
       assert.strictEqual(status(folder).holder?.kind, 'cli');
-      child.kill('SIGTERM');
-      const after = await holderWindow(folder, [win], 'the window to fail over after the CLI ended');
-      assert.notStrictEqual(after.tick, cliTick);
-      await win.close();
-    } finally {
-      child.kill('SIGKILL');
-    }
+    });
+
+    it('when the run ends, the window fails over', async () => {
+      const old = earlier(cliTick, 'the CLI\'s task process');
+      earlier(child, 'the CLI').kill('SIGTERM');
+      const after = await holderWindow(folder, [earlier(win, 'the window')], 'the window to fail over after the CLI ended');
+      assert.notStrictEqual(after.tick, old);
+    });
   });
 
-  it('a `taskLock` task (CustomExecution): in a follower its process never starts', async () => {
-    const harness = h as Harness;
-    const folder = (h as Harness).workspace('gated');
-    folders.push(folder);
-    const windows = await harness.openWindows(2, { folder });
-    const first = await holderWindow(folder, windows, 'one window to run the gated watch');
-    const follower = windows.find((w) => w !== first.win) as EditorWindow;
-    await textIn(follower, /watch runs in/);
-    let most = 0;
-    let watching = true;
-    const sampler = (async () => {
-      while (watching) {
-        most = Math.max(most, ticks(folder).length);
-        await sleep(2);
+  describe('a `taskLock` task (CustomExecution)', function () {
+    it('in a follower its process never starts', async () => {
+      const folder = workspace('gated');
+      const windows = await harness().openWindows(2, { folder });
+      try {
+        const first = await holderWindow(folder, windows, 'one window to run the gated watch');
+        const follower = windows.find((w) => w !== first.win) as EditorWindow;
+        await follower.waitForStatus(/watch runs in/);
+        const copies = sampleCopies(folder, 2);
+        let most: number;
+        try {
+          await follower.runTask('watch');
+          await follower.waitForText(/is already running in/);
+          // A process that must never start has no event to wait for: the sampler watches for this period.
+          await stillOnly(folder, first.tick, 3_000);
+        } finally {
+          most = await copies.stop();
+        }
+        assert.strictEqual(most, 1, 'a second process existed, even briefly');
+      } finally {
+        await closeAll(windows);
       }
-    })();
-    await follower.runTask('watch');
-    await textIn(follower, /is already running in/);
-    await sleep(3_000);
-    watching = false;
-    await sampler;
-    assert.strictEqual(most, 1, 'a second process existed, even briefly');
-    assert.deepStrictEqual(ticks(folder), [first.tick]);
-    for (const w of windows) {
-      await w.close();
-    }
+    });
   });
 
-  it('the lock removed underneath the holder (reclaim --force): the holder stops its task and says so', async () => {
-    const harness = h as Harness;
-    const folder = workspace();
-    const win = await harness.openWindow({ folder });
-    await holderWindow(folder, [win], 'the window to run watch');
-    execFileSync(process.execPath, [cli, 'reclaim', '--folder', folder, '--force'], { encoding: 'utf8' });
-    await textIn(win, /taken or removed underneath/);
-    await until(() => ticks(folder).length === 0, 'the compromised holder to stop its task');
-    await win.close();
+  describe('the lock removed underneath the holder (reclaim --force)', function () {
+    let folder = '';
+    let win: EditorWindow | undefined;
+    before(async () => {
+      folder = workspace();
+      win = await harness().openWindow({ folder });
+      await holderWindow(folder, [win], 'the window to run watch');
+      execFileSync(process.execPath, [cli, 'reclaim', '--folder', folder, '--force'], { encoding: 'utf8' });
+    });
+    after(async () => {
+      killTicks(folder);
+      await win?.close();
+    });
+
+    it('the holder says its lock was taken or removed underneath', async () => {
+      await earlier(win, 'the window').waitForText(/taken or removed underneath/);
+    });
+
+    it('the holder stops its task', async () => {
+      await waitFor('the compromised holder to stop its task', () => ticks(folder).length === 0, slowEditor);
+    });
   });
 
-  it('`runOn: folderOpen` in two windows: the follower\'s copy is stopped, one keeps running', async () => {
-    const harness = h as Harness;
-    const folder = workspace();
-    const tasksFile = path.join(folder, '.vscode', 'tasks.json');
-    const tasks = JSON.parse(fs.readFileSync(tasksFile, 'utf8')) as { tasks: Array<Record<string, unknown>> };
-    tasks.tasks[0].runOptions = { runOn: 'folderOpen' };
-    fs.writeFileSync(tasksFile, JSON.stringify(tasks, null, 2));
-    fs.writeFileSync(path.join(folder, '.vscode', 'settings.json'), JSON.stringify({ 'taskLock.tasks': ['watch'], 'taskLock.staleSeconds': 2, 'task.allowAutomaticTasks': 'on' }));
-    let most = 0;
-    let watching = true;
-    const sampler = (async () => {
-      while (watching) {
-        most = Math.max(most, ticks(folder).length);
-        await sleep(5);
+  describe('`runOn: folderOpen` in two windows', function () {
+    it('the follower\'s copy is stopped, one keeps running', async () => {
+      const folder = workspace();
+      const tasksFile = path.join(folder, '.vscode', 'tasks.json');
+      const tasks = JSON.parse(fs.readFileSync(tasksFile, 'utf8')) as { tasks: Array<Record<string, unknown>> };
+      tasks.tasks[0].runOptions = { runOn: 'folderOpen' };
+      fs.writeFileSync(tasksFile, JSON.stringify(tasks, null, 2));
+      fs.writeFileSync(path.join(folder, '.vscode', 'settings.json'), JSON.stringify({ 'taskLock.tasks': ['watch'], 'taskLock.staleSeconds': 2, 'task.allowAutomaticTasks': 'on' }));
+      const copies = sampleCopies(folder, 5);
+      let windows: EditorWindow[] = [];
+      try {
+        windows = await harness().openWindows(2, { folder });
+        const first = await holderWindow(folder, windows, 'one window to run watch');
+        const follower = windows.find((w) => w !== first.win) as EditorWindow;
+        await follower.waitForStatus(/watch runs in/);
+        // The follower's copy may spawn before the extension stops it, or not at all: nothing tells which.
+        await stillOnly(folder, first.tick, 4_000);
+      } finally {
+        figures.push(`runOn folderOpen in a second window: at most ${await copies.stop()} copies at once before the stop`);
+        await closeAll(windows);
       }
-    })();
-    const windows = await harness.openWindows(2, { folder });
-    const first = await holderWindow(folder, windows, 'one window to run watch');
-    const follower = windows.find((w) => w !== first.win) as EditorWindow;
-    await textIn(follower, /watch runs in/);
-    await sleep(4_000);
-    watching = false;
-    await sampler;
-    figures.push(`runOn folderOpen in a second window: at most ${most} copies at once before the stop`);
-    assert.deepStrictEqual(ticks(folder), [first.tick]);
-    for (const w of windows) {
-      await w.close();
-    }
+    });
   });
 
-  it('an invalid setting: one warning naming it, the default is used, the task still runs', async () => {
-    const harness = h as Harness;
-    const folder = workspace();
-    fs.writeFileSync(path.join(folder, '.vscode', 'settings.json'), JSON.stringify({ 'taskLock.tasks': ['watch'], 'taskLock.staleSeconds': 'soon', 'taskLock.failover': 3 }));
-    const win = await harness.openWindow({ folder });
-    await textIn(win, /taskLock\.staleSeconds/);
-    await textIn(win, /taskLock\.failover/);
-    await holderWindow(folder, [win], 'the window to run watch despite the invalid settings');
-    await win.close();
+  describe('invalid settings', function () {
+    let folder = '';
+    let win: EditorWindow | undefined;
+    before(async () => {
+      folder = workspace();
+      fs.writeFileSync(path.join(folder, '.vscode', 'settings.json'), JSON.stringify({ 'taskLock.tasks': ['watch'], 'taskLock.staleSeconds': 'soon', 'taskLock.failover': 3 }));
+      win = await harness().openWindow({ folder });
+    });
+    after(async () => {
+      killTicks(folder);
+      await win?.close();
+    });
+
+    it('a warning names each invalid setting', async () => {
+      await earlier(win, 'the window').waitForText(/taskLock\.staleSeconds/);
+      await earlier(win, 'the window').waitForText(/taskLock\.failover/);
+    });
+
+    it('the defaults are used: the task still runs', async () => {
+      await holderWindow(folder, [earlier(win, 'the window')], 'the window to run watch despite the invalid settings');
+    });
   });
 });
 
 describe('Task Lock: a window whose extension host restarts', function () {
   let h: Harness | undefined;
   let folder = '';
+  let windows: EditorWindow[] = [];
+  let first: { win: EditorWindow; tick: number } | undefined;
+  let adopted: number | undefined;
   before(async () => {
     // Installed, not a development extension: a development window closes when its extension host dies.
     h = await Harness.start('task lock restart', { installExtension: true });
+    folder = h.workspace('guarded');
+    windows = await h.openWindows(2, { folder, extensionPath: null });
+    first = await holderWindow(folder, windows, 'one window to run watch');
   });
   after(async () => {
+    if (adopted !== undefined) {
+      // The window does not know its new extension host's pid: close() would not end it.
+      try {
+        process.kill(adopted, 'SIGKILL');
+      } catch {
+        // Gone already.
+      }
+    }
     killTicks(folder);
+    await closeAll(windows);
     await h?.stop();
   });
 
-  it('re-adopts the lock its running task keeps; the other window starts no second copy', async () => {
-    const harness = h as Harness;
-    folder = harness.workspace('guarded');
-    const windows = await harness.openWindows(2, { folder, extensionPath: null });
-    const first = await holderWindow(folder, windows, 'one window to run watch');
-    const other = windows.find((w) => w !== first.win) as EditorWindow;
-    await first.win.killExtensionHost();
-    await first.win.page.getByRole('button', { name: /Restart/ }).first().click({ timeout: 60_000 });
+  it('re-adopts the lock its running task keeps', async () => {
+    const harness = earlier(h, 'a running harness');
+    const { win, tick } = earlier(first, 'the holder');
+    await win.killExtensionHost();
+    await win.page.getByRole('button', { name: /Restart/ }).first().click({ timeout: 60_000 });
     const known = new Set(windows.map((w) => w.extensionHostPid));
-    const adopted = await until(() => {
+    adopted = await waitFor('the restarted extension host to re-adopt the lock', () => {
       const s = status(folder);
       const pid = s.holder?.pid;
       return s.state === 'held' && pid !== undefined && !known.has(pid) && harness.extensionHostPids().includes(pid) ? pid : undefined;
-    }, 'the restarted extension host to re-adopt the lock');
-    assert.deepStrictEqual(ticks(folder), [first.tick], 'the same task process, alone');
-    assert.ok(status(folder).holder?.tasks.some((t) => t.pid === first.tick), 'the task stays recorded');
-    await sleep(3_000);
-    assert.deepStrictEqual(ticks(folder), [first.tick]);
-    process.kill(adopted, 'SIGKILL');
-    for (const w of windows) {
-      await w.close();
-    }
-    void other;
+    }, slowEditor);
+    assert.deepStrictEqual(ticks(folder), [tick], 'the same task process, alone');
+    assert.ok(status(folder).holder?.tasks.some((t) => t.pid === tick), 'the task stays recorded');
+  });
+
+  it('the other window starts no second copy', async () => {
+    earlier(adopted, 'the re-adopted lock');
+    await stillOnly(folder, earlier(first, 'the holder').tick, 3_000);
   });
 });

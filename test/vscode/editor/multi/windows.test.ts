@@ -1,7 +1,8 @@
 import * as assert from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { waitFor, workspaceFolder } from '../util';
+import { waitFor } from '../../../support/wait';
+import { slowWindow, workspaceFolder } from '../util';
 
 describe('two windows on one folder', () => {
   it('each has its own extension host and sees the file the other one wrote', async () => {
@@ -11,11 +12,11 @@ describe('two windows on one folder', () => {
     fs.mkdirSync(dir, { recursive: true });
     const mine = `${process.pid}.json`;
     fs.writeFileSync(path.join(dir, mine), JSON.stringify({ pid: process.pid, at: Date.now() }));
-    const other = await waitFor(() => fs.readdirSync(dir).find((f) => f !== mine && f.endsWith('.json')), 'the other window to write its file');
+    const other = await waitFor('the other window to write its file', () => fs.readdirSync(dir).find((f) => f !== mine && f.endsWith('.json')), slowWindow);
     const otherPid = (JSON.parse(fs.readFileSync(path.join(dir, other), 'utf8')) as { pid: number }).pid;
     assert.notStrictEqual(otherPid, process.pid);
     // Stay until the other window has seen this one's file too, so neither window's end races the other's read.
     fs.writeFileSync(path.join(dir, `${process.pid}.saw-${otherPid}`), '');
-    await waitFor(() => (fs.existsSync(path.join(dir, `${otherPid}.saw-${process.pid}`)) ? true : undefined), 'the other window to see this one');
+    await waitFor('the other window to see this one', () => fs.existsSync(path.join(dir, `${otherPid}.saw-${process.pid}`)), slowWindow);
   });
 });

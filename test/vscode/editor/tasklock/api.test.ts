@@ -1,7 +1,8 @@
 import * as assert from 'node:assert';
 import * as vscode from 'vscode';
 import type { TaskLockApi } from '../../../../src/extension';
-import { extensionId, waitFor, workspaceFolder } from '../util';
+import { sleep, waitFor } from '../../../support/wait';
+import { extensionId, slowWindow, workspaceFolder } from '../util';
 
 // Runs inside a window on the `guarded` fixture: the extension's API and the running task, seen from inside.
 
@@ -22,11 +23,11 @@ describe('Task Lock API in a window', () => {
 
   it('the window takes the lock and its state says it runs watch', async () => {
     const folder = workspaceFolder();
-    const s = await waitFor(() => api.state().find((f) => f.folder === folder && f.phase === 'holder' && f.running.includes('watch')), 'this window to hold the lock and run watch', 60_000);
+    const s = await waitFor('this window to hold the lock and run watch', () => api.state().find((f) => f.folder === folder && f.phase === 'holder' && f.running.includes('watch')), { ...slowWindow, timeoutMs: 60_000 });
     assert.deepStrictEqual(s.tasks, ['watch']);
     assert.strictEqual(s.holder?.kind, 'vscode');
     assert.strictEqual(s.holder?.pid, process.pid);
-    await waitFor(() => (vscode.tasks.taskExecutions.some((e) => e.task.name === 'watch') ? true : undefined), 'the watch execution');
+    await waitFor('the watch execution', () => vscode.tasks.taskExecutions.some((e) => e.task.name === 'watch'), slowWindow);
   });
 
   it('Stop Guarded Tasks and Release stops the task and frees the lock; onDidChange tells', async () => {
@@ -40,15 +41,16 @@ describe('Task Lock API in a window', () => {
     });
     await vscode.commands.executeCommand('taskLock.stopTasks');
     await freed;
-    await waitFor(() => (vscode.tasks.taskExecutions.some((e) => e.task.name === 'watch') ? undefined : true), 'the watch execution to end', 10_000);
-    // Released on purpose: nothing starts it again by itself.
-    await new Promise((r) => setTimeout(r, 1500));
+    await waitFor('the watch execution to end', () => !vscode.tasks.taskExecutions.some((e) => e.task.name === 'watch'), { ...slowWindow, timeoutMs: 10_000 });
+    // Released on purpose: nothing starts it again by itself. A restart that does not come has no event to wait
+    // for, so this sleep stays: it gives a wrong restart (a reaction to the freed lock) time to show.
+    await sleep(1500);
     assert.strictEqual(api.state()[0].phase, 'free');
   });
 
   it('Start Guarded Tasks takes the lock before it starts the task', async () => {
     await vscode.commands.executeCommand('taskLock.startTasks');
-    const s = await waitFor(() => api.state().find((f) => f.phase === 'holder' && f.running.includes('watch')), 'the task to run again', 60_000);
+    const s = await waitFor('the task to run again', () => api.state().find((f) => f.phase === 'holder' && f.running.includes('watch')), { ...slowWindow, timeoutMs: 60_000 });
     assert.strictEqual(s.holder?.pid, process.pid);
   });
 });
