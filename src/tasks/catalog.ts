@@ -31,15 +31,15 @@ export class TaskCatalog {
 
   /**
    * Starts the tasks among `names` that `fits` accepts, looking them up once more when one is missing from the
-   * cached list (a provider that came late). Returns what started, by label; the rest is logged.
+   * cached list (a provider that came late). `started` hears of each right after its own start, before the
+   * next one begins: a task that ends at once must not be recorded after its end. The rest is logged.
    */
-  async start(names: readonly string[], fits: (t: vscode.Task) => boolean, why: string): Promise<Map<string, vscode.TaskExecution>> {
+  async start(names: readonly string[], fits: (t: vscode.Task) => boolean, why: string, started: (name: string, exec: vscode.TaskExecution) => void): Promise<void> {
     let all = await this.list();
     if (names.some((name) => !all.some((t) => t.name === name && fits(t)))) {
       this.forget();
       all = await this.list();
     }
-    const started = new Map<string, vscode.TaskExecution>();
     for (const name of names) {
       const task = all.find((t) => t.name === name && fits(t));
       if (!task) {
@@ -47,12 +47,11 @@ export class TaskCatalog {
         continue;
       }
       try {
-        started.set(name, await vscode.tasks.executeTask(task));
+        started(name, await vscode.tasks.executeTask(task));
         this.log.info(`started ${name} (${why})`);
       } catch (err) {
         this.log.error(`cannot start ${name}: ${errorMessage(err)}`);
       }
     }
-    return started;
   }
 }

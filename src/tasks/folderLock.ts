@@ -215,7 +215,7 @@ export class FolderLock {
     try {
       const r = await lock.reclaim();
       this.refresh();
-      this.owner.log.info(`reclaim: ${r.result}${r.result === 'alive' ? ` (${describeState(r.state)})` : ''}`);
+      this.owner.log.info(`reclaim: ${r.result === 'reclaimed' ? 'removed the stale lock' : r.result === 'nothing' ? 'there was no stale lock' : `the holder is alive: ${describeState(r.state)}`}`);
       return r.result === 'alive' ? { result: 'alive', holder: describeState(r.state) } : { result: r.result };
     } catch (err) {
       this.owner.log.error(`reclaim: ${errorMessage(err)}`);

@@ -156,6 +156,7 @@ export class FolderGuard implements vscode.Disposable {
     if (d.action === 'take') {
       void this.lock.serial(async () => {
         if (!this.isHolder && !this.lock.isClosed) {
+          this.log.info(`failover: the holder ${d.from ?? ''} is gone`);
           await (d.start ? this.acquireAndStart('failover') : this.lock.tryAcquire('failover (taskLock.autoStart is off: starting nothing)'));
         }
       });
@@ -176,9 +177,7 @@ export class FolderGuard implements vscode.Disposable {
       this.log.info('every guarded task runs already');
       return true;
     }
-    for (const [name, exec] of await this.catalog.start(missing, (t) => this.owns(t), why)) {
-      this.running.add(exec, name);
-    }
+    await this.catalog.start(missing, (t) => this.owns(t), why, (name, exec) => this.running.add(exec, name));
     if (this.running.size === 0) {
       this.log.info('no guarded task could be started: releasing the lock');
       await this.lock.release();
