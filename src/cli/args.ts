@@ -1,5 +1,5 @@
 // The command line, parsed: no I/O here, so every rule is unit-tested.
-import { DEFAULT_STALE_MS, MIN_STALE_MS } from '../lock';
+import { DEFAULT_STALE_MS, MAX_STALE_MS, MIN_STALE_MS } from '../lock';
 
 export const USAGE = `Usage:
   task-lock run [--folder DIR] [--wait[=SECONDS]] [--label NAME] [--no-handoff] -- CMD [ARGS...]
@@ -11,7 +11,7 @@ command in a terminal and a guarded task in VS Code never run at the same time.
 
 Common options:
   --folder DIR        the workspace folder whose lock to use
-  --stale=SECONDS     heartbeat age after which a holder on another host counts as dead (default ${DEFAULT_STALE_MS / 1000}, min ${MIN_STALE_MS / 1000});
+  --stale=SECONDS     heartbeat age after which a holder on another host counts as dead (default ${DEFAULT_STALE_MS / 1000}, ${MIN_STALE_MS / 1000} to ${MAX_STALE_MS / 1000});
                       use the same value as the extension's taskLock.staleSeconds
   --lock-dir=DIR      keep the lock in DIR instead of DIR/.vscode/task-lock (for example a shared path)
 
@@ -103,7 +103,7 @@ export function parseArgs(args: string[]): Parsed {
         p.lockDirectory = value();
         break;
       case '--stale':
-        p.staleMs = seconds(name, value(), MIN_STALE_MS / 1000) * 1000;
+        p.staleMs = seconds(name, value(), MIN_STALE_MS / 1000, MAX_STALE_MS / 1000) * 1000;
         break;
       case '--wait':
         // Only the `=` form takes a value: `--wait 5` would be ambiguous with a command.
@@ -129,10 +129,11 @@ export function parseArgs(args: string[]): Parsed {
   return p;
 }
 
-function seconds(flag: string, text: string, min: number): number {
+function seconds(flag: string, text: string, min: number, max = Infinity): number {
   const n = Number(text);
-  if (text.trim() === '' || !Number.isFinite(n) || n < min) {
-    throw new UsageError(`${flag} needs a number of seconds${min > 0 ? ` of at least ${min}` : ''}, not "${text}"`);
+  if (text.trim() === '' || !Number.isFinite(n) || n < min || n > max) {
+    const range = max < Infinity ? ` from ${min} to ${max}` : min > 0 ? ` of at least ${min}` : '';
+    throw new UsageError(`${flag} needs a number of seconds${range}, not "${text}"`);
   }
   return n;
 }

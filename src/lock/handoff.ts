@@ -18,6 +18,10 @@ export interface HandoffRequest {
 /** Reserved for the requester of a handoff this long; after it anybody may take the lock again. */
 export const RESERVATION_MS = 5_000;
 
+/**
+ * The reservation, if any. Its end is what it says, but never later than RESERVATION_MS after its file was
+ * written: a file claiming a far-future end (a bug, a clock jump, a hand edit) must not lock everyone out.
+ */
 export function readReservation(p: string): { token: string; until: number } | undefined {
   try {
     const text = fs.readFileSync(p, 'utf8');
@@ -25,7 +29,10 @@ export function readReservation(p: string): { token: string; until: number } | u
       return undefined;
     }
     const d = JSON.parse(text) as { token?: unknown; until?: unknown };
-    return typeof d.token === 'string' && typeof d.until === 'number' ? { token: d.token, until: d.until } : undefined;
+    if (typeof d.token !== 'string' || typeof d.until !== 'number') {
+      return undefined;
+    }
+    return { token: d.token, until: Math.min(d.until, fs.statSync(p).mtimeMs + RESERVATION_MS) };
   } catch {
     return undefined;
   }

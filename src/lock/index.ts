@@ -8,5 +8,5 @@ export { locate, resolveFolder, type LockLocation, type LocationOptions } from '
 export { isAlive, processStart, type ProcessRef } from './process-identity';
 export { parseRecord, readRecord, type HolderKind, type HolderRecord, type RecordRead, type TaskRef } from './record';
 export { describeHolder, describeState, holderFields, judge, type HolderFields, type HolderView, type LockState } from './state';
-export { WorkspaceLock, lockTimings, DEFAULT_STALE_MS, MIN_STALE_MS, type AcquireResult, type LockOptions, type ReclaimResult } from './lock';
+export { WorkspaceLock, lockTimings, DEFAULT_STALE_MS, MIN_STALE_MS, MAX_STALE_MS, type AcquireResult, type LockOptions, type ReclaimResult } from './lock';
 export type { WatchCause, WatchEvent } from './watcher';

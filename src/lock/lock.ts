@@ -14,16 +14,19 @@ import { LockState, describeHolder, judge, lockIdOf } from './state';
 import { LockWatcher, WatchEvent } from './watcher';
 
 export interface LockOptions extends LocationOptions {
-  /** How old a heartbeat may be before a holder on another host counts as dead. Default 10 s, at least 2 s. */
+  /** How old a heartbeat may be before a holder on another host counts as dead. Default 10 s, from 2 s to a day. */
   staleMs?: number;
 }
 
 export const DEFAULT_STALE_MS = 10_000;
 export const MIN_STALE_MS = 2_000;
+/** A day: beyond it a heartbeat is no heartbeat, and the numbers stop meaning anything to anyone. */
+export const MAX_STALE_MS = 86_400_000;
 
 /** Every process must agree on these, so they derive from the one setting users see. */
 export function lockTimings(staleMs = DEFAULT_STALE_MS): { stale: number; update: number } {
-  const stale = Math.max(MIN_STALE_MS, Math.round(staleMs));
+  // Clamped above too: a timer past 2^31 ms fires at once in Node, which would turn the heartbeat into a spin.
+  const stale = Math.min(MAX_STALE_MS, Math.max(MIN_STALE_MS, Math.round(staleMs)));
   return { stale, update: Math.max(1000, Math.floor(stale / 2)) };
 }
 

@@ -1,6 +1,6 @@
 // Settings validation. Pure (no vscode, lint-enforced): it gets the raw values, so unit tests run it without
 // an editor. It names problems by code; src/ui words them.
-import { DEFAULT_STALE_MS, MIN_STALE_MS } from '../lock';
+import { DEFAULT_STALE_MS, MAX_STALE_MS, MIN_STALE_MS } from '../lock';
 
 export interface Settings {
   /** Labels of the guarded tasks; empty means the extension stays quiet for the folder. */
@@ -13,11 +13,12 @@ export interface Settings {
 }
 
 export const MIN_STALE_SECONDS = MIN_STALE_MS / 1000;
+export const MAX_STALE_SECONDS = MAX_STALE_MS / 1000;
 
 export const DEFAULT_SETTINGS: Settings = { tasks: [], autoStart: true, failover: true, staleSeconds: DEFAULT_STALE_MS / 1000, lockDirectory: undefined };
 
 /** What was wrong with a setting's value; the UI turns it into words. */
-export type SettingProblem = 'not-a-label-list' | 'not-a-boolean' | 'stale-too-small' | 'not-a-path';
+export type SettingProblem = 'not-a-label-list' | 'not-a-boolean' | 'stale-out-of-range' | 'not-a-path';
 
 export interface SettingsRead {
   settings: Settings;
@@ -56,10 +57,10 @@ export function readSettings(get: (key: keyof Settings) => unknown, folder: stri
 
   const stale = get('staleSeconds');
   if (stale !== undefined && stale !== null) {
-    if (typeof stale === 'number' && Number.isFinite(stale) && stale >= MIN_STALE_SECONDS) {
+    if (typeof stale === 'number' && Number.isFinite(stale) && stale >= MIN_STALE_SECONDS && stale <= MAX_STALE_SECONDS) {
       s.staleSeconds = stale;
     } else {
-      warnings.push({ setting: 'taskLock.staleSeconds', problem: 'stale-too-small' });
+      warnings.push({ setting: 'taskLock.staleSeconds', problem: 'stale-out-of-range' });
     }
   }
 

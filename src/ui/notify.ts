@@ -1,7 +1,7 @@
 // Every notification the guards cause: they emit plain events (src/tasks/events.ts), this chooses the words
 // and the buttons.
 import * as vscode from 'vscode';
-import { MIN_STALE_SECONDS, type SettingProblem } from '../model/settings';
+import { MAX_STALE_SECONDS, MIN_STALE_SECONDS, type SettingProblem } from '../model/settings';
 import type { HolderSummary } from '../model/status';
 import type { GuardEvents } from '../tasks/events';
 import type { FolderGuard } from '../tasks/guard';
@@ -26,8 +26,8 @@ function problemText(p: SettingProblem): string {
       return t('must be a list of task labels');
     case 'not-a-boolean':
       return t('must be true or false');
-    case 'stale-too-small':
-      return t('must be a number of at least {0}', MIN_STALE_SECONDS);
+    case 'stale-out-of-range':
+      return t('must be a number from {0} to {1}', MIN_STALE_SECONDS, MAX_STALE_SECONDS);
     case 'not-a-path':
       return t('must be a path');
   }

@@ -30,7 +30,7 @@ describe('settings', () => {
       r.warnings.map((w) => w.setting),
       ['taskLock.tasks', 'taskLock.autoStart', 'taskLock.failover', 'taskLock.staleSeconds', 'taskLock.lockDirectory'],
     );
-    for (const bad of [NaN, Infinity, -5, '10']) {
+    for (const bad of [NaN, Infinity, -5, '10', 86_401, 5_000_000]) {
       assert.equal(read({ staleSeconds: bad }).settings.staleSeconds, 10);
     }
     assert.equal(read({ tasks: ['a', 3] }).warnings[0].setting, 'taskLock.tasks');

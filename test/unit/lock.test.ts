@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { LockError, LockHandle, WatchEvent, WorkspaceLock } from '../../src/lock';
+import { LockError, LockHandle, MAX_STALE_MS, MIN_STALE_MS, WatchEvent, WorkspaceLock, lockTimings } from '../../src/lock';
 import { cleanup, keepAlive, tempFolder } from '../support/fixtures';
 import { sleep, waitFor } from '../support/wait';
 
@@ -160,6 +160,29 @@ describe('WorkspaceLock', () => {
     fs.writeFileSync(lock.location.reservationPath, JSON.stringify({ token: 'someone-else', until: Date.now() + 5000 }));
     await assert.rejects(lock.requestHandoff(me, { timeoutMs: 2000 }), (e: unknown) => e instanceof LockError && e.code === 'held' && /being handed over/.test(e.message));
     assert.equal(lock.inspect().state, 'free');
+  });
+
+  it('a reservation expires a few seconds after its file was written, whatever it claims (#7 item 11)', async () => {
+    // A handoff.json claiming a far-future end (a bug, a clock jump, a hand edit) must not lock everyone out.
+    const lock = new WorkspaceLock(tempFolder());
+    fs.writeFileSync(lock.location.reservationPath, JSON.stringify({ token: 'someone-else', until: Date.now() + 365 * 24 * 3600 * 1000 }));
+    const fresh = await lock.tryAcquire(me);
+    assert.equal(fresh.ok, false, 'a reservation written just now still holds others off');
+    assert.equal(!fresh.ok && fresh.reserved, true);
+    const old = (Date.now() - 10_000) / 1000;
+    fs.utimesSync(lock.location.reservationPath, old, old);
+    const r = await lock.tryAcquire(me);
+    assert.equal(r.ok, true, 'a reservation written 10 s ago is over, whatever its "until" says');
+    if (r.ok) {
+      await r.handle.release();
+    }
+  });
+
+  it('keeps stale and the heartbeat within 2 s to a day, so no timer overflows into a spin (#7 item 13)', () => {
+    assert.deepEqual(lockTimings(5_000_000_000), { stale: MAX_STALE_MS, update: MAX_STALE_MS / 2 });
+    assert.ok(lockTimings(5_000_000_000).update < 2 ** 31 - 1, 'Node fires a longer timer at once');
+    assert.deepEqual(lockTimings(1), { stale: MIN_STALE_MS, update: 1000 });
+    assert.deepEqual(lockTimings(), { stale: 10_000, update: 5_000 });
   });
 
   it('refuses a handoff when nobody listens to requests', async () => {
