@@ -21,9 +21,9 @@ export class Failover {
 
   /**
    * A state seen in a window that does not hold the lock. A holder is remembered; a free or stale lock is
-   * decided on. `lookAgain` runs when the decision needs a second look; `from` names the holder taken over from.
+   * decided on. `lookAgain` runs when the decision needs a second look.
    */
-  observe(state: LockState, cause: string, settings: Settings, trusted: boolean, lookAgain: () => void): FreeDecision & { from?: string } {
+  observe(state: LockState, cause: string, settings: Settings, trusted: boolean, lookAgain: () => void): FreeDecision {
     if (state.state === 'held' && state.holder.record) {
       const rec = state.holder.record;
       if (this.lastHolder?.token !== rec.token) {
@@ -66,7 +66,6 @@ export class Failover {
         break;
       case 'take':
         this.forget();
-        return { ...d, from: prev ? `${prev.kind} ${prev.label} (pid ${prev.pid})` : '' };
     }
     return d;
   }

@@ -148,6 +148,8 @@ export class FolderGuard implements vscode.Disposable {
   }
 
   private considerFailover(state: LockState, cause: string): void {
+    // Read before the decision: a decision made forgets the holder.
+    const prev = this.failover.previous;
     const d = this.failover.observe(state, cause, this.settings, this.host.trusted(), () => {
       if (!this.isHolder && this.lock.lock && !this.lock.isClosed) {
         this.onWatch(this.lock.lock.inspect(), 'timer');
@@ -156,7 +158,7 @@ export class FolderGuard implements vscode.Disposable {
     if (d.action === 'take') {
       void this.lock.serial(async () => {
         if (!this.isHolder && !this.lock.isClosed) {
-          this.log.info(`failover: the holder ${d.from ?? ''} is gone`);
+          this.log.info(`failover: the holder ${prev ? `${prev.kind} ${prev.label} (pid ${prev.pid})` : ''} is gone`);
           await (d.start ? this.acquireAndStart('failover') : this.lock.tryAcquire('failover (taskLock.autoStart is off: starting nothing)'));
         }
       });
