@@ -8,6 +8,7 @@ import { onExit } from './exit';
 import { HandoffRequest, writeReservation } from './handoff';
 import { isAlive, processStart } from './process-identity';
 import { HolderKind, HolderRecord, TaskRef, removeRecordIfOwned, writeRecord } from './record';
+import { lockIdOf } from './state';
 import type { WorkspaceLock } from './lock';
 
 export interface HolderInfo {
@@ -28,19 +29,59 @@ function keptForTasks(lockDir: string): boolean {
   return false;
 }
 
+/** The identities (lockIdOf) of the lock folders this process created and has not removed yet. */
+const createdHere = new Set<string>();
+
+function identityOf(p: fs.PathLike): string | undefined {
+  try {
+    return lockIdOf(fs.statSync(p));
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * proper-lockfile removes every lock it holds when its process exits, through signal-exit, on SIGINT and
- * SIGTERM too; that exit handler is its only user of rmdirSync. A lock whose tasks outlive the holder (a
- * window reloading, a launcher that crashed) must stay: the tasks hold it now. So proper-lockfile gets an
- * fs that spares such a lock there, and nowhere else.
+ * Removes a lock folder only while it is the very folder this process created: proper-lockfile's unlock
+ * removes whatever folder stands at the path, and after a forced reclaim that is the next holder's lock
+ * (#7 item 3). The look and the removal are two back-to-back system calls, with no event-loop turn between.
+ * A lock whose recorded tasks still run is spared too (see lockFs).
+ */
+function removeIfOurs(p: fs.PathLike, sparedForTasks: boolean): void {
+  const id = identityOf(p);
+  if (id === undefined || !createdHere.has(id) || (sparedForTasks && keptForTasks(String(p)))) {
+    return;
+  }
+  fs.rmdirSync(p);
+  createdHere.delete(id);
+}
+
+/**
+ * The fs proper-lockfile works through:
+ * - `mkdir` notes the identity of each lock folder it creates, so that only those are ever removed;
+ * - `rmdir` (unlock) and `rmdirSync` (its exit handler, through signal-exit, on SIGINT and SIGTERM too)
+ *   remove a folder only while it is ours. The exit handler also spares a lock whose tasks outlive the holder
+ *   (a window reloading, a launcher that crashed): the tasks hold it now.
  */
 export const lockFs: typeof fs = {
   ...fs,
-  rmdirSync: (p: fs.PathLike, options?: fs.RmDirOptions) => {
-    if (!keptForTasks(String(p))) {
-      fs.rmdirSync(p, options);
+  mkdir: ((p: fs.PathLike, callback: (err: NodeJS.ErrnoException | null) => void) => {
+    fs.mkdir(p, (err) => {
+      const id = err ? undefined : identityOf(p);
+      if (id !== undefined) {
+        createdHere.add(id);
+      }
+      callback(err);
+    });
+  }) as typeof fs.mkdir,
+  rmdir: ((p: fs.PathLike, callback: (err: NodeJS.ErrnoException | null) => void) => {
+    try {
+      removeIfOurs(p, false);
+      callback(null);
+    } catch (err) {
+      callback(err as NodeJS.ErrnoException);
     }
-  },
+  }) as typeof fs.rmdir,
+  rmdirSync: (p: fs.PathLike) => removeIfOurs(p, true),
 };
 
 let exitHookRegistered = false;
@@ -157,7 +198,7 @@ export class LockHandle {
     this.released = true;
     removeRecordIfOwned(this.lock.location.recordPath, this.rec.token);
     try {
-      lockfile.unlockSync(this.lock.location.target, { realpath: false });
+      lockfile.unlockSync(this.lock.location.target, { realpath: false, fs: lockFs });
     } catch {
       // Already released or compromised.
     }
