@@ -69,6 +69,9 @@ export async function run(p: Parsed): Promise<number> {
   return runHolding(handle, p, label);
 }
 
+/** How long CMD may take to end after SIGTERM once the lock is lost, before SIGKILL. */
+const LOST_STOP_GRACE_MS = 3_000;
+
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 
 function runHolding(handle: LockHandle, p: Parsed, label: string): Promise<number> {
@@ -92,7 +95,15 @@ function runHolding(handle: LockHandle, p: Parsed, label: string): Promise<numbe
     child.on('error', (e) => {
       spawnError = e;
     });
-    handle.onCompromised((e) => err(`warning: ${e.message} ${cmd} keeps running, but no longer under the lock.`));
+    // Someone else may hold the lock now: CMD must not run beside them. Never warn and run on.
+    let lost = false;
+    handle.onCompromised((e) => {
+      lost = true;
+      err(`lost the lock on ${handle.lock.location.folder}: ${e.message} Stopping ${cmd} so that it does not run beside the next holder.`);
+      child.kill('SIGTERM');
+      // A command that ignores SIGTERM is killed; after its exit the handle is gone and this does nothing.
+      setTimeout(() => child.kill('SIGKILL'), LOST_STOP_GRACE_MS).unref();
+    });
     handle.onHandoffRequest((req) => {
       if (!p.handoff) {
         req.refuse('it was started with --no-handoff');
@@ -107,7 +118,9 @@ function runHolding(handle: LockHandle, p: Parsed, label: string): Promise<numbe
         process.off(sig, h);
       }
       void handle.release().then(() => {
-        if (spawnError) {
+        if (lost) {
+          resolve(EXIT_BUSY);
+        } else if (spawnError) {
           const notFound = (spawnError as NodeJS.ErrnoException).code === 'ENOENT';
           err(`cannot run ${cmd}: ${notFound ? 'command not found' : spawnError.message}`);
           resolve(notFound ? 127 : 126);

@@ -111,6 +111,10 @@ export class LockHandle {
   private readonly compromised = new Emitter<Error>();
   private readonly handoff = new Emitter<HandoffRequest>();
   private channel: HolderChannel | undefined;
+  /** Watches the lock home, so that a removed or replaced lock folder is noticed at once, not at the next beat. */
+  private folderWatch: fs.FSWatcher | undefined;
+  /** This handle's own heartbeat, once proper-lockfile gave the lock up over a foreign mtime (see markCompromised). */
+  private beat: NodeJS.Timeout | undefined;
   private released = false;
   private compromiseError: Error | undefined;
 
@@ -144,6 +148,65 @@ export class LockHandle {
     writeRecord(this.lock.location.recordPath, this.rec);
     heldHandles.add(this);
     registerExitHook();
+    this.watchFolder();
+  }
+
+  /** The folder at the lock's path is still the one this handle took (by dev, inode and birth time). */
+  private stillOurs(): boolean {
+    return identityOf(this.lock.location.lockDir) === this.rec.lockId;
+  }
+
+  private watchFolder(): void {
+    try {
+      this.folderWatch = fs.watch(this.lock.location.home, { persistent: false }, () => {
+        // Heartbeats and record writes come here too: one stat tells them from a lost lock.
+        if (!this.released && !this.stillOurs()) {
+          this.lose('the lock folder was removed or replaced');
+        }
+      });
+      this.folderWatch.on('error', () => this.folderWatch?.close());
+    } catch {
+      // Without the watch, the heartbeat's own check notices a lost lock, within `update` ms.
+    }
+  }
+
+  /**
+   * proper-lockfile gives a lock up when the folder's mtime is not the one it wrote: a `touch`, a backup or a
+   * sync client, a clock jump, a process stopped past `stale`. When the folder is still ours that loses
+   * nothing on this host (liveness here is by process, not by mtime), so the lock stays held and this handle
+   * keeps the heartbeat that other hosts judge by. A folder removed or replaced is a real loss.
+   */
+  private beatOurselves(): void {
+    if (this.beat) {
+      return;
+    }
+    this.beat = setInterval(() => {
+      if (this.released) {
+        clearInterval(this.beat);
+      } else if (!this.stillOurs()) {
+        this.lose('the lock folder was removed or replaced');
+      } else {
+        try {
+          const now = new Date();
+          fs.utimesSync(this.lock.location.lockDir, now, now);
+        } catch {
+          // The next beat looks again.
+        }
+      }
+    }, this.lock.updateMs);
+    this.beat.unref();
+  }
+
+  /** Stops what this handle runs on its own, and removes the lock folder if it is still ours. */
+  private letGoOfFolder(): void {
+    this.folderWatch?.close();
+    clearInterval(this.beat);
+    // proper-lockfile no longer tracks a lock it gave up (see beatOurselves): its unlock removes nothing then.
+    try {
+      removeIfOurs(this.lock.location.lockDir, false);
+    } catch {
+      // Best effort: a folder we cannot remove is judged by its record and our process, which is ending.
+    }
   }
 
   /** Records the processes whose life keeps the lock held, by pid and start time. */
@@ -173,8 +236,9 @@ export class LockHandle {
     try {
       await this.unlock();
     } catch {
-      // ERELEASED after a compromise: nothing of ours is left to remove.
+      // ENOTACQUIRED after proper-lockfile gave the lock up: letGoOfFolder removes it.
     }
+    this.letGoOfFolder();
     beforeGoodbye?.();
     this.channel?.close(reason);
     this.dispose();
@@ -187,6 +251,7 @@ export class LockHandle {
 
   /** Process exit with tasks still running: the lock and the record stay; only the channel goes. */
   leaveToTasks(): void {
+    this.folderWatch?.close();
     this.channel?.closeSync();
   }
 
@@ -200,17 +265,34 @@ export class LockHandle {
     try {
       lockfile.unlockSync(this.lock.location.target, { realpath: false, fs: lockFs });
     } catch {
-      // Already released or compromised.
+      // Already released, or given up by proper-lockfile: letGoOfFolder removes it.
     }
+    this.letGoOfFolder();
     this.channel?.closeSync();
   }
 
+  /** proper-lockfile's onCompromised: a real loss only when the folder is no longer ours (see beatOurselves). */
   markCompromised(err: Error): void {
     if (this.released) {
       return;
     }
+    if (this.stillOurs()) {
+      this.beatOurselves();
+      return;
+    }
+    this.lose(err.message);
+  }
+
+  /** The lock was removed or taken from under this holder: it holds nothing now, and its owner must stop. */
+  private lose(why: string): void {
+    if (this.released) {
+      return;
+    }
     this.released = true;
+    this.folderWatch?.close();
+    clearInterval(this.beat);
     heldHandles.delete(this);
+    const err = new Error(why);
     this.compromiseError = err;
     // The record may be a new holder's by now: only ours is removed.
     removeRecordIfOwned(this.lock.location.recordPath, this.rec.token);

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import { after, describe, it } from 'node:test';
+import { WorkspaceLock } from '../../src/lock';
 import { cleanup, cli, runCli, tempFolder } from '../support/fixtures';
-import { waitFor } from '../support/wait';
+import { pidAlive, sleep, waitFor } from '../support/wait';
 
 // The lock's promise under faults (issue #7): each test reproduces one way it broke, with the real CLI.
 
@@ -34,5 +36,57 @@ describe('faults', () => {
     assert.equal(c.code, 75, `a third command ran beside B: ${c.stderr}`);
     b.kill('SIGTERM');
     await b.result;
+  });
+});
+
+describe('faults: a holder that loses its lock, tools that touch the lock folder', () => {
+  it('a holder whose lock is taken away stops its command and says so (#7 item 4)', async () => {
+    const folder = tempFolder();
+    const a = cli(['run', '--folder', folder, ...SLEEPER]);
+    const cmd = Number(await waitFor('the command to tell its pid', () => a.out().trim() || undefined));
+    await waitFor('A to hold', () => holderPid(folder).then((p) => p === a.pid));
+    assert.equal((await runCli(['reclaim', '--folder', folder, '--force'])).code, 0);
+    await waitFor('A to stop after losing its lock', () => a.exitCode !== null || a.signalCode !== null);
+    const r = await a.result;
+    assert.equal(r.code, 75, r.stderr);
+    assert.match(r.stderr, /lost the lock/);
+    assert.equal(pidAlive(cmd), false, 'the command was stopped');
+  });
+
+  it('touching the lock folder (a backup, a sync client, find -exec touch) changes nothing (#7 item 2)', async () => {
+    const folder = tempFolder();
+    const lockDir = new WorkspaceLock(folder).location.lockDir;
+    const a = cli(['run', '--folder', folder, '--stale=2', ...SLEEPER]);
+    await waitFor('A to hold', () => holderPid(folder).then((p) => p === a.pid));
+    const waiter = cli(['run', '--folder', folder, '--stale=2', '--wait', '--', process.execPath, '-e', 'console.log("second copy")']);
+    await waitFor('the waiter to wait', () => waiter.err().includes('Waiting'));
+    const now = Date.now() / 1000;
+    fs.utimesSync(lockDir, now + 3, now + 3);
+    // A negative: nothing announces that a wrong start will not come. Twice --stale, and the holder's
+    // heartbeat check (every second with --stale=2) has run several times meanwhile.
+    await sleep(4_000);
+    assert.equal(waiter.out(), '', 'the waiter started a second copy');
+    assert.equal(await holderPid(folder), a.pid, 'A still holds the lock');
+    assert.equal(pidAlive(Number(a.out().trim())), true, 'A\'s command still runs');
+    a.kill('SIGTERM');
+    await a.result;
+    const w = await waiter.result;
+    assert.equal(w.code, 0, w.stderr);
+    assert.equal(w.stdout.trim(), 'second copy');
+  });
+
+  it('a lock folder dated a year ahead locks nobody out once its holder is gone (#7 item 2)', async () => {
+    const folder = tempFolder();
+    const lockDir = new WorkspaceLock(folder).location.lockDir;
+    const a = cli(['run', '--folder', folder, '--stale=2', ...SLEEPER]);
+    await waitFor('A to hold', () => holderPid(folder).then((p) => p === a.pid));
+    const future = Date.now() / 1000 + 365 * 24 * 3600;
+    fs.utimesSync(lockDir, future, future);
+    // Past the holder's next heartbeat check, which is what noticed the foreign mtime.
+    await sleep(1_500);
+    a.kill('SIGTERM');
+    await a.result;
+    const r = await runCli(['run', '--folder', folder, '--stale=2', '--', 'true']);
+    assert.equal(r.code, 0, r.stderr);
   });
 });
