@@ -25,6 +25,8 @@ const FS_DEBOUNCE_MS = 5;
 const ORPHAN_POLL_FIRST_MS = 10;
 // Reading /proc is cheap, and a failover waits on it: the backoff stops at a few looks a second.
 const ORPHAN_POLL_MAX_MS = 200;
+/** A live holder whose channel hangs up without a goodbye is broken or hostile: reconnect from this, doubling. */
+const RECONNECT_FIRST_MS = 100;
 
 /**
  * Follows one lock without polling the disk:
@@ -41,6 +43,10 @@ export class LockWatcher implements Disposable {
   private timer: NodeJS.Timeout | undefined;
   private debounce: NodeJS.Timeout | undefined;
   private orphanDelay = ORPHAN_POLL_FIRST_MS;
+  /** The holder whose channel last hung up without a goodbye, and when its next connection may be tried. */
+  private droppedToken: string | undefined;
+  private reconnectDelay = RECONNECT_FIRST_MS;
+  private reconnectAt = 0;
   private lastKey = '';
   private lockDirId = '';
   private disposed = false;
@@ -138,8 +144,13 @@ export class LockWatcher implements Disposable {
       if (this.socketToken === rec.token) {
         return;
       }
+      if (this.droppedToken === rec.token && Date.now() < this.reconnectAt) {
+        this.later(this.reconnectAt - Date.now(), 'timer');
+        return;
+      }
       this.dropSocket();
-      this.socketToken = rec.token;
+      const token = rec.token;
+      this.socketToken = token;
       let connected = false;
       const socket = connect(rec.socket, {
         onClose: (bye: ByeReason | undefined) => {
@@ -152,6 +163,13 @@ export class LockWatcher implements Disposable {
             // The holder lives but its channel does not answer: fall back to its heartbeat's rhythm.
             this.later(this.lock.updateMs, 'timer');
             return;
+          }
+          if (bye === undefined) {
+            // A dying holder drops the connection too: the check below sees it dead and nothing waits. A holder
+            // that lives on after hanging up gets its next connection later, each time twice as late.
+            this.reconnectDelay = this.droppedToken === token ? Math.min(this.lock.updateMs, this.reconnectDelay * 2) : RECONNECT_FIRST_MS;
+            this.droppedToken = token;
+            this.reconnectAt = Date.now() + this.reconnectDelay;
           }
           this.check(bye === undefined ? 'holder-gone' : `holder-${bye}`);
         },

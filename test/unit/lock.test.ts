@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { LockError, LockHandle, MAX_STALE_MS, MIN_STALE_MS, WatchEvent, WorkspaceLock, lockTimings } from '../../src/lock';
@@ -183,6 +185,31 @@ describe('WorkspaceLock', () => {
     assert.ok(lockTimings(5_000_000_000).update < 2 ** 31 - 1, 'Node fires a longer timer at once');
     assert.deepEqual(lockTimings(1), { stale: MIN_STALE_MS, update: 1000 });
     assert.deepEqual(lockTimings(), { stale: 10_000, update: 5_000 });
+  });
+
+  it('a holder socket that accepts and hangs up is retried with a growing delay, not in a loop (#7 item 12)', async () => {
+    const folder = tempFolder();
+    const holder = await take(new WorkspaceLock(folder));
+    // A channel path shaped like a holder's (records accept no other), served by a peer that hangs up at once.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'task-lock-hostile-'));
+    const socketPath = path.join(dir, '0123456789abcdef.sock');
+    let connections = 0;
+    const server = net.createServer((s) => {
+      connections++;
+      s.destroy();
+    });
+    await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+    const rec = JSON.parse(fs.readFileSync(holder.lock.location.recordPath, 'utf8')) as Record<string, unknown>;
+    fs.writeFileSync(holder.lock.location.recordPath, JSON.stringify({ ...rec, socket: socketPath }));
+    const watcher = new WorkspaceLock(folder).watch(() => undefined);
+    await sleep(1_500);
+    watcher.dispose();
+    server.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+    await holder.release();
+    // Backing off from 100 ms, doubling: about five attempts in 1.5 s; a loop makes thousands.
+    assert.ok(connections >= 1, 'the watcher connected at all');
+    assert.ok(connections <= 10, `${connections} connections in 1.5 s`);
   });
 
   it('refuses a handoff when nobody listens to requests', async () => {
