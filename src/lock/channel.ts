@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { userStateDir } from './location';
+import { channelDir } from './location';
 
 /**
  * The holder's local channel: a Unix domain socket in a user-private directory (a named pipe on Windows).
@@ -18,11 +18,13 @@ export type ByeReason = 'released' | 'handoff' | 'compromised';
 
 const MAX_LINE = 16 * 1024;
 
-export function socketPathFor(lockId: string): string {
+/** Where the holder of this lock listens; null when no private folder is short enough (no channel then). */
+export function socketPathFor(lockId: string): string | null {
   if (process.platform === 'win32') {
     return `\\\\.\\pipe\\task-lock-${lockId}`;
   }
-  return path.join(userStateDir(), `${lockId}.sock`);
+  const dir = channelDir();
+  return dir === null ? null : path.join(dir, `${lockId}.sock`);
 }
 
 /** Splits a stream into JSON lines; drops what does not parse or is too long instead of failing. */

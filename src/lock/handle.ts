@@ -7,7 +7,7 @@ import { Emitter } from './events';
 import { onExit } from './exit';
 import { HandoffRequest, writeReservation } from './handoff';
 import { isAlive, processStart } from './process-identity';
-import { HolderKind, HolderRecord, TaskRef, removeRecordIfOwned, writeRecord } from './record';
+import { HolderKind, HolderRecord, TaskRef, clipName, removeRecordIfOwned, writeRecord } from './record';
 import { lockIdOf } from './state';
 import type { WorkspaceLock } from './lock';
 
@@ -137,8 +137,11 @@ export class LockHandle {
     return !this.released;
   }
 
-  async open(socketPath: string): Promise<void> {
+  async open(socketPath: string | null): Promise<void> {
     try {
+      if (socketPath === null) {
+        throw new Error('no socket folder short enough');
+      }
       this.channel = await HolderChannel.listen(socketPath, (m, reply) => this.onMessage(m, reply));
       this.rec = { ...this.rec, socket: this.channel.path };
     } catch {
@@ -219,7 +222,7 @@ export class LockHandle {
       const start = processStart(t.pid);
       // A known start time must still match: the pid may have been reused meanwhile.
       if (start !== null && (t.start === undefined || t.start === null || t.start === start)) {
-        refs.push({ name: t.name, pid: t.pid, start });
+        refs.push({ name: clipName(t.name), pid: t.pid, start });
       }
     }
     this.rec = { ...this.rec, tasks: refs };

@@ -132,12 +132,28 @@ export function userStateDir(): string {
 
 function makeUserStateDir(): string {
   const candidates: string[] = [];
-  if (process.env.XDG_RUNTIME_DIR) {
-    candidates.push(path.join(process.env.XDG_RUNTIME_DIR, 'task-lock'));
+  const runtime = process.env.XDG_RUNTIME_DIR;
+  // Only an absolute one: a relative path would differ between processes (and records accept no other).
+  if (runtime && path.isAbsolute(runtime)) {
+    candidates.push(path.join(runtime, 'task-lock'));
   }
-  const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
-  candidates.push(path.join(os.tmpdir(), `task-lock-${uid ?? os.userInfo().username}`));
-  let lastError: unknown;
+  candidates.push(...tmpCandidates());
+  return makePrivateDir(candidates);
+}
+
+function currentUid(): number | undefined {
+  return typeof process.getuid === 'function' ? process.getuid() : undefined;
+}
+
+function tmpCandidates(): string[] {
+  const name = `task-lock-${currentUid() ?? os.userInfo().username}`;
+  return [...new Set([path.join(os.tmpdir(), name), path.join('/tmp', name)])];
+}
+
+/** The first candidate that is (or can be made) a directory of this user's that only this user can enter. */
+function makePrivateDir(candidates: readonly string[]): string {
+  const uid = currentUid();
+  let lastError: unknown = new Error('no candidate');
   for (const dir of candidates) {
     try {
       fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -154,4 +170,23 @@ function makeUserStateDir(): string {
     }
   }
   throw new LockError('home-unusable', `No private directory for Task Lock could be made (${errorMessage(lastError)}). Check TMPDIR.`);
+}
+
+/**
+ * A Unix socket's path has room for about 104 bytes (macOS; 108 on Linux, with the NUL). A longer one is cut
+ * short by some platforms, which would put the socket outside its private folder and leave it behind.
+ */
+export const MAX_SOCKET_PATH_BYTES = 103;
+const SOCKET_NAME_BYTES = '0123456789abcdef.sock'.length + 1;
+let channelDirectory: string | null | undefined;
+
+/** The private folder for holders' sockets: the user's state folder, or a shorter one when that is too long. */
+export function channelDir(): string | null {
+  if (channelDirectory === undefined) {
+    const fits = (d: string): boolean => Buffer.byteLength(d) + SOCKET_NAME_BYTES <= MAX_SOCKET_PATH_BYTES;
+    const state = userStateDir();
+    const short = tmpCandidates().filter(fits);
+    channelDirectory = fits(state) ? state : short.length > 0 ? makePrivateDir(short) : null;
+  }
+  return channelDirectory;
 }

@@ -9,7 +9,7 @@ import { HolderInfo, LockHandle, lockFs } from './handle';
 import { readReservation, requestHandoff } from './handoff';
 import { LocationOptions, LockLocation, folderHash, locate } from './location';
 import { hostname, isAlive, selfRef } from './process-identity';
-import { HolderRecord, newToken, readRecord } from './record';
+import { HolderRecord, clipName, newToken, readRecord } from './record';
 import { LockState, describeHolder, judge, lockIdOf } from './state';
 import { LockWatcher, WatchEvent } from './watcher';
 
@@ -251,7 +251,7 @@ export class WorkspaceLock {
         version: 1,
         token,
         kind: info.kind,
-        label: info.label,
+        label: clipName(info.label),
         pid: me.pid,
         start: me.start,
         hostname: hostname(),

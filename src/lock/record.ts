@@ -35,6 +35,13 @@ export type RecordRead =
 /** A record is read as untrusted input: anything could have written that file. */
 export const MAX_RECORD_BYTES = 64 * 1024;
 const MAX_TASKS = 64;
+/** The longest label or task name a reader accepts; writers shorten theirs to it (clipName). */
+export const MAX_NAME_CHARS = 1024;
+
+/** A label or task name as a record may hold it: a longer one would make the holder's own record invalid. */
+export function clipName(s: string): string {
+  return s.length <= MAX_NAME_CHARS ? s : `${s.slice(0, MAX_NAME_CHARS - 1)}…`;
+}
 
 export function newToken(): string {
   return randomBytes(16).toString('hex');
@@ -110,7 +117,7 @@ function validate(d: unknown): string | undefined {
   const checks: Array<[boolean, string]> = [
     [isShortString(d.token, 128) && (d.token as string).length > 0, 'token'],
     [d.kind === 'vscode' || d.kind === 'cli', 'kind'],
-    [isShortString(d.label), 'label'],
+    [isShortString(d.label, MAX_NAME_CHARS), 'label'],
     [isPid(d.pid), 'pid'],
     [isStart(d.start), 'start'],
     [isShortString(d.hostname, 255), 'hostname'],
@@ -125,7 +132,7 @@ function validate(d: unknown): string | undefined {
     }
   }
   for (const t of d.tasks as unknown[]) {
-    if (!isObject(t) || !isPid(t.pid) || !isStart(t.start) || !isShortString(t.name)) {
+    if (!isObject(t) || !isPid(t.pid) || !isStart(t.start) || !isShortString(t.name, MAX_NAME_CHARS)) {
       return 'has an invalid task entry';
     }
   }

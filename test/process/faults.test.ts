@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { WorkspaceLock } from '../../src/lock';
 import { cleanup, cli, runCli, tempFolder } from '../support/fixtures';
@@ -88,5 +89,56 @@ describe('faults: a holder that loses its lock, tools that touch the lock folder
     await a.result;
     const r = await runCli(['run', '--folder', folder, '--stale=2', '--', 'true']);
     assert.equal(r.code, 0, r.stderr);
+  });
+});
+
+describe('faults: a holder\'s own record must read back as valid (#7 item 8)', () => {
+  /** Held with the command recorded, or held under a record that readers reject (not merely not written yet). */
+  async function settled(folder: string): Promise<{ holder?: { label: string; tasks: Array<{ name: string }> } | null; unknownHolder?: string }> {
+    return waitFor('the lock to be held with its task recorded, or its record rejected', async () => {
+      const j = await statusJson(folder);
+      const rejected = j.state === 'held' && !j.holder && j.unknownHolder !== undefined && !/no holder record/.test(j.unknownHolder);
+      return j.state === 'held' && ((j.holder && j.holder.tasks.length > 0) || rejected) ? j : undefined;
+    });
+  }
+
+  async function statusJson(folder: string): Promise<{ state: string; holder?: { label: string; tasks: Array<{ name: string }> } | null; unknownHolder?: string }> {
+    return JSON.parse((await runCli(['status', '--folder', folder, '--json'])).stdout) as { state: string; holder?: { label: string; tasks: Array<{ name: string }> } | null };
+  }
+
+  it('a label longer than readers accept is shortened, not rejected', async () => {
+    const folder = tempFolder();
+    const a = cli(['run', '--folder', folder, '--label', 'x'.repeat(2_000), ...SLEEPER]);
+    const s = await settled(folder);
+    assert.ok(s.holder, `the record was rejected: ${s.unknownHolder ?? ''}`);
+    assert.ok(s.holder.label.length <= 1024 && s.holder.label.startsWith('xxx'));
+    assert.equal(s.holder.tasks.length, 1);
+    a.kill('SIGTERM');
+    await a.result;
+  });
+
+  it('a relative XDG_RUNTIME_DIR does not make the record invalid', async () => {
+    const folder = tempFolder();
+    const a = cli(['run', '--folder', folder, ...SLEEPER], { cwd: folder, env: { ...process.env, XDG_RUNTIME_DIR: 'relative-runtime' } });
+    const s = await settled(folder);
+    assert.ok(s.holder, `the record was rejected: ${s.unknownHolder ?? ''}`);
+    a.kill('SIGTERM');
+    await a.result;
+  });
+
+  it('a long XDG_RUNTIME_DIR puts the socket in a short private folder and leaves nothing behind', async () => {
+    const folder = tempFolder();
+    const runtime = path.join(tempFolder(), 'r'.repeat(100));
+    fs.mkdirSync(runtime, { mode: 0o700 });
+    const a = cli(['run', '--folder', folder, ...SLEEPER], { env: { ...process.env, XDG_RUNTIME_DIR: runtime } });
+    const s = await settled(folder);
+    assert.ok(s.holder, `the record was rejected: ${s.unknownHolder ?? ''}`);
+    const rec = JSON.parse(fs.readFileSync(new WorkspaceLock(folder).location.recordPath, 'utf8')) as { socket: string | null };
+    assert.ok(rec.socket !== null && Buffer.byteLength(rec.socket) <= 103, `socket path ${rec.socket ?? 'none'}`);
+    a.kill('SIGTERM');
+    await a.result;
+    const left = fs.readdirSync(path.dirname(runtime), { recursive: true }).map(String).filter((f) => !f.startsWith(path.basename(runtime)));
+    assert.deepEqual(left, [], 'files outside the runtime folder');
+    assert.equal(fs.existsSync(rec.socket), false, 'the socket was removed');
   });
 });
