@@ -3,6 +3,7 @@
 import * as fs from 'node:fs';
 import { connect, send } from './channel';
 import { LockError } from './errors';
+import { readSmallFile } from './files';
 import { newToken } from './record';
 import { describeHolder } from './state';
 import type { HolderInfo, LockHandle } from './handle';
@@ -23,12 +24,12 @@ export const RESERVATION_MS = 5_000;
  * written: a file claiming a far-future end (a bug, a clock jump, a hand edit) must not lock everyone out.
  */
 export function readReservation(p: string): { token: string; until: number } | undefined {
+  const f = readSmallFile(p, 1024);
+  if (f.kind !== 'text') {
+    return undefined;
+  }
   try {
-    const text = fs.readFileSync(p, 'utf8');
-    if (text.length > 1024) {
-      return undefined;
-    }
-    const d = JSON.parse(text) as { token?: unknown; until?: unknown };
+    const d = JSON.parse(f.text) as { token?: unknown; until?: unknown };
     if (typeof d.token !== 'string' || typeof d.until !== 'number') {
       return undefined;
     }

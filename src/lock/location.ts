@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { LockError, errnoCode, errorMessage } from './errors';
+import { makeDirs } from './files';
 
 /** Where one workspace folder's lock lives, and why there. */
 export interface LockLocation {
@@ -93,7 +94,7 @@ export function locate(folder: string, options: LocationOptions = {}): LockLocat
 
 function prepareHome(home: string, what: string, advice: string, privateDir = false): void {
   try {
-    fs.mkdirSync(home, { recursive: true, mode: privateDir ? 0o700 : 0o777 });
+    makeDirs(home, privateDir ? 0o700 : 0o777);
     const st = fs.statSync(home);
     if (!st.isDirectory()) {
       throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
@@ -156,7 +157,7 @@ function makePrivateDir(candidates: readonly string[]): string {
   let lastError: unknown = new Error('no candidate');
   for (const dir of candidates) {
     try {
-      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+      makeDirs(dir, 0o700);
       const st = fs.lstatSync(dir);
       if (!st.isDirectory() || (uid !== undefined && st.uid !== uid)) {
         throw new Error(`${dir} is not a directory owned by this user`);

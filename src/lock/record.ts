@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import { errnoCode, errorMessage } from './errors';
+import { readSmallFile } from './files';
 import type { ProcessRef } from './process-identity';
 
 export type HolderKind = 'vscode' | 'cli';
@@ -48,32 +48,8 @@ export function newToken(): string {
 }
 
 export function readRecord(path: string): RecordRead {
-  let fd: number;
-  try {
-    fd = fs.openSync(path, 'r');
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') {
-      return { kind: 'none' };
-    }
-    return { kind: 'corrupt', reason: `cannot read ${path}: ${errorMessage(err)}` };
-  }
-  try {
-    const size = fs.fstatSync(fd).size;
-    if (size > MAX_RECORD_BYTES) {
-      return { kind: 'corrupt', reason: `${path} is larger than ${MAX_RECORD_BYTES} bytes` };
-    }
-    // One byte more than announced, to notice a file that grows while read.
-    const buf = Buffer.alloc(Math.min(size + 1, MAX_RECORD_BYTES + 1));
-    const n = fs.readSync(fd, buf, 0, buf.length, 0);
-    if (n > MAX_RECORD_BYTES) {
-      return { kind: 'corrupt', reason: `${path} is larger than ${MAX_RECORD_BYTES} bytes` };
-    }
-    return parseRecord(buf.subarray(0, n).toString('utf8'));
-  } catch (err) {
-    return { kind: 'corrupt', reason: `cannot read ${path}: ${errorMessage(err)}` };
-  } finally {
-    fs.closeSync(fd);
-  }
+  const f = readSmallFile(path, MAX_RECORD_BYTES);
+  return f.kind === 'none' ? f : f.kind === 'bad' ? { kind: 'corrupt', reason: f.reason } : parseRecord(f.text);
 }
 
 export function parseRecord(text: string): RecordRead {

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { WorkspaceLock } from '../../src/lock';
-import { cleanup, cli, runCli, tempFolder } from '../support/fixtures';
+import { Result, cleanup, cli, runCli, tempFolder } from '../support/fixtures';
 import { pidAlive, sleep, waitFor } from '../support/wait';
 
 // The lock's promise under faults (issue #7): each test reproduces one way it broke, with the real CLI.
@@ -140,5 +141,43 @@ describe('faults: a holder\'s own record must read back as valid (#7 item 8)', (
     const left = fs.readdirSync(path.dirname(runtime), { recursive: true }).map(String).filter((f) => !f.startsWith(path.basename(runtime)));
     assert.deepEqual(left, [], 'files outside the runtime folder');
     assert.equal(fs.existsSync(rec.socket), false, 'the socket was removed');
+  });
+});
+
+describe('faults: nothing in the lock home makes a process hang or spin (#7 item 10)', () => {
+  /** Runs the CLI, killing it after `ms`: a hang fails the test instead of stalling the suite. */
+  async function within(args: string[], ms = 10_000): Promise<Result> {
+    const p = cli(args);
+    const timer = setTimeout(() => p.kill('SIGKILL'), ms);
+    const r = await p.result;
+    clearTimeout(timer);
+    assert.equal(r.signal, null, `task-lock ${args.join(' ')} hung and was killed after ${ms} ms`);
+    return r;
+  }
+
+  it('a FIFO named holder.json', async () => {
+    const folder = tempFolder();
+    const lock = new WorkspaceLock(folder);
+    fs.mkdirSync(lock.location.lockDir);
+    execFileSync('mkfifo', [lock.location.recordPath]);
+    const s = await within(['status', '--folder', folder]);
+    assert.equal(s.code, 0, s.stderr);
+    assert.match(s.stdout, /not a regular file/);
+    const r = await within(['reclaim', '--folder', folder, '--force']);
+    assert.equal(r.code, 0, r.stderr);
+  });
+
+  it('a FIFO named handoff.json', async () => {
+    const folder = tempFolder();
+    execFileSync('mkfifo', [new WorkspaceLock(folder).location.reservationPath]);
+    const r = await within(['run', '--folder', folder, '--', 'true']);
+    assert.equal(r.code, 0, r.stderr);
+  });
+
+  it('a lock directory under /proc: one line saying so, no spin', async () => {
+    const r = await within(['run', '--lock-dir', `/proc/task-lock-test-${process.pid}`, '--folder', tempFolder(), '--', 'true']);
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, /\/proc\/task-lock-test-/);
   });
 });
