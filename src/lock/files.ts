@@ -1,10 +1,11 @@
 // File access in the lock home, where anything may stand: another user's or a tool's files, FIFOs, links,
 // special file systems. Nothing read here can block, follow a link out, or loop.
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { errnoCode, errorMessage } from './errors';
 
-export type SmallFile = { kind: 'none' } | { kind: 'text'; text: string } | { kind: 'bad'; reason: string };
+export type SmallFile = { kind: 'none' } | { kind: 'text'; text: string; mtimeMs: number } | { kind: 'bad'; reason: string };
 
 // O_NONBLOCK: opening a FIFO for reading would wait for a writer. O_NOFOLLOW: a link is not the file.
 const READ_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0) | (fs.constants.O_NOFOLLOW ?? 0);
@@ -35,7 +36,7 @@ export function readSmallFile(p: string, maxBytes: number): SmallFile {
     if (n > maxBytes) {
       return { kind: 'bad', reason: `${p} is larger than ${maxBytes} bytes` };
     }
-    return { kind: 'text', text: buf.subarray(0, n).toString('utf8') };
+    return { kind: 'text', text: buf.subarray(0, n).toString('utf8'), mtimeMs: st.mtimeMs };
   } catch (err) {
     return { kind: 'bad', reason: `cannot read ${p}: ${errorMessage(err)}` };
   } finally {
@@ -62,6 +63,37 @@ export function makeDirs(dir: string, mode: number): void {
       if (errnoCode(err) !== 'EEXIST') {
         throw err;
       }
+    }
+  }
+}
+
+/**
+ * Temp file + rename: a reader sees the old content or the new, never half. The temporary name is random and
+ * created exclusively (O_EXCL), so a link planted at a predictable name cannot redirect the write; the rename
+ * replaces whatever stands at `p`, a link included, without following it.
+ */
+export function writeFileAtomic(p: string, data: string, mode: number): void {
+  const tmp = `${p}.${randomBytes(6).toString('hex')}.tmp`;
+  try {
+    fs.writeFileSync(tmp, data, { mode, flag: 'wx' });
+    fs.renameSync(tmp, p);
+  } catch (err) {
+    try {
+      fs.unlinkSync(tmp);
+    } catch {
+      // Nothing was left behind, or it cannot be removed either: the original error is the one to report.
+    }
+    throw err;
+  }
+}
+
+/** Creates `p` with `data` unless something (a file, a link, dangling or not) already stands there. */
+export function createFileOnce(p: string, data: string): void {
+  try {
+    fs.writeFileSync(p, data, { flag: 'wx' });
+  } catch (err) {
+    if (errnoCode(err) !== 'EEXIST') {
+      throw err;
     }
   }
 }

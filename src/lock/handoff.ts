@@ -1,9 +1,8 @@
 // Handing the lock over to a requester: the request over the holder's channel, and the short reservation
 // that keeps other waiters from slipping in between the holder's release and the requester's claim.
-import * as fs from 'node:fs';
 import { connect, send } from './channel';
 import { LockError } from './errors';
-import { readSmallFile } from './files';
+import { readSmallFile, writeFileAtomic } from './files';
 import { newToken } from './record';
 import { describeHolder } from './state';
 import type { HolderInfo, LockHandle } from './handle';
@@ -33,16 +32,14 @@ export function readReservation(p: string): { token: string; until: number } | u
     if (typeof d.token !== 'string' || typeof d.until !== 'number') {
       return undefined;
     }
-    return { token: d.token, until: Math.min(d.until, fs.statSync(p).mtimeMs + RESERVATION_MS) };
+    return { token: d.token, until: Math.min(d.until, f.mtimeMs + RESERVATION_MS) };
   } catch {
     return undefined;
   }
 }
 
 export function writeReservation(p: string, token: string): void {
-  const tmp = `${p}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, JSON.stringify({ token, until: Date.now() + RESERVATION_MS }));
-  fs.renameSync(tmp, p);
+  writeFileAtomic(p, JSON.stringify({ token, until: Date.now() + RESERVATION_MS }), 0o644);
 }
 
 type Answer = 'accepted' | { refused: string } | 'no-answer' | 'gone';

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { LockError, errnoCode, errorMessage } from './errors';
-import { makeDirs } from './files';
+import { createFileOnce, makeDirs } from './files';
 
 /** Where one workspace folder's lock lives, and why there. */
 export interface LockLocation {
@@ -100,8 +100,8 @@ function prepareHome(home: string, what: string, advice: string, privateDir = fa
       throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
     }
     const ignore = path.join(home, '.gitignore');
-    if (!privateDir && !fs.existsSync(ignore)) {
-      fs.writeFileSync(ignore, GITIGNORE);
+    if (!privateDir) {
+      createFileOnce(ignore, GITIGNORE);
     }
     // Writing the ignore file is not proof enough when it already existed: probe for write access.
     fs.accessSync(home, fs.constants.W_OK);

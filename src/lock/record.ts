@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import { readSmallFile } from './files';
+import { readSmallFile, writeFileAtomic } from './files';
 import type { ProcessRef } from './process-identity';
 
 export type HolderKind = 'vscode' | 'cli';
@@ -115,20 +115,9 @@ function validate(d: unknown): string | undefined {
   return undefined;
 }
 
-/** Temp file + rename: a reader sees the old record or the new one, never half of one. */
+/** Atomically, through a random exclusive temporary file (see writeFileAtomic). */
 export function writeRecord(path: string, record: HolderRecord): void {
-  const tmp = `${path}.${record.token.slice(0, 8)}.${process.pid}.tmp`;
-  try {
-    fs.writeFileSync(tmp, JSON.stringify(record, null, 2) + '\n', { mode: 0o644 });
-    fs.renameSync(tmp, path);
-  } catch (err) {
-    try {
-      fs.unlinkSync(tmp);
-    } catch {
-      // Nothing was left behind, or it cannot be removed either: the original error is the one to report.
-    }
-    throw err;
-  }
+  writeFileAtomic(path, JSON.stringify(record, null, 2) + '\n', 0o644);
 }
 
 /** Removes the record only while it is still ours: a new holder's record must survive an old holder's exit. */
