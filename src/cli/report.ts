@@ -1,17 +1,27 @@
 // What the CLI prints about a lock: one line of text, or JSON from the engine's one holder projection.
 import { LockState, WorkspaceLock, describeHolder, holderFields } from '../lock';
 
+/**
+ * Control characters as `\uXXXX`: a label or a path is someone else's text, and a terminal would obey the
+ * escape sequences in it. JSON stays exact (an escaped character in a JSON string is the same character).
+ */
+export function printable(s: string, keepNewlines = false): string {
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
+  return s.replace(keepNewlines ? /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/g : /[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 export function err(line: string): void {
-  process.stderr.write(`task-lock: ${line}\n`);
+  process.stderr.write(`task-lock: ${printable(line, true)}\n`);
 }
 
 export function out(line: string): void {
-  process.stdout.write(`${line}\n`);
+  process.stdout.write(`${printable(line, true)}\n`);
 }
 
 /** The holder of a held or stale lock, else the state's name: for "locked by …" sentences. */
 export function holderLine(state: LockState): string {
-  return state.state === 'held' || state.state === 'mine' || state.state === 'stale' ? describeHolder(state.holder) : state.state;
+  // A label may hold a newline: here it must not break the one line.
+  return state.state === 'held' || state.state === 'mine' || state.state === 'stale' ? printable(describeHolder(state.holder)) : state.state;
 }
 
 export function stateJson(lock: WorkspaceLock, s: LockState): Record<string, unknown> {

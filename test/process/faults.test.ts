@@ -181,3 +181,22 @@ describe('faults: nothing in the lock home makes a process hang or spin (#7 item
     assert.match(r.stderr, /\/proc\/task-lock-test-/);
   });
 });
+
+describe('faults: hostile text (#7 item 13)', () => {
+  it('control characters in a label are escaped in text output and exact in JSON', async () => {
+    const folder = tempFolder();
+    const label = 'evil\u001b[2J\u0007label\r';
+    const a = cli(['run', '--folder', folder, '--label', label, ...SLEEPER]);
+    await waitFor('A to hold', () => holderPid(folder).then((p) => p === a.pid));
+    const text = await runCli(['status', '--folder', folder]);
+    assert.doesNotMatch(text.stdout, /[\u0000-\u0009\u000b-\u001f\u007f]/, 'raw control characters in status');
+    assert.match(text.stdout, /evil\\u001b\[2J\\u0007label\\u000d/);
+    const refused = await runCli(['run', '--folder', folder, '--', 'true']);
+    assert.equal(refused.code, 75);
+    assert.doesNotMatch(refused.stderr, /[\u0000-\u0009\u000b-\u001f\u007f]/, 'raw control characters in the refusal');
+    const json = JSON.parse((await runCli(['status', '--folder', folder, '--json'])).stdout) as { holder: { label: string } };
+    assert.equal(json.holder.label, label);
+    a.kill('SIGTERM');
+    await a.result;
+  });
+});
