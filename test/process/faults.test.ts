@@ -189,10 +189,12 @@ describe('faults: hostile text (#7 item 13)', () => {
     const a = cli(['run', '--folder', folder, '--label', label, ...SLEEPER]);
     await waitFor('A to hold', () => holderPid(folder).then((p) => p === a.pid));
     const text = await runCli(['status', '--folder', folder]);
+    // eslint-disable-next-line no-control-regex -- looking for raw control characters is the point
     assert.doesNotMatch(text.stdout, /[\u0000-\u0009\u000b-\u001f\u007f]/, 'raw control characters in status');
     assert.match(text.stdout, /evil\\u001b\[2J\\u0007label\\u000d/);
     const refused = await runCli(['run', '--folder', folder, '--', 'true']);
     assert.equal(refused.code, 75);
+    // eslint-disable-next-line no-control-regex -- as above
     assert.doesNotMatch(refused.stderr, /[\u0000-\u0009\u000b-\u001f\u007f]/, 'raw control characters in the refusal');
     const json = JSON.parse((await runCli(['status', '--folder', folder, '--json'])).stdout) as { holder: { label: string } };
     assert.equal(json.holder.label, label);
