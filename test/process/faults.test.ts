@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { WorkspaceLock } from '../../src/lock';
-import { Result, cleanup, cli, runCli, tempFolder } from '../support/fixtures';
+import { Result, Started, cleanup, cli, ownPid, runCli, tempFolder } from '../support/fixtures';
 import { pidAlive, sleep, waitFor } from '../support/wait';
 
 // The lock's promise under faults (issue #7): each test reproduces one way it broke, with the real CLI.
@@ -15,6 +15,21 @@ after(async () => {
 
 /** A command that runs until killed and tells its pid on stdout. */
 const SLEEPER = ['--', process.execPath, '-e', 'console.log(process.pid); setInterval(() => {}, 1000)'];
+
+/**
+ * `task-lock run … SLEEPER`: the sleeper's pid, once told, goes to the shared cleanup, so that a test that
+ * fails before it ends the sleeper leaves no process behind.
+ */
+function runSleeper(args: string[], opts?: Parameters<typeof cli>[1]): Started {
+  const p = cli([...args, ...SLEEPER], opts);
+  p.stdout?.once('data', (d: Buffer | string) => {
+    const pid = Number(String(d).trim().split('\n')[0]);
+    if (Number.isSafeInteger(pid) && pid > 0) {
+      ownPid(pid);
+    }
+  });
+  return p;
+}
 
 async function holderPid(folder: string): Promise<number | undefined> {
   const r = await runCli(['status', '--folder', folder, '--json']);
@@ -29,7 +44,7 @@ describe('faults', () => {
     const a = cli(['run', '--folder', folder, '--', process.execPath, '-e', 'setTimeout(() => {}, 1500)']);
     await waitFor('A to hold', () => holderPid(folder).then((p) => p === a.pid));
     assert.equal((await runCli(['reclaim', '--folder', folder, '--force'])).code, 0);
-    const b = cli(['run', '--folder', folder, ...SLEEPER]);
+    const b = runSleeper(['run', '--folder', folder]);
     await waitFor('B to hold', () => holderPid(folder).then((p) => p === b.pid));
     // A's command ends: A releases what it believes is its lock.
     await a.result;
@@ -44,7 +59,7 @@ describe('faults', () => {
 describe('faults: a holder that loses its lock, tools that touch the lock folder', () => {
   it('a holder whose lock is taken away stops its command and says so (#7 item 4)', async () => {
     const folder = tempFolder();
-    const a = cli(['run', '--folder', folder, ...SLEEPER]);
+    const a = runSleeper(['run', '--folder', folder]);
     const cmd = Number(await waitFor('the command to tell its pid', () => a.out().trim() || undefined));
     await waitFor('A to hold', () => holderPid(folder).then((p) => p === a.pid));
     assert.equal((await runCli(['reclaim', '--folder', folder, '--force'])).code, 0);
@@ -58,7 +73,7 @@ describe('faults: a holder that loses its lock, tools that touch the lock folder
   it('touching the lock folder (a backup, a sync client, find -exec touch) changes nothing (#7 item 2)', async () => {
     const folder = tempFolder();
     const lockDir = new WorkspaceLock(folder).location.lockDir;
-    const a = cli(['run', '--folder', folder, '--stale=2', ...SLEEPER]);
+    const a = runSleeper(['run', '--folder', folder, '--stale=2']);
     await waitFor('A to hold', () => holderPid(folder).then((p) => p === a.pid));
     const waiter = cli(['run', '--folder', folder, '--stale=2', '--wait', '--', process.execPath, '-e', 'console.log("second copy")']);
     await waitFor('the waiter to wait', () => waiter.err().includes('Waiting'));
@@ -80,7 +95,7 @@ describe('faults: a holder that loses its lock, tools that touch the lock folder
   it('a lock folder dated a year ahead locks nobody out once its holder is gone (#7 item 2)', async () => {
     const folder = tempFolder();
     const lockDir = new WorkspaceLock(folder).location.lockDir;
-    const a = cli(['run', '--folder', folder, '--stale=2', ...SLEEPER]);
+    const a = runSleeper(['run', '--folder', folder, '--stale=2']);
     await waitFor('A to hold', () => holderPid(folder).then((p) => p === a.pid));
     const future = Date.now() / 1000 + 365 * 24 * 3600;
     fs.utimesSync(lockDir, future, future);
@@ -109,7 +124,7 @@ describe('faults: a holder\'s own record must read back as valid (#7 item 8)', (
 
   it('a label longer than readers accept is shortened, not rejected', async () => {
     const folder = tempFolder();
-    const a = cli(['run', '--folder', folder, '--label', 'x'.repeat(2_000), ...SLEEPER]);
+    const a = runSleeper(['run', '--folder', folder, '--label', 'x'.repeat(2_000)]);
     const s = await settled(folder);
     assert.ok(s.holder, `the record was rejected: ${s.unknownHolder ?? ''}`);
     assert.ok(s.holder.label.length <= 1024 && s.holder.label.startsWith('xxx'));
@@ -120,7 +135,7 @@ describe('faults: a holder\'s own record must read back as valid (#7 item 8)', (
 
   it('a relative XDG_RUNTIME_DIR does not make the record invalid', async () => {
     const folder = tempFolder();
-    const a = cli(['run', '--folder', folder, ...SLEEPER], { cwd: folder, env: { ...process.env, XDG_RUNTIME_DIR: 'relative-runtime' } });
+    const a = runSleeper(['run', '--folder', folder], { cwd: folder, env: { ...process.env, XDG_RUNTIME_DIR: 'relative-runtime' } });
     const s = await settled(folder);
     assert.ok(s.holder, `the record was rejected: ${s.unknownHolder ?? ''}`);
     a.kill('SIGTERM');
@@ -131,7 +146,7 @@ describe('faults: a holder\'s own record must read back as valid (#7 item 8)', (
     const folder = tempFolder();
     const runtime = path.join(tempFolder(), 'r'.repeat(100));
     fs.mkdirSync(runtime, { mode: 0o700 });
-    const a = cli(['run', '--folder', folder, ...SLEEPER], { env: { ...process.env, XDG_RUNTIME_DIR: runtime } });
+    const a = runSleeper(['run', '--folder', folder], { env: { ...process.env, XDG_RUNTIME_DIR: runtime } });
     const s = await settled(folder);
     assert.ok(s.holder, `the record was rejected: ${s.unknownHolder ?? ''}`);
     const rec = JSON.parse(fs.readFileSync(new WorkspaceLock(folder).location.recordPath, 'utf8')) as { socket: string | null };
@@ -186,7 +201,7 @@ describe('faults: hostile text (#7 item 13)', () => {
   it('control characters in a label are escaped in text output and exact in JSON', async () => {
     const folder = tempFolder();
     const label = 'evil\u001b[2J\u0007label\r';
-    const a = cli(['run', '--folder', folder, '--label', label, ...SLEEPER]);
+    const a = runSleeper(['run', '--folder', folder, '--label', label]);
     await waitFor('A to hold', () => holderPid(folder).then((p) => p === a.pid));
     const text = await runCli(['status', '--folder', folder]);
     // eslint-disable-next-line no-control-regex -- looking for raw control characters is the point
