@@ -1,8 +1,11 @@
 // `task-lock run`: take the lock (now or waiting), then run CMD under it, forwarding signals and
 // answering Take Over requests.
-import { spawn } from 'node:child_process';
+import { ChildProcess, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Writable } from 'node:stream';
 import * as os from 'node:os';
-import { LockError, LockHandle, WorkspaceLock } from '../lock';
+import { LockError, LockHandle, WorkspaceLock, errorMessage } from '../lock';
 import { Parsed, commandLine } from './args';
 import { EXIT_BUSY, EXIT_ERROR } from './codes';
 import { err, holderLine } from './report';
@@ -74,10 +77,51 @@ const LOST_STOP_GRACE_MS = 3_000;
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 
+/**
+ * CMD starts behind a gate: a shell that waits on an inherited pipe until this CLI has recorded its pid, then
+ * `exec`s CMD, which keeps that pid and its start time. If the CLI dies first (SIGKILL between spawn and
+ * record), the pipe closes, `read` fails and CMD never runs: it can never run unrecorded (#7 item 5).
+ */
+const GATE = 'read -r _ <&3 || exit 125; exec 3<&-; exec "$@"';
+
+/** What `execvp` would run for `cmd`, or why it cannot: the gate's shell would only print its own words. */
+function findCommand(cmd: string): { ok: true } | { ok: false; code: number; why: string } {
+  const candidates = cmd.includes('/') ? [cmd] : (process.env.PATH ?? '').split(path.delimiter).map((d) => path.join(d || '.', cmd));
+  let denied = false;
+  for (const c of candidates) {
+    try {
+      if (!fs.statSync(c).isFile()) {
+        continue;
+      }
+      fs.accessSync(c, fs.constants.X_OK);
+      return { ok: true };
+    } catch (e) {
+      denied ||= (e as NodeJS.ErrnoException).code === 'EACCES';
+    }
+  }
+  return denied ? { ok: false, code: 126, why: 'permission denied' } : { ok: false, code: 127, why: 'command not found' };
+}
+
+function spawnGated(cmd: string, args: string[]): ChildProcess {
+  if (process.platform === 'win32') {
+    // No POSIX shell to gate with: the record follows the spawn, as it always did there.
+    return spawn(cmd, args, { stdio: 'inherit' });
+  }
+  return spawn('/bin/sh', ['-c', GATE, 'task-lock', cmd, ...args], { stdio: ['inherit', 'inherit', 'inherit', 'pipe'] });
+}
+
 function runHolding(handle: LockHandle, p: Parsed, label: string): Promise<number> {
   return new Promise<number>((resolve) => {
     const [cmd, ...args] = p.argv;
-    const child = spawn(cmd, args, { stdio: 'inherit' });
+    const found = process.platform === 'win32' ? ({ ok: true } as const) : findCommand(cmd);
+    if (!found.ok) {
+      void handle.release().then(() => {
+        err(`cannot run ${cmd}: ${found.why}`);
+        resolve(found.code);
+      });
+      return;
+    }
+    const child = spawnGated(cmd, args);
     const handlers = FORWARDED.map((sig) => {
       const h = (): void => {
         child.kill(sig);
@@ -86,10 +130,18 @@ function runHolding(handle: LockHandle, p: Parsed, label: string): Promise<numbe
       return [sig, h] as const;
     });
     let spawnError: Error | undefined;
+    let notRecorded: string | undefined;
     child.on('spawn', () => {
       // The command's process is what must outlive us: if this CLI is killed, the lock stays held until it ends.
-      if (child.pid !== undefined) {
-        handle.setTasks([{ name: label, pid: child.pid }]);
+      try {
+        if (child.pid !== undefined) {
+          handle.setTasks([{ name: label, pid: child.pid }]);
+        }
+        (child.stdio[3] as Writable | null | undefined)?.end('go\n');
+      } catch (e) {
+        // Unrecorded, CMD would run unguarded once this CLI died: it does not start at all.
+        notRecorded = errorMessage(e);
+        child.kill('SIGKILL');
       }
     });
     child.on('error', (e) => {
@@ -120,6 +172,9 @@ function runHolding(handle: LockHandle, p: Parsed, label: string): Promise<numbe
       void handle.release().then(() => {
         if (lost) {
           resolve(EXIT_BUSY);
+        } else if (notRecorded !== undefined) {
+          err(`${cmd} was not started: its process could not be recorded in the lock (${notRecorded}). Free some space in ${handle.lock.location.home}, then try again.`);
+          resolve(EXIT_ERROR);
         } else if (spawnError) {
           const notFound = (spawnError as NodeJS.ErrnoException).code === 'ENOENT';
           err(`cannot run ${cmd}: ${notFound ? 'command not found' : spawnError.message}`);

@@ -217,3 +217,27 @@ describe('faults: hostile text (#7 item 13)', () => {
     await a.result;
   });
 });
+
+describe('faults: CMD never runs unrecorded (#7 items 5 and 9)', () => {
+  const root = typeof process.getuid === 'function' && process.getuid() === 0;
+
+  it('a full disk when CMD is to be recorded: CMD does not start, one line says why, the lock is free', { skip: root ? false : 'mounting a 64 KiB tmpfs needs root' }, async () => {
+    const folder = tempFolder();
+    const disk = tempFolder();
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', disk]);
+    try {
+      // 14 of the 16 pages taken: the holder's .gitignore and first record fit; recording CMD (a new
+      // temporary record beside the old one) does not.
+      fs.writeFileSync(path.join(disk, 'filler'), Buffer.alloc(14 * 4096));
+      const r = await runCli(['run', '--folder', folder, '--lock-dir', disk, '--', process.execPath, '-e', 'console.log("CMD ran")']);
+      assert.equal(r.stdout, '', 'CMD ran although it could not be recorded');
+      assert.equal(r.code, 1);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+      assert.match(r.stderr, /ENOSPC/);
+      const s = await runCli(['status', '--folder', folder, '--lock-dir', disk]);
+      assert.match(s.stdout, /^free/);
+    } finally {
+      execFileSync('umount', [disk]);
+    }
+  });
+});
