@@ -137,7 +137,10 @@ function runHolding(handle: LockHandle, p: Parsed, label: string): Promise<numbe
         if (child.pid !== undefined) {
           handle.setTasks([{ name: label, pid: child.pid }]);
         }
-        (child.stdio[3] as Writable | null | undefined)?.end('go\n');
+        const gate = child.stdio[3] as Writable | null | undefined;
+        // A gate that died first (a forwarded signal) closed its end: EPIPE there is no error of ours.
+        gate?.on('error', () => undefined);
+        gate?.end('go\n');
       } catch (e) {
         // Unrecorded, CMD would run unguarded once this CLI died: it does not start at all.
         notRecorded = errorMessage(e);
