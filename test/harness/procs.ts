@@ -95,6 +95,15 @@ export function markedProcesses(prefix: string): ProcessInfo[] {
   const byPid = new Map(all.map((p) => [p.pid, p]));
   const marked = all.filter((p) => p.marker !== undefined && p.marker.startsWith(prefix) && p.pid !== process.pid);
   for (const p of marked) {
+    // A child between fork and exec still shows its parent's command line: an extension host that
+    // runs `git` has, for some milliseconds, a child that looks like a second extension host. The
+    // harness once took such a child for a new window's extension host.
+    const parent = byPid.get(p.ppid);
+    if (p.kind !== 'other' && parent !== undefined && parent.cmdline === p.cmdline) {
+      p.kind = 'other';
+    }
+  }
+  for (const p of marked) {
     if (p.kind === 'other' && hasAncestor(p, byPid, (a) => a.kind === 'ptyHost')) {
       p.kind = 'task';
     }
