@@ -2,7 +2,7 @@
 import { LockError, WorkspaceLock, errorMessage } from '../lock';
 import { Parsed, USAGE, UsageError, parseArgs } from './args';
 import { EXIT_ERROR, EXIT_USAGE } from './codes';
-import { err, holderLine, out, stateJson } from './report';
+import { err, holderLine, out, reservationNote, stateJson } from './report';
 import { run } from './run';
 
 export { EXIT_BUSY } from './codes';
@@ -28,6 +28,10 @@ function status(p: Parsed): number {
     default:
       out(`held: ${where} is held by ${holderLine(s)}`);
   }
+  const reserved = reservationNote(lock.reservation());
+  if (reserved !== undefined) {
+    out(`note: ${reserved}`);
+  }
   if (lock.location.fallbackReason) {
     out(`note: ${lock.location.fallbackReason}`);
   }
@@ -36,6 +40,10 @@ function status(p: Parsed): number {
 
 async function reclaim(p: Parsed): Promise<number> {
   const lock = new WorkspaceLock(p.folder, { staleMs: p.staleMs, lockDirectory: p.lockDirectory });
+  const removed = await lock.clearReservation();
+  if (removed !== undefined) {
+    out(removed.state === 'bad' ? `removed the bad handoff reservation: ${removed.reason}` : `removed the handoff reservation that is over, ${lock.location.reservationPath}`);
+  }
   const r = await lock.reclaim({ force: p.force });
   switch (r.result) {
     case 'nothing':
@@ -46,7 +54,11 @@ async function reclaim(p: Parsed): Promise<number> {
       out(`nothing to reclaim: the lock on ${lock.location.folder} is free`);
       return 0;
     case 'alive':
-      err(`${lock.location.folder} is held by ${holderLine(r.state)}, which is alive. Stop it, or use --force to take the lock away from it.`);
+      if (r.state.state === 'held' && r.state.holder.legacyHome !== undefined) {
+        err(`${lock.location.folder} is held by ${holderLine(r.state)}, which is alive. Stop it or update it; this version never removes files in your folder.`);
+      } else {
+        err(`${lock.location.folder} is held by ${holderLine(r.state)}, which is alive. Stop it, or use --force to take the lock away from it.`);
+      }
       return EXIT_ERROR;
     case 'reclaimed': {
       const why = r.previous.state === 'stale' ? r.previous.reason : 'forced';

@@ -1,5 +1,5 @@
 // What the CLI prints about a lock: one line of text, or JSON from the engine's one holder projection.
-import { LockState, WorkspaceLock, describeHolder, holderFields } from '../lock';
+import { LockState, ReservationView, WorkspaceLock, describeHolder, holderFields } from '../lock';
 
 /**
  * Control characters as `\uXXXX`: a label or a path is someone else's text, and a terminal would obey the
@@ -24,8 +24,20 @@ export function holderLine(state: LockState): string {
   return state.state === 'held' || state.state === 'mine' || state.state === 'stale' ? printable(describeHolder(state.holder)) : state.state;
 }
 
+/** A note on the handoff reservation for `status`, when there is one worth a word. */
+export function reservationNote(r: ReservationView | undefined): string | undefined {
+  if (r?.state === 'active') {
+    return `the lock is reserved for a handoff for ${(r.remainingMs / 1000).toFixed(1)} s more`;
+  }
+  if (r?.state === 'bad') {
+    return `${r.reason}; "task-lock reclaim" removes it`;
+  }
+  // One that is over is a leftover the next taker removes: not worth a line.
+  return undefined;
+}
+
 export function stateJson(lock: WorkspaceLock, s: LockState): Record<string, unknown> {
-  const base: Record<string, unknown> = { folder: lock.location.folder, lockHome: lock.location.home };
+  const base: Record<string, unknown> = { folder: lock.location.folder, lockHome: lock.location.home, reservation: lock.reservation() ?? null };
   if (lock.location.fallbackReason) {
     base.fallback = lock.location.fallbackReason;
   }

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Writable } from 'node:stream';
 import * as os from 'node:os';
-import { LockError, LockHandle, WorkspaceLock, errorMessage } from '../lock';
+import { LockError, LockHandle, WorkspaceLock, channelProblem, errorMessage } from '../lock';
 import { Parsed, commandLine } from './args';
 import { EXIT_BUSY, EXIT_ERROR } from './codes';
 import { err, holderLine } from './report';
@@ -68,6 +68,10 @@ export async function run(p: Parsed): Promise<number> {
   }
   if (lock.location.fallbackReason) {
     err(`note: ${lock.location.fallbackReason}`);
+  }
+  const noChannel = channelProblem();
+  if (noChannel !== undefined) {
+    err(`note: ${noChannel}`);
   }
   return runHolding(handle, p, label);
 }

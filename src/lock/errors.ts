@@ -6,6 +6,8 @@ export type LockErrorCode =
   | 'folder-missing'
   | 'folder-not-directory'
   | 'home-unusable'
+  /** Another user's, or writable by others: refused rather than replaced, so that someone looks. */
+  | 'home-unsafe'
   | 'held'
   | 'timeout'
   | 'handoff-refused'

@@ -38,6 +38,24 @@ export function readReservation(p: string): { token: string; until: number } | u
   }
 }
 
+/** What `status` says of the reservation file: in effect (for how long), over (a harmless leftover), or bad. */
+export type ReservationView = { state: 'active'; remainingMs: number } | { state: 'over' } | { state: 'bad'; reason: string };
+
+export function viewReservation(p: string, nowMs = Date.now()): ReservationView | undefined {
+  const f = readSmallFile(p, 1024);
+  if (f.kind === 'none') {
+    return undefined;
+  }
+  if (f.kind === 'bad') {
+    return { state: 'bad', reason: f.reason };
+  }
+  const r = readReservation(p);
+  if (r === undefined) {
+    return { state: 'bad', reason: `${p} is not a valid reservation` };
+  }
+  return r.until > nowMs ? { state: 'active', remainingMs: r.until - nowMs } : { state: 'over' };
+}
+
 export function writeReservation(p: string, token: string): void {
   writeFileAtomic(p, JSON.stringify({ token, until: Date.now() + RESERVATION_MS }), 0o644);
 }

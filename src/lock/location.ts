@@ -18,8 +18,10 @@ export interface LockLocation {
   reservationPath: string;
   /** proper-lockfile target of the short mutex that serializes reclaims of a stale lock. */
   reclaimTarget: string;
-  /** Set when the folder could not be written and a per-user directory is used instead. */
+  /** Set when the default per-user folder could not be used and a fallback is used instead. */
   fallbackReason?: string;
+  /** Where older versions kept this folder's lock by default; checked (never written) so that mixed versions do not both run. */
+  legacyHomes: string[];
 }
 
 export interface LocationOptions {
@@ -49,7 +51,7 @@ export function folderHash(realFolder: string): string {
   return createHash('sha256').update(realFolder).digest('hex').slice(0, 16);
 }
 
-function layout(folder: string, home: string, fallbackReason?: string): LockLocation {
+function layout(folder: string, home: string, legacyHomes: string[], fallbackReason?: string): LockLocation {
   const target = path.join(home, 'workspace');
   return {
     folder,
@@ -60,63 +62,170 @@ function layout(folder: string, home: string, fallbackReason?: string): LockLoca
     reservationPath: path.join(home, 'handoff.json'),
     reclaimTarget: path.join(home, 'reclaim'),
     fallbackReason,
+    legacyHomes,
   };
 }
 
 /**
- * Finds (and creates) the lock home of `folder`. Default: `<folder>/.vscode/task-lock/`, which ignores
- * itself for git. When the folder cannot be written, a per-user directory keyed by a hash of the real
- * path, so every process of this user still meets at the same lock.
+ * Finds (and creates) the lock home of `folder`. Default: a private per-user folder outside the workspace
+ * (`~/.cache/task-lock/<name>-<hash>` on Linux), so that the user's own tools (touch, `git clean -xdf`,
+ * sync clients) never reach the lock, and a cloned repository cannot bring files into it. The home comes
+ * from the password database, not from variables such as HOME or XDG_CACHE_HOME that can differ between
+ * processes of one user: every window, terminal and service of a user must meet at the same lock.
  */
 export function locate(folder: string, options: LocationOptions = {}): LockLocation {
   const real = resolveFolder(folder);
   if (options.lockDirectory) {
     // A shared lock directory holds many workspaces' locks: one subfolder each, named for humans and by hash.
     const base = path.resolve(options.lockDirectory);
-    const home = path.join(base, `${path.basename(real) || 'root'}-${folderHash(real)}`);
+    const home = path.join(base, homeName(real));
     prepareHome(home, `the lock directory ${base}`, 'Fix its permissions or choose another taskLock.lockDirectory / --lock-dir.');
-    return layout(real, home);
+    // An explicit directory is where older versions looked too: nothing else to respect.
+    return layout(real, home, []);
   }
-  const home = path.join(real, '.vscode', 'task-lock');
+  const root = cacheRoot();
+  let problem: string;
   try {
-    prepareHome(home, home, '');
-    return layout(real, home);
+    makePrivateRoot(root);
+    const home = path.join(root, homeName(real));
+    makePrivateRoot(home);
+    return layout(real, home, legacyHomesOf(real));
   } catch (err) {
-    const code = err instanceof LockError ? (err.cause as string | undefined) : undefined;
-    if (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS') {
-      throw err;
+    // Only a home that cannot be written falls back. What stands in the way there (a file, another user's
+    // or a world-writable folder) is not silently replaced: that is worth a look.
+    const code = errnoCode(err);
+    if (err instanceof LockError || (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS' && code !== 'ENOENT' && code !== 'ENOTDIR')) {
+      throw err instanceof LockError ? err : new LockError('home-unusable', `${root} cannot be used (${errorMessage(err)}). Fix it, or set taskLock.lockDirectory / --lock-dir.`);
     }
-    const fallback = path.join(userStateDir(), 'locks', folderHash(real));
-    prepareHome(fallback, fallback, 'Fix its permissions, or set a lock directory.', true);
-    return layout(real, fallback, `${real} cannot be written (${code}); the lock lives in ${fallback}.`);
+    problem = code;
+  }
+  // A user without a usable home folder (a service account, a read-only home) still gets one lock.
+  const fallback = path.join(sharedTmpStateDir(), 'locks', homeName(real));
+  makePrivateRoot(fallback);
+  return layout(real, fallback, legacyHomesOf(real), `${root} cannot be used (${problem}); the lock lives in ${fallback}.`);
+}
+
+/** `<basename>-<hash of the real path>`: readable in a listing, unique by the hash. */
+function homeName(realFolder: string): string {
+  return `${path.basename(realFolder) || 'root'}-${folderHash(realFolder)}`;
+}
+
+/** Where this user's lock homes live by default, from the password database's home folder. */
+export function cacheRoot(): string {
+  const home = os.userInfo().homedir;
+  if (process.platform === 'darwin') {
+    return path.join(home, 'Library', 'Caches', 'task-lock');
+  }
+  if (process.platform === 'win32') {
+    return path.join(process.env.LOCALAPPDATA ?? path.join(home, 'AppData', 'Local'), 'task-lock');
+  }
+  return path.join(home, '.cache', 'task-lock');
+}
+
+/** The default lock home of a folder, without creating anything (for cleanup and for the docs' examples). */
+export function defaultHome(folder: string): string {
+  return path.join(cacheRoot(), homeName(resolveFolder(folder)));
+}
+
+/**
+ * The places where versions before 0.1.0 kept a folder's lock by default. A lock an older Task Lock holds
+ * there is respected (read only, never written) for one release, so that mixed versions do not both run.
+ */
+function legacyHomesOf(realFolder: string): string[] {
+  return [path.join(realFolder, '.vscode', 'task-lock')];
+}
+
+/**
+ * Makes `dir` (and missing parents) with mode 0700 and checks what stands there: a folder, not a link,
+ * owned by this user, not writable by others. Another user's folder or one that others can write is
+ * refused with its owner named: its contents could be anyone's.
+ */
+export function makePrivateRoot(dir: string): void {
+  makeDirs(dir, 0o700);
+  const st = fs.lstatSync(dir);
+  if (st.isSymbolicLink() || !st.isDirectory()) {
+    throw new LockError('home-unusable', `${dir} is in the way: ${st.isSymbolicLink() ? 'a symbolic link' : 'a file'} stands where Task Lock needs a folder. Move or remove it.`);
+  }
+  const uid = currentUid();
+  if (uid !== undefined && st.uid !== uid) {
+    throw new LockError('home-unsafe', `${dir} belongs to ${ownerName(st.uid)}, not to you: Task Lock will not keep your locks there. Remove it, or set taskLock.lockDirectory / --lock-dir.`);
+  }
+  if (process.platform !== 'win32' && (st.mode & 0o022) !== 0) {
+    const mode = (st.mode & 0o777).toString(8);
+    throw new LockError('home-unsafe', `${dir} can be written by other users (mode ${mode}): Task Lock will not keep your locks there. Run chmod 700 ${dir}.`);
+  }
+  // A folder of one's own on a read-only mount: better found here (and fallen back from) than at the first lock.
+  fs.accessSync(dir, fs.constants.W_OK);
+}
+
+function ownerName(uid: number): string {
+  try {
+    const line = fs
+      .readFileSync('/etc/passwd', 'utf8')
+      .split('\n')
+      .find((l) => l.split(':')[2] === String(uid));
+    return line ? `${line.split(':')[0]} (uid ${uid})` : `uid ${uid}`;
+  } catch {
+    return `uid ${uid}`;
   }
 }
 
-function prepareHome(home: string, what: string, advice: string, privateDir = false): void {
+function prepareHome(home: string, what: string, advice: string): void {
+  const base = path.dirname(home);
+  let baseMode: number;
   try {
-    makeDirs(home, privateDir ? 0o700 : 0o777);
-    const st = fs.statSync(home);
-    if (!st.isDirectory()) {
+    makeDirs(base, 0o777);
+    baseMode = fs.statSync(base).mode;
+  } catch (err) {
+    throw homeProblem(err, what, advice);
+  }
+  try {
+    makeDirs(home, 0o777);
+    const st = fs.lstatSync(home);
+    if (st.isSymbolicLink() || !st.isDirectory()) {
       throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
     }
-    const ignore = path.join(home, '.gitignore');
-    if (!privateDir) {
-      createFileOnce(ignore, GITIGNORE);
+    // The umask narrowed what mkdir made: the workspace's folder gets the shared folder's permissions, so
+    // that every user who may write there can lock this workspace too, not only whoever came first.
+    const want = baseMode & 0o777;
+    if (st.uid === currentUid() && (st.mode & 0o777) !== want && process.platform !== 'win32') {
+      fs.chmodSync(home, want);
     }
+    // A lock directory may well be inside a repository (`.vscode/task-lock` by choice): keep it out of git.
+    createFileOnce(path.join(home, '.gitignore'), GITIGNORE);
     // Writing the ignore file is not proof enough when it already existed: probe for write access.
     fs.accessSync(home, fs.constants.W_OK);
   } catch (err) {
     const code = errnoCode(err);
-    let problem: string;
-    if (code === 'ENOTDIR' || code === 'EEXIST') {
-      problem = `${what} is in the way: a file stands where Task Lock needs a folder. Move or remove that file.`;
-    } else if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
-      problem = `${what} cannot be written (${code}). ${advice}`.trim();
-    } else {
-      problem = `${what} cannot be used (${errorMessage(err)}). ${advice}`.trim();
+    const made = statOrUndefined(home);
+    if ((code === 'EACCES' || code === 'EPERM') && made !== undefined) {
+      // The workspace's own folder is the one in the way: name it and its maker, not the shared folder.
+      const owner = ownerName(made.uid);
+      throw new LockError('home-unusable', `${home} belongs to ${owner} and cannot be written by you (${code}). Ask them to run chmod ${(baseMode & 0o777).toString(8)} ${home}, or choose another taskLock.lockDirectory / --lock-dir.`, { cause: code });
     }
-    throw new LockError('home-unusable', problem, { cause: code });
+    throw homeProblem(err, made === undefined ? what : home, advice);
   }
+}
+
+function statOrUndefined(p: string): fs.Stats | undefined {
+  try {
+    return fs.lstatSync(p);
+  } catch {
+    return undefined;
+  }
+}
+
+function homeProblem(err: unknown, what: string, advice: string): LockError {
+  const code = errnoCode(err);
+  let problem: string;
+  if (code === 'ENOTDIR' || code === 'EEXIST') {
+    problem = `${what} is in the way: a file stands where Task Lock needs a folder. Move or remove that file.`;
+  } else if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+    problem = `${what} cannot be written (${code}). ${advice}`.trim();
+  } else {
+    problem = `${what} cannot be used (${errorMessage(err)}). ${advice}`.trim();
+  }
+  return new LockError('home-unusable', problem, { cause: code });
 }
 
 /**
@@ -146,6 +255,16 @@ function currentUid(): number | undefined {
   return typeof process.getuid === 'function' ? process.getuid() : undefined;
 }
 
+/**
+ * `/tmp/task-lock-<uid>`, checked like the default root: the one fallback every process of the user finds
+ * whatever TMPDIR or XDG_RUNTIME_DIR say.
+ */
+function sharedTmpStateDir(): string {
+  const dir = path.join(process.platform === 'win32' ? os.tmpdir() : '/tmp', `task-lock-${currentUid() ?? os.userInfo().username}`);
+  makePrivateRoot(dir);
+  return dir;
+}
+
 function tmpCandidates(): string[] {
   const name = `task-lock-${currentUid() ?? os.userInfo().username}`;
   return [...new Set([path.join(os.tmpdir(), name), path.join('/tmp', name)])];
@@ -159,8 +278,11 @@ function makePrivateDir(candidates: readonly string[]): string {
     try {
       makeDirs(dir, 0o700);
       const st = fs.lstatSync(dir);
-      if (!st.isDirectory() || (uid !== undefined && st.uid !== uid)) {
-        throw new Error(`${dir} is not a directory owned by this user`);
+      if (!st.isDirectory()) {
+        throw new Error(`${dir} is not a folder`);
+      }
+      if (uid !== undefined && st.uid !== uid) {
+        throw new Error(`${dir} belongs to ${ownerName(st.uid)}, not to you`);
       }
       if (process.platform !== 'win32' && (st.mode & 0o077) !== 0) {
         fs.chmodSync(dir, 0o700);
@@ -170,7 +292,7 @@ function makePrivateDir(candidates: readonly string[]): string {
       lastError = err;
     }
   }
-  throw new LockError('home-unusable', `No private directory for Task Lock could be made (${errorMessage(lastError)}). Check TMPDIR.`);
+  throw new LockError('home-unusable', errorMessage(lastError));
 }
 
 /**
@@ -180,14 +302,29 @@ function makePrivateDir(candidates: readonly string[]): string {
 export const MAX_SOCKET_PATH_BYTES = 103;
 const SOCKET_NAME_BYTES = '0123456789abcdef.sock'.length + 1;
 let channelDirectory: string | null | undefined;
+let channelTrouble: string | undefined;
 
-/** The private folder for holders' sockets: the user's state folder, or a shorter one when that is too long. */
+/**
+ * The private folder for holders' sockets: the user's state folder, or a shorter one when that is too long;
+ * null when there is none. A holder without a channel still holds the lock (the record and process
+ * identity decide); only Take Over and instant notices need it, so its absence is a note, not a failure.
+ */
 export function channelDir(): string | null {
   if (channelDirectory === undefined) {
     const fits = (d: string): boolean => Buffer.byteLength(d) + SOCKET_NAME_BYTES <= MAX_SOCKET_PATH_BYTES;
-    const state = userStateDir();
-    const short = tmpCandidates().filter(fits);
-    channelDirectory = fits(state) ? state : short.length > 0 ? makePrivateDir(short) : null;
+    try {
+      const state = userStateDir();
+      const short = tmpCandidates().filter(fits);
+      channelDirectory = fits(state) ? state : short.length > 0 ? makePrivateDir(short) : null;
+    } catch (err) {
+      channelDirectory = null;
+      channelTrouble = `${errorMessage(err)}; so this holder opens no channel: Take Over cannot ask it, and others notice its end through the file system. Remove that folder, or set XDG_RUNTIME_DIR.`;
+    }
   }
   return channelDirectory;
+}
+
+/** Why holders of this process open no channel, when that is so (for a one-line note). */
+export function channelProblem(): string | undefined {
+  return channelTrouble;
 }

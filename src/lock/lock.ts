@@ -1,12 +1,13 @@
 // One workspace folder's lock: inspecting it, taking it (now, waiting, by adoption or reclaim), watching it.
 // The held lock is a LockHandle (handle.ts); handing it over lives in handoff.ts; the exit in exit.ts.
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as lockfile from 'proper-lockfile';
 import { socketPathFor } from './channel';
 import { LockError, errnoCode, errorMessage } from './errors';
 import type { Disposable } from './events';
 import { HolderInfo, LockHandle, lockFs } from './handle';
-import { readReservation, requestHandoff } from './handoff';
+import { ReservationView, readReservation, requestHandoff, viewReservation } from './handoff';
 import { LocationOptions, LockLocation, folderHash, locate } from './location';
 import { hostname, isAlive, selfRef } from './process-identity';
 import { HolderRecord, clipName, newToken, readRecord } from './record';
@@ -53,23 +54,48 @@ export class WorkspaceLock {
     this.socketKey = folderHash(this.location.lockDir);
   }
 
-  /** The lock's state right now, from one stat and one read. */
+  /** The lock's state right now, from one stat and one read (and one stat per old lock home when free). */
   inspect(myToken?: string): LockState {
     try {
-      const lockDir = statOrNull(this.location.lockDir);
-      return judge({
-        lockDir,
-        // Without a lock folder any record is a leftover: not worth a read on the uncontended path.
-        record: lockDir === null ? { kind: 'none' } : readRecord(this.location.recordPath),
-        nowMs: Date.now(),
-        staleMs: this.staleMs,
-        hostname: hostname(),
-        myToken,
-        isAlive,
-      });
+      const now = this.judgeAt(this.location.lockDir, this.location.recordPath, myToken);
+      return now.state === 'free' ? this.inspectLegacy() : now;
     } catch (err) {
       return { state: 'error', message: `Cannot read the lock in ${this.location.home}: ${errorMessage(err)}` };
     }
+  }
+
+  private judgeAt(lockDirPath: string, recordPath: string, myToken?: string): LockState {
+    const lockDir = statOrNull(lockDirPath);
+    return judge({
+      lockDir,
+      // Without a lock folder any record is a leftover: not worth a read on the uncontended path.
+      record: lockDir === null ? { kind: 'none' } : readRecord(recordPath),
+      nowMs: Date.now(),
+      staleMs: this.staleMs,
+      hostname: hostname(),
+      myToken,
+      isAlive,
+    });
+  }
+
+  /**
+   * A live lock of an older version in its old default home counts as held: it knows nothing of the new
+   * home, so this side must yield. Only read: a stale one there is ignored, never removed (it is inside
+   * the user's folder, where Task Lock no longer writes). Errors there are not this version's problem.
+   */
+  private inspectLegacy(): LockState {
+    for (const home of this.location.legacyHomes) {
+      let old: LockState;
+      try {
+        old = this.judgeAt(path.join(home, 'workspace.lock'), path.join(home, 'holder.json'));
+      } catch {
+        continue;
+      }
+      if (old.state === 'held') {
+        return { state: 'held', holder: { ...old.holder, legacyHome: home } };
+      }
+    }
+    return { state: 'free' };
   }
 
   /**
@@ -199,11 +225,37 @@ export class WorkspaceLock {
       if (now.state === 'free' || now.state === 'error') {
         return { result: 'nothing', state: now };
       }
-      if (now.state !== 'stale' && !opts.force) {
+      // An older version's lock lives in the user's folder, where this version never removes anything.
+      if (now.state !== 'stale' && (!opts.force || (now.state === 'held' && now.holder.legacyHome !== undefined))) {
         return { result: 'alive', state: now };
       }
       this.removeStale();
       return { result: 'reclaimed', previous: now };
+    });
+  }
+
+  /** The handoff reservation, if a file is there: in effect, over, or bad. */
+  reservation(): ReservationView | undefined {
+    return viewReservation(this.location.reservationPath);
+  }
+
+  /**
+   * Removes a reservation file that is over or bad (under the reclaim mutex, so never one a handoff writes
+   * at this moment), and says what it removed. One in effect ends by itself within seconds: it stays.
+   */
+  async clearReservation(): Promise<ReservationView | undefined> {
+    return this.withReclaimMutex(() => {
+      const r = this.reservation();
+      if (r === undefined || r.state === 'active') {
+        return undefined;
+      }
+      try {
+        // unlink removes a link or a FIFO itself, never what it points to; a folder there is left, and named.
+        fs.unlinkSync(this.location.reservationPath);
+      } catch (err) {
+        throw new LockError('reclaim-failed', `Cannot remove ${this.location.reservationPath}: ${errorMessage(err)}. Remove it by hand.`);
+      }
+      return r;
     });
   }
 

@@ -10,6 +10,8 @@ export interface HolderView {
   sameHost: boolean;
   /** Milliseconds since proper-lockfile's last heartbeat on the lock directory. */
   heartbeatAgeMs: number;
+  /** Set when an older Task Lock holds the folder in the lock home it used by default (inside the folder). */
+  legacyHome?: string;
 }
 
 export type LockState =
@@ -86,7 +88,8 @@ export function describeHolder(holder: HolderView): string {
   }
   // A CLI's task is usually named like the holder itself: repeating the label would only add noise.
   const tasks = r.tasks.length > 0 ? `, ${r.tasks.length === 1 ? 'task' : 'tasks'} ${r.tasks.map((t) => (t.name === r.label ? `pid ${t.pid}` : `${t.name} (pid ${t.pid})`)).join(', ')}` : '';
-  return `${r.kind} “${r.label}” (pid ${r.pid} on ${r.hostname}, since ${r.since}${tasks})`;
+  const older = holder.legacyHome === undefined ? '' : `, an older Task Lock with its lock in ${holder.legacyHome}`;
+  return `${r.kind} “${r.label}” (pid ${r.pid} on ${r.hostname}, since ${r.since}${tasks}${older})`;
 }
 
 /** A holder's plain fields, as the CLI's JSON and the extension's status carry them. */
@@ -99,6 +102,8 @@ export interface HolderFields {
   tasks: Array<{ name: string; pid: number }>;
   sameHost: boolean;
   heartbeatAgeMs: number;
+  /** Only for a holder of an older version, in its old lock home. */
+  legacyHome?: string;
 }
 
 /** The one projection of a holder for output: undefined when the record is missing, foreign or corrupt. */
@@ -116,6 +121,7 @@ export function holderFields(holder: HolderView): HolderFields | undefined {
     tasks: r.tasks.map((t) => ({ name: t.name, pid: t.pid })),
     sameHost: holder.sameHost,
     heartbeatAgeMs: Math.round(holder.heartbeatAgeMs),
+    ...(holder.legacyHome === undefined ? {} : { legacyHome: holder.legacyHome }),
   };
 }
 

@@ -1,7 +1,7 @@
 // One folder's lock as this window sees it: the engine's lock, the handle while this window holds it, the
 // last state seen, and one queue so that lock operations of the folder run one at a time. It knows nothing
 // of tasks: its owner (FolderGuard) is told when the handle comes and supplies what to do with it.
-import { LockError, LockHandle, LockState, WorkspaceLock, describeState, errorMessage, isAlive, type Disposable, type HolderView, type LockErrorCode, type WatchEvent } from '../lock';
+import { LockError, LockHandle, LockState, WorkspaceLock, channelProblem, describeState, errorMessage, isAlive, type Disposable, type HolderView, type LockErrorCode, type WatchEvent } from '../lock';
 import { readoptCandidate } from '../model/policy';
 import { summarize, type HolderSummary } from '../model/status';
 import type { ReclaimOutcome } from './events';
@@ -164,6 +164,10 @@ export class FolderLock {
   /** A handle this window now holds, however it came. */
   take(h: LockHandle): void {
     this.handle = h;
+    const noChannel = channelProblem();
+    if (noChannel !== undefined && h.record.socket === null) {
+      this.owner.log.warn(noChannel);
+    }
     this.state = { state: 'mine', holder: { record: h.record, sameHost: true, heartbeatAgeMs: 0 } };
     this.owner.onHeld(h);
     this.owner.changed();

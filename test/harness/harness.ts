@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Browser } from 'playwright-core';
 import { waitFor } from '../support/wait';
+import { removeLockHomes } from '../support/fixtures';
 import { ensureInstalled, type Installation } from './install';
 import { say } from './log';
 import { fixturesRoot } from './paths';
@@ -176,6 +177,8 @@ export class Harness {
       throw new Error(`${this.name}: processes left behind after stop:\n${left.map(describeProcess).join('\n')}`);
     }
     if (process.env.TASK_LOCK_HARNESS_KEEP !== '1') {
+      // The windows' lock homes live in the user's cache, outside the temporary folder.
+      removeLockHomes(path.join(this.tempDir, 'workspaces'), 2);
       fs.rmSync(this.tempDir, { recursive: true, force: true });
     } else {
       say(`kept ${this.tempDir}`);

@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { WorkspaceLock } from '../../src/lock';
+import { defaultHome } from '../../src/lock/location';
 import { CLI, Result, cli, cleanup, keepAlive, ownPid, runCli, start, tempFolder } from '../support/fixtures';
 import { pidAlive, sleep, waitFor } from '../support/wait';
 
@@ -49,7 +50,8 @@ describe('task-lock run', () => {
     const r = await runCli(['run', '--folder', folder, '--', process.execPath, '-e', 'process.exit(7)']);
     assert.equal(r.code, 7);
     assert.equal((await status(folder)).state, 'free');
-    assert.deepEqual(fs.readdirSync(path.join(folder, '.vscode', 'task-lock')), ['.gitignore']);
+    assert.deepEqual(fs.readdirSync(folder), [], 'nothing written into the folder');
+    assert.deepEqual(fs.readdirSync(defaultHome(folder)), [], 'nothing left in the lock home');
   });
 
   it('runs in the current directory by default', async () => {
@@ -246,14 +248,33 @@ describe('task-lock with bad input', () => {
 
   it('exits 1 naming the file that stands where the lock home should be', async () => {
     const folder = tempFolder();
-    fs.mkdirSync(path.join(folder, '.vscode'));
-    fs.writeFileSync(path.join(folder, '.vscode', 'task-lock'), 'oops');
-    for (const args of [['run', '--folder', folder, '--', 'true'], ['status', '--folder', folder], ['reclaim', '--folder', folder]]) {
-      const r = await runCli(args);
-      assert.equal(r.code, 1);
-      assert.match(oneLine(r.stderr), /\.vscode\/task-lock is in the way: a file stands where Task Lock needs a folder/);
+    const home = defaultHome(folder);
+    fs.writeFileSync(home, 'oops');
+    try {
+      for (const args of [['run', '--folder', folder, '--', 'true'], ['status', '--folder', folder], ['reclaim', '--folder', folder]]) {
+        const r = await runCli(args);
+        assert.equal(r.code, 1);
+        assert.equal(oneLine(r.stderr), `task-lock: ${home} is in the way: a file stands where Task Lock needs a folder. Move or remove it.`);
+      }
+      assert.equal(fs.readFileSync(home, 'utf8'), 'oops', 'nothing is lost');
+    } finally {
+      fs.rmSync(home, { force: true });
     }
-    assert.equal(fs.readFileSync(path.join(folder, '.vscode', 'task-lock'), 'utf8'), 'oops', 'nothing is lost');
+  });
+
+  it('exits 1 naming the owner of a lock home that belongs to another user', { skip: process.getuid?.() !== 0 && 'needs root to give a folder to another user' }, async () => {
+    const folder = tempFolder();
+    const home = defaultHome(folder);
+    fs.mkdirSync(home, { mode: 0o700 });
+    fs.chownSync(home, 65534, 65534);
+    try {
+      const r = await runCli(['run', '--folder', folder, '--', 'true']);
+      assert.equal(r.code, 1);
+      const line = oneLine(r.stderr);
+      assert.equal(line.startsWith(`task-lock: ${home} belongs to nobody (uid 65534), not to you`), true, line);
+    } finally {
+      fs.rmSync(home, { recursive: true, force: true });
+    }
   });
 
   it('reports a corrupt record as an unknown holder, and reclaims it once its heartbeat is old', async () => {
@@ -290,7 +311,7 @@ describe('task-lock with bad input', () => {
     await holder.result;
   });
 
-  it('falls back to a private per-user lock home when the folder cannot be written, and says so', async () => {
+  it('falls back to a private per-user lock home when the user\'s home folder cannot be written, and says so', async () => {
     const base = tempFolder();
     fs.chmodSync(base, 0o755);
     const folder = path.join(base, 'readonly');
@@ -309,14 +330,15 @@ describe('task-lock with bad input', () => {
       const j = JSON.parse(r.stdout) as StatusJson;
       return j.state === 'held' ? j : undefined;
     });
-    assert.match(s.fallback ?? '', /cannot be written \((EACCES|EPERM|EROFS)\); the lock lives in /);
+    // nobody's home is /nonexistent: its cache cannot be made.
+    assert.match(s.fallback ?? '', /cannot be used \((EACCES|EPERM|EROFS|ENOENT)\); the lock lives in \/tmp\/task-lock-/);
     assert.equal(fs.statSync(path.dirname(path.dirname(s.lockHome))).mode & 0o077, 0, 'the per-user directory is private');
     assert.equal(fs.existsSync(path.join(folder, '.vscode')), false, 'nothing written into the read-only folder');
     const busy = await runAs(['run', '--folder', folder, '--', 'true']);
     assert.equal(busy.code, 75);
     holder.kill('SIGTERM');
     const r = await holder.result;
-    assert.match(r.stderr, /note: .* cannot be written/);
+    assert.match(r.stderr, /note: .* cannot be used/);
     fs.rmSync(s.lockHome, { recursive: true, force: true });
   });
 

@@ -2,6 +2,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { defaultHome } from '../../src/lock/location';
 import { sleep } from './wait';
 
 /** The bundled CLI, as users run it: tests exercise what ships. */
@@ -85,9 +86,36 @@ export async function cleanup(): Promise<string[]> {
   children.clear();
   await sleep(20);
   for (const dir of made.splice(0)) {
+    removeLockHomes(dir);
     fs.rmSync(dir, { recursive: true, force: true });
   }
   return leftovers;
+}
+
+/**
+ * The default lock homes live outside the folders, in the user's cache: a test run must not leave them
+ * behind there. Folders made under a temporary folder (a few levels deep) are found by walking it.
+ */
+export function removeLockHomes(dir: string, depth = 3): void {
+  try {
+    fs.rmSync(defaultHome(dir), { recursive: true, force: true });
+  } catch {
+    // Not a folder any more (or never locked): nothing of ours to remove.
+  }
+  if (depth === 0) {
+    return;
+  }
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return;
+  }
+  for (const e of entries) {
+    if (e.isDirectory()) {
+      removeLockHomes(path.join(dir, e.name), depth - 1);
+    }
+  }
 }
 
 /**

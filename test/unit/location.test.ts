@@ -3,7 +3,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { LockError } from '../../src/lock/errors';
-import { locate, userStateDir } from '../../src/lock/location';
+import * as os from 'node:os';
+import { WorkspaceLock } from '../../src/lock';
+import { cacheRoot, defaultHome, locate, makePrivateRoot, userStateDir } from '../../src/lock/location';
+import { isAlive } from '../../src/lock/process-identity';
 import { cleanup, tempFolder } from '../support/fixtures';
 
 after(cleanup);
@@ -16,22 +19,133 @@ describe('lock location', () => {
     fs.symlinkSync(real, path.join(base, 'link'));
     const homes = [real, `${real}/`, path.join(real, 'sub', '..'), path.join(base, 'link'), `${path.join(base, 'link')}/`].map((f) => locate(f).lockDir);
     assert.equal(new Set(homes).size, 1);
-    assert.equal(homes[0], path.join(real, '.vscode', 'task-lock', 'workspace.lock'));
+    assert.equal(homes[0], path.join(defaultHome(real), 'workspace.lock'));
   });
 
-  it('makes the lock home ignore itself for git', () => {
-    const loc = locate(tempFolder());
+  it('keeps the lock out of the folder by default: a private per-user folder from the password database\'s home', () => {
+    const folder = tempFolder();
+    const loc = locate(folder);
+    assert.deepEqual(fs.readdirSync(folder), [], 'nothing written into the folder');
+    assert.equal(path.dirname(loc.home), cacheRoot());
+    assert.equal(cacheRoot().startsWith(os.userInfo().homedir + path.sep), true);
+    assert.match(path.basename(loc.home), new RegExp(`^${path.basename(folder)}-[0-9a-f]{16}$`));
+    for (const dir of [cacheRoot(), loc.home]) {
+      assert.equal(fs.statSync(dir).mode & 0o777, 0o700, `${dir} is private`);
+    }
+    assert.equal(loc.fallbackReason, undefined);
+  });
+
+  it('finds the same home whatever HOME and XDG_CACHE_HOME say (they differ between processes of one user)', () => {
+    const folder = tempFolder();
+    const before = locate(folder).home;
+    const saved = { HOME: process.env.HOME, XDG_CACHE_HOME: process.env.XDG_CACHE_HOME };
+    try {
+      process.env.HOME = tempFolder();
+      process.env.XDG_CACHE_HOME = tempFolder();
+      assert.equal(locate(folder).home, before);
+    } finally {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) {
+          delete process.env[k];
+        } else {
+          process.env[k] = v;
+        }
+      }
+    }
+  });
+
+  it('makes an explicit lock directory\'s subfolder ignore itself for git', () => {
+    const loc = locate(tempFolder(), { lockDirectory: tempFolder() });
     assert.equal(fs.readFileSync(path.join(loc.home, '.gitignore'), 'utf8').split('\n').includes('*'), true);
   });
 
   it('names the file in the way when the lock home is a file', () => {
     const folder = tempFolder();
-    fs.mkdirSync(path.join(folder, '.vscode'));
-    fs.writeFileSync(path.join(folder, '.vscode', 'task-lock'), 'not a folder');
+    const home = defaultHome(folder);
+    fs.writeFileSync(home, 'not a folder');
+    try {
+      assert.throws(
+        () => locate(folder),
+        (e: unknown) => e instanceof LockError && e.code === 'home-unusable' && e.message.includes(`${home} is in the way: a file stands where`),
+      );
+    } finally {
+      fs.rmSync(home, { force: true });
+    }
+  });
+
+  it('refuses a lock home folder that other users can write, saying how to fix it', { skip: process.platform === 'win32' }, () => {
+    const dir = path.join(tempFolder(), 'open');
+    fs.mkdirSync(dir);
+    fs.chmodSync(dir, 0o777);
     assert.throws(
-      () => locate(folder),
-      (e: unknown) => e instanceof LockError && e.code === 'home-unusable' && /task-lock is in the way: a file stands where/.test(e.message),
+      () => makePrivateRoot(dir),
+      (e: unknown) => e instanceof LockError && e.code === 'home-unsafe' && e.message === `${dir} can be written by other users (mode 777): Task Lock will not keep your locks there. Run chmod 700 ${dir}.`,
     );
+  });
+
+  it('refuses another user\'s lock home folder, naming the owner', { skip: process.getuid?.() !== 0 && 'needs root to give a folder to another user' }, () => {
+    const dir = path.join(tempFolder(), 'theirs');
+    fs.mkdirSync(dir, { mode: 0o700 });
+    fs.chownSync(dir, 65534, 65534);
+    assert.throws(
+      () => makePrivateRoot(dir),
+      (e: unknown) => e instanceof LockError && e.code === 'home-unsafe' && e.message.startsWith(`${dir} belongs to nobody (uid 65534), not to you`),
+    );
+  });
+
+  it('respects a live lock that an older version holds inside the folder, and never writes there', async () => {
+    const folder = tempFolder();
+    const lock = new WorkspaceLock(folder);
+    // What an older Task Lock leaves while it holds the folder: its lock folder and record in .vscode/task-lock.
+    const old = path.join(folder, '.vscode', 'task-lock');
+    fs.mkdirSync(path.join(old, 'workspace.lock'), { recursive: true });
+    const st = fs.statSync(path.join(old, 'workspace.lock'));
+    const oldRecord = {
+      version: 1,
+      token: 'c'.repeat(32),
+      kind: 'cli',
+      label: 'npm run watch',
+      pid: process.pid,
+      start: null,
+      hostname: os.hostname(),
+      since: new Date().toISOString(),
+      socket: null,
+      lockId: `${st.dev}:${st.ino}:${st.birthtimeMs}`,
+      tasks: [],
+    };
+    fs.writeFileSync(path.join(old, 'holder.json'), JSON.stringify(oldRecord));
+    assert.equal(isAlive(oldRecord), true, 'the test needs a live older holder');
+    const before = fs.readdirSync(old).sort();
+    const r = await lock.tryAcquire({ kind: 'cli', label: 'new' });
+    assert.equal(r.ok, false);
+    assert.equal(!r.ok && r.state.state === 'held' ? r.state.holder.legacyHome : undefined, old);
+    const forced = await lock.reclaim({ force: true });
+    assert.equal(forced.result, 'alive', 'a forced reclaim does not remove files in the folder');
+    assert.deepEqual(fs.readdirSync(old).sort(), before);
+    // Once the older holder is gone (its lock folder removed by its own release), this version takes over.
+    fs.rmSync(path.join(old, 'workspace.lock'), { recursive: true });
+    const next = await lock.tryAcquire({ kind: 'cli', label: 'new' });
+    assert.equal(next.ok, true);
+    if (next.ok) {
+      await next.handle.release();
+    }
+  });
+
+  it('ignores a dead older version\'s lock inside the folder and leaves it where it is', async () => {
+    const folder = tempFolder();
+    const old = path.join(folder, '.vscode', 'task-lock');
+    fs.mkdirSync(path.join(old, 'workspace.lock'), { recursive: true });
+    const st = fs.statSync(path.join(old, 'workspace.lock'));
+    fs.writeFileSync(
+      path.join(old, 'holder.json'),
+      JSON.stringify({ version: 1, token: 'd'.repeat(32), kind: 'cli', label: 'gone', pid: 2 ** 22 - 1, start: 'x', hostname: os.hostname(), since: new Date().toISOString(), socket: null, lockId: `${st.dev}:${st.ino}:${st.birthtimeMs}`, tasks: [] }),
+    );
+    const r = await new WorkspaceLock(folder).tryAcquire({ kind: 'cli', label: 'new' });
+    assert.equal(r.ok, true);
+    if (r.ok) {
+      await r.handle.release();
+    }
+    assert.equal(fs.existsSync(path.join(old, 'workspace.lock')), true, 'never removed by this version');
   });
 
   it('says which folder is missing', () => {

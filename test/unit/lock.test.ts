@@ -32,7 +32,8 @@ describe('WorkspaceLock', () => {
     assert.equal(r.ok, false);
     await handle.release();
     assert.equal(other.inspect().state, 'free');
-    assert.deepEqual(fs.readdirSync(lock.location.home).sort(), ['.gitignore']);
+    assert.deepEqual(fs.readdirSync(lock.location.home), []);
+    assert.deepEqual(fs.readdirSync(folder), [], 'nothing written into the folder');
   });
 
   it('records tasks by pid and start time, and drops those already gone', async () => {

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { writeReservation } from '../../src/lock/handoff';
-import { locate } from '../../src/lock/location';
+import { folderHash, locate } from '../../src/lock/location';
 import { writeRecord, type HolderRecord } from '../../src/lock/record';
 import { cleanup, tempFolder } from '../support/fixtures';
 
@@ -30,9 +30,12 @@ describe('writes in the lock home never follow a link', () => {
   it('a dangling .gitignore link: making the lock home creates nothing at its target', () => {
     const folder = tempFolder();
     const outside = path.join(tempFolder(), 'created-by-task-lock');
-    fs.mkdirSync(path.join(folder, '.vscode', 'task-lock'), { recursive: true });
-    fs.symlinkSync(outside, path.join(folder, '.vscode', 'task-lock', '.gitignore'));
-    locate(folder);
+    // The lock directory chosen inside the folder, as a repository's settings may choose it.
+    const lockDirectory = path.join(folder, '.vscode', 'task-lock');
+    const home = path.join(lockDirectory, `${path.basename(folder)}-${folderHash(folder)}`);
+    fs.mkdirSync(home, { recursive: true });
+    fs.symlinkSync(outside, path.join(home, '.gitignore'));
+    assert.equal(locate(folder, { lockDirectory }).home, home, 'the test plants the link in the home that is used');
     assert.equal(fs.existsSync(outside), false);
   });
 

@@ -1,0 +1,156 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { WorkspaceLock } from '../../src/lock';
+import { CLI, cleanup, runCli, start, tempFolder } from '../support/fixtures';
+
+// The lock's promise under faults (issue #7), the lock home's part: what stands in it, and where it is.
+
+after(async () => {
+  assert.deepEqual(await cleanup(), [], 'processes were left running');
+});
+
+interface StatusJson {
+  state: string;
+  lockHome: string;
+  fallback?: string;
+  reservation?: { state: string; remainingMs?: number; reason?: string } | null;
+}
+
+async function statusJson(folder: string): Promise<StatusJson> {
+  const r = await runCli(['status', '--folder', folder, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout) as StatusJson;
+}
+
+describe('faults: a handoff reservation (#7 item 11)', () => {
+  it('status shows a reservation in effect, at most 5 s long whatever its file claims', async () => {
+    const folder = tempFolder();
+    const lock = new WorkspaceLock(folder);
+    fs.writeFileSync(lock.location.reservationPath, JSON.stringify({ token: 'someone-else', until: Date.now() + 365 * 24 * 3600 * 1000 }));
+    const j = await statusJson(folder);
+    assert.equal(j.state, 'free');
+    assert.equal(j.reservation?.state, 'active');
+    assert.ok((j.reservation?.remainingMs ?? 0) > 0 && (j.reservation?.remainingMs ?? Infinity) <= 5000, JSON.stringify(j.reservation));
+    const text = await runCli(['status', '--folder', folder]);
+    assert.match(text.stdout, /^free: nobody holds the lock on .*\nnote: the lock is reserved for a handoff for \d\.\d s more\n$/);
+  });
+
+  it('status names a bad handoff.json, and reclaim removes it', async () => {
+    const folder = tempFolder();
+    const lock = new WorkspaceLock(folder);
+    fs.writeFileSync(lock.location.reservationPath, '{"token": 42');
+    const j = await statusJson(folder);
+    assert.equal(j.reservation?.state, 'bad');
+    const text = await runCli(['status', '--folder', folder]);
+    assert.match(text.stdout, /\nnote: .*handoff\.json is not a valid reservation; "task-lock reclaim" removes it\n$/);
+    const r = await runCli(['reclaim', '--folder', folder]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^removed the bad handoff reservation: .*handoff\.json is not a valid reservation\nnothing to reclaim: the lock on .* is free\n$/);
+    assert.equal(fs.existsSync(lock.location.reservationPath), false);
+    assert.equal((await statusJson(folder)).reservation, null);
+  });
+
+  it('a reservation that is over is left for the next taker (harmless), and reclaim removes it too', async () => {
+    const folder = tempFolder();
+    const lock = new WorkspaceLock(folder);
+    fs.writeFileSync(lock.location.reservationPath, JSON.stringify({ token: 'someone-else', until: Date.now() + 60_000 }));
+    const old = new Date(Date.now() - 60_000);
+    fs.utimesSync(lock.location.reservationPath, old, old);
+    assert.equal((await statusJson(folder)).reservation?.state, 'over');
+    const r = await runCli(['reclaim', '--folder', folder]);
+    assert.match(r.stdout, /^removed the handoff reservation that is over/);
+    assert.equal(fs.existsSync(lock.location.reservationPath), false);
+  });
+});
+
+/**
+ * Runs `sh -c script` in a private mount namespace with a fresh /tmp (and what the script mounts), so
+ * that what it plants there (another user's /tmp/task-lock-0, a read-only cache) touches nothing else on
+ * the machine. The CLI bundle is copied in through a descriptor opened before the mount: the checkout
+ * itself may be under /tmp, which the new mount hides.
+ */
+function inPrivateTmp(script: string): { code: number | null; stdout: string; stderr: string } {
+  const setup = ['exec 3<"$CLI_BUNDLE"', 'mount -t tmpfs tmpfs /tmp', 'cat <&3 >/tmp/cli.js', 'exec 3<&-', 'CLI=/tmp/cli.js'].join('\n');
+  const r = spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-euc', `${setup}\n${script}`], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH, CLI_BUNDLE: CLI, NODE: process.execPath, HOME: os.userInfo().homedir },
+    timeout: 30_000,
+    killSignal: 'SIGKILL',
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const asRoot = process.getuid?.() === 0 && process.platform === 'linux';
+
+describe('faults: the lock home under another user\'s or a read-only folder (#7 item 13)', () => {
+  it('another user\'s /tmp/task-lock-<uid> does not stop run; it names the missing private folder once', { skip: !asRoot && 'needs root for a mount namespace' }, () => {
+    const r = inPrivateTmp(
+      [
+        // Planted by another user before this user's first run; no XDG_RUNTIME_DIR (a container, a cron job).
+        'mkdir -m 700 /tmp/task-lock-0 && chown 65534:65534 /tmp/task-lock-0',
+        // The cache too, so that the test leaves no lock home behind in the real one.
+        `mkdir -p ${path.join(os.userInfo().homedir, '.cache')}`,
+        `mount -t tmpfs tmpfs ${path.join(os.userInfo().homedir, '.cache')}`,
+        'mkdir /tmp/ws',
+        'cd /tmp && TMPDIR=/tmp "$NODE" "$CLI" run --folder /tmp/ws -- sh -c "echo ran"',
+      ].join('\n'),
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'ran\n');
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, /^task-lock: note: \/tmp\/task-lock-0 belongs to nobody \(uid 65534\), not to you; so this holder opens no channel: Take Over cannot ask it/);
+  });
+
+  it('a read-only cache folder falls back to a private /tmp folder, and says so', { skip: !asRoot && 'needs root for a mount namespace' }, () => {
+    const cache = path.join(os.userInfo().homedir, '.cache');
+    const r = inPrivateTmp(
+      [
+        `mkdir -p ${cache}`,
+        `mount -t tmpfs -o ro tmpfs ${cache}`,
+        'mkdir /tmp/ws',
+        '"$NODE" "$CLI" run --folder /tmp/ws -- sh -c "echo ran"',
+        '"$NODE" "$CLI" status --json --folder /tmp/ws',
+      ].join('\n'),
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const [ran, json] = r.stdout.trim().split('\n');
+    assert.equal(ran, 'ran');
+    const s = JSON.parse(json) as StatusJson;
+    assert.match(s.fallback ?? '', /cannot be used \(EROFS\); the lock lives in \/tmp\/task-lock-0\/locks\//);
+    assert.match(s.lockHome, /^\/tmp\/task-lock-0\/locks\/ws-[0-9a-f]{16}$/);
+    assert.match(r.stderr, /^task-lock: note: .* cannot be used \(EROFS\)/);
+  });
+});
+
+describe('faults: a lock directory shared by several users (#7 item 13)', () => {
+  it('the second user works in the folder the first one made, and a refusal names that folder and its owner', { skip: !asRoot && 'needs root to run as two other users' }, async () => {
+    const shared = tempFolder();
+    fs.chmodSync(shared, 0o1777);
+    // Both users run a copy of the bundle they can read.
+    const bundle = path.join(shared, 'cli.js');
+    fs.copyFileSync(CLI, bundle);
+    fs.chmodSync(bundle, 0o755);
+    const folder = tempFolder();
+    fs.chmodSync(folder, 0o755);
+    const env = { PATH: process.env.PATH };
+    const as = (uid: number, args: string[]): Promise<{ code: number | null; stderr: string }> =>
+      start(process.execPath, [bundle, ...args], { uid, gid: uid, env }).result;
+    const first = await as(65534, ['run', '--lock-dir', shared, '--folder', folder, '--', 'true']);
+    assert.equal(first.code, 0, first.stderr);
+    const second = await as(65533, ['run', '--lock-dir', shared, '--folder', folder, '--', 'true']);
+    assert.equal(second.code, 0, second.stderr);
+    // A subfolder its maker closed to others is named, with its owner, instead of the shared folder.
+    const home = fs.readdirSync(shared).find((n) => n !== 'cli.js') ?? '';
+    fs.chmodSync(path.join(shared, home), 0o755);
+    const refused = await as(65533, ['run', '--lock-dir', shared, '--folder', folder, '--', 'true']);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, new RegExp(`^task-lock: ${path.join(shared, home)} belongs to nobody \\(uid 65534\\) and cannot be written by you \\(EACCES\\)`));
+    for (const uid of [65534, 65533]) {
+      fs.rmSync(`/tmp/task-lock-${uid}`, { recursive: true, force: true });
+    }
+  });
+});
