@@ -3,9 +3,8 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Writable } from 'node:stream';
 import * as os from 'node:os';
-import { LockError, LockHandle, WorkspaceLock, channelProblem, errorMessage } from '../lock';
+import { LockError, LockHandle, WorkspaceLock, canGate, channelProblem, errorMessage, gatedCommand, openGate } from '../lock';
 import { Parsed, commandLine } from './args';
 import { EXIT_BUSY, EXIT_ERROR } from './codes';
 import { err, holderLine } from './report';
@@ -81,13 +80,6 @@ const LOST_STOP_GRACE_MS = 3_000;
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 
-/**
- * CMD starts behind a gate: a shell that waits on an inherited pipe until this CLI has recorded its pid, then
- * `exec`s CMD, which keeps that pid and its start time. If the CLI dies first (SIGKILL between spawn and
- * record), the pipe closes, `read` fails and CMD never runs: it can never run unrecorded (#7 item 5).
- */
-const GATE = 'read -r _ <&3 || exit 125; exec 3<&-; exec "$@"';
-
 /** What `execvp` would run for `cmd`, or why it cannot: the gate's shell would only print its own words. */
 function findCommand(cmd: string): { ok: true } | { ok: false; code: number; why: string } {
   const candidates = cmd.includes('/') ? [cmd] : (process.env.PATH ?? '').split(path.delimiter).map((d) => path.join(d || '.', cmd));
@@ -106,18 +98,19 @@ function findCommand(cmd: string): { ok: true } | { ok: false; code: number; why
   return denied ? { ok: false, code: 126, why: 'permission denied' } : { ok: false, code: 127, why: 'command not found' };
 }
 
+/** CMD behind the gate (gate.ts): it starts only once its pid is recorded (#7 item 5). */
 function spawnGated(cmd: string, args: string[]): ChildProcess {
-  if (process.platform === 'win32') {
-    // No POSIX shell to gate with: the record follows the spawn, as it always did there.
+  if (!canGate) {
     return spawn(cmd, args, { stdio: 'inherit' });
   }
-  return spawn('/bin/sh', ['-c', GATE, 'task-lock', cmd, ...args], { stdio: ['inherit', 'inherit', 'inherit', 'pipe'] });
+  const g = gatedCommand([cmd, ...args]);
+  return spawn(g.file, g.args, { stdio: ['inherit', 'inherit', 'inherit', 'pipe'] });
 }
 
 function runHolding(handle: LockHandle, p: Parsed, label: string): Promise<number> {
   return new Promise<number>((resolve) => {
     const [cmd, ...args] = p.argv;
-    const found = process.platform === 'win32' ? ({ ok: true } as const) : findCommand(cmd);
+    const found = canGate ? findCommand(cmd) : ({ ok: true } as const);
     if (!found.ok) {
       void handle.release().then(() => {
         err(`cannot run ${cmd}: ${found.why}`);
@@ -141,10 +134,7 @@ function runHolding(handle: LockHandle, p: Parsed, label: string): Promise<numbe
         if (child.pid !== undefined) {
           handle.setTasks([{ name: label, pid: child.pid }]);
         }
-        const gate = child.stdio[3] as Writable | null | undefined;
-        // A gate that died first (a forwarded signal) closed its end: EPIPE there is no error of ours.
-        gate?.on('error', () => undefined);
-        gate?.end('go\n');
+        openGate(child);
       } catch (e) {
         // Unrecorded, CMD would run unguarded once this CLI died: it does not start at all.
         notRecorded = errorMessage(e);

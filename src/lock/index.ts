@@ -2,6 +2,7 @@
 export { LockError, errorMessage, type LockErrorCode } from './errors';
 export { Emitter, type Disposable, type Listener } from './events';
 export { onExit, type ExitPhase } from './exit';
+export { GATE_CLOSED_STATUS, canGate, gatedCommand, openGate } from './gate';
 export { LockHandle, type HolderInfo } from './handle';
 export { type HandoffRequest, type ReservationView } from './handoff';
 export { channelProblem, locate, resolveFolder, type LockLocation, type LocationOptions } from './location';

@@ -1,7 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { onExit, processStart } from '../lock';
+import { canGate, gatedCommand, onExit, openGate, processStart } from '../lock';
 import type { HolderSummary } from '../model/status';
 import type { FolderGuard } from './guard';
 
@@ -89,7 +89,13 @@ class GatedTerminal implements vscode.Pseudoterminal {
       return;
     }
     // Without args the command is a command line for the shell, as a shell task's would be.
-    const child = spawn(this.def.command, this.def.args ?? [], { cwd: this.cwd, env: { ...process.env, ...this.def.env }, shell: this.def.args === undefined, detached: true });
+    const argv = this.def.args === undefined ? ['/bin/sh', '-c', this.def.command] : [this.def.command, ...this.def.args];
+    const options = { cwd: this.cwd, env: { ...process.env, ...this.def.env }, detached: true };
+    // Behind the gate (#7 item 5): an extension host killed between this spawn and the record closes
+    // the gate's pipe, and the command never runs, instead of running unrecorded in its own process group.
+    const child = canGate
+      ? spawn(gatedCommand(argv).file, gatedCommand(argv).args, { ...options, stdio: ['pipe', 'pipe', 'pipe', 'pipe'] })
+      : spawn(this.def.command, this.def.args ?? [], { ...options, shell: this.def.args === undefined });
     this.child = child;
     const out = (d: Buffer): void => this.written.fire(d.toString('utf8').replace(/\r?\n/g, '\r\n'));
     child.stdout?.on('data', out);
@@ -102,14 +108,25 @@ class GatedTerminal implements vscode.Pseudoterminal {
     child.on('close', (code, signal) => {
       if (child.pid !== undefined) {
         gatedChildren.delete(child.pid);
+        this.guard?.forgetProcess(child.pid);
       }
       this.finish(code ?? (signal ? 128 : 1));
     });
-    if (child.pid !== undefined) {
-      gatedChildren.add(child.pid);
-      this.log.info(`[gate] ${this.name} admitted: pid ${child.pid}`);
-      this.guard?.recordProcess(this.name, child.pid);
+    if (child.pid === undefined) {
+      // It did not spawn: 'error' says why.
+      return;
     }
+    gatedChildren.add(child.pid);
+    this.log.info(`[gate] ${this.name} admitted: pid ${child.pid}`);
+    try {
+      this.guard?.recordProcess(this.name, child.pid);
+    } catch (err) {
+      // Unrecorded, it would run unguarded once this window died: it does not start at all.
+      this.print(`${this.name} was not started: its process could not be recorded in the lock (${err instanceof Error ? err.message : String(err)}).`);
+      child.kill('SIGKILL');
+      return;
+    }
+    openGate(child);
   }
 
   private print(line: string): void {

@@ -259,9 +259,19 @@ export class FolderGuard implements vscode.Disposable {
     return this.lock.serial(() => this.lock.admit(name));
   }
 
-  /** A gated task's process: recorded like a task process reported by the editor. */
+  /**
+   * A gated task's process, recorded now, before its gate opens (whether or not the editor's start event
+   * for its execution came yet). Throws when the record cannot be written: the caller then never opens it.
+   */
   recordProcess(name: string, pid: number): void {
-    if (this.running.setPidByName(name, pid)) {
+    this.running.addGated(name, pid);
+    this.running.setPidByName(name, pid);
+    this.running.syncTo(this.lock.held);
+  }
+
+  /** A gated task's process ended. */
+  forgetProcess(pid: number): void {
+    if (this.running.removeGated(pid)) {
       this.running.syncTo(this.lock.held);
     }
   }

@@ -26,6 +26,8 @@ export async function terminalPids(): Promise<Set<number>> {
 
 export class RunningTasks {
   private readonly table = new Map<vscode.TaskExecution, { name: string; pid?: number }>();
+  /** Gated tasks' processes by pid, recorded before they run (their execution may not be tracked yet). */
+  private readonly gated = new Map<number, string>();
   private endWaiters: Array<() => void> = [];
   /** Set while this window stops its own tasks (Stop, handoff, compromise): their end is not a user's stop. */
   stopping = false;
@@ -79,6 +81,15 @@ export class RunningTasks {
     return r !== undefined;
   }
 
+  addGated(name: string, pid: number): void {
+    this.gated.set(pid, name);
+  }
+
+  /** True when the pid was a gated task's process. */
+  removeGated(pid: number): boolean {
+    return this.gated.delete(pid);
+  }
+
   /** An execution ended; its label if it was ours. */
   ended(exec: vscode.TaskExecution): string | undefined {
     const r = this.table.get(exec);
@@ -105,7 +116,12 @@ export class RunningTasks {
         tasks.push({ name: r.name, pid });
       }
     }
-    if (this.table.size === 0 && !this.stopping && h.tasksAlive()) {
+    for (const [pid, name] of this.gated) {
+      if (!tasks.some((t) => t.pid === pid)) {
+        tasks.push({ name, pid });
+      }
+    }
+    if (this.table.size === 0 && this.gated.size === 0 && !this.stopping && h.tasksAlive()) {
       // Adopted tasks that this window cannot see as executions yet: keep them recorded.
       return;
     }
