@@ -7,6 +7,10 @@ import { summarize, type HolderSummary } from '../model/status';
 import type { ReclaimOutcome } from './events';
 import type { FolderLog } from './running';
 
+/** How long a fresh lock may go without its record before it is described as it is. */
+const RECORD_WAIT_MS = 1_000;
+const RECORD_WAIT_TRIES = 20;
+
 export interface FolderLockOwner {
   readonly log: FolderLog;
   /** How this window names itself in the holder record. */
@@ -131,6 +135,19 @@ export class FolderLock {
     return { ok: false, holder };
   }
 
+  /**
+   * A lock taken a moment ago may not have its record yet (the winner writes it right after its mkdir): wait
+   * briefly for it, so that what this window says names the real holder, not "no holder record".
+   */
+  async settled(state: LockState): Promise<LockState> {
+    let s = state;
+    for (let i = 0; i < RECORD_WAIT_TRIES && this.lock && s.state === 'held' && s.holder.record === undefined && s.holder.heartbeatAgeMs < RECORD_WAIT_MS; i++) {
+      await new Promise((resolve) => setTimeout(resolve, RECORD_WAIT_MS / RECORD_WAIT_TRIES));
+      s = this.lock.inspect();
+    }
+    return s;
+  }
+
   /** Tries once to take the lock (never waits): true when this window holds it afterwards. */
   async tryAcquire(why: string): Promise<boolean> {
     if (!this.lock) {
@@ -151,8 +168,8 @@ export class FolderLock {
         this.take(r.handle);
         return true;
       }
-      this.state = r.state;
-      this.owner.log.info(`could not take the lock (${why}): ${describeState(r.state)}${r.reserved ? ' (reserved for a handoff)' : ''}`);
+      this.state = await this.settled(r.state);
+      this.owner.log.info(`could not take the lock (${why}): ${describeState(this.state)}${r.reserved ? ' (reserved for a handoff)' : ''}`);
     } catch (err) {
       this.state = { state: 'error', message: errorMessage(err) };
       this.owner.log.error(errorMessage(err));

@@ -20,6 +20,8 @@ export interface GuardHost {
   readonly holderLabel: string;
   trusted(): boolean;
   readonly events: GuardEvents;
+  /** The process id the editor reported for an execution, guarded or not (its event may be long past). */
+  pidOf(exec: vscode.TaskExecution): number | undefined;
 }
 
 /**
@@ -79,7 +81,7 @@ export class FolderGuard implements vscode.Disposable {
     }
     for (const e of vscode.tasks.taskExecutions) {
       if (this.owns(e.task)) {
-        this.running.add(e, e.task.name);
+        this.running.add(e, e.task.name, this.host.pidOf(e));
       }
     }
     const first = this.lock.look();
@@ -206,7 +208,8 @@ export class FolderGuard implements vscode.Disposable {
     switch (onTaskStart({ isHolder: this.isHolder, usable: this.lock.lock !== undefined, state: s, ownPid: process.pid })) {
       case 'track':
         if (!this.running.has(exec)) {
-          this.running.add(exec, name);
+          this.running.add(exec, name, this.host.pidOf(exec));
+          this.running.syncTo(this.lock.held);
           this.log.info(`${name} started in this window, the holder`);
           this.host.events.changed();
         }
@@ -224,9 +227,22 @@ export class FolderGuard implements vscode.Disposable {
     }
   }
 
+  /**
+   * Labels guarded since this guard began (a settings change): their executions already running in this
+   * window are handled as if they started now: recorded in the holder, stopped beside another holder.
+   */
+  takeInRunning(): void {
+    for (const e of vscode.tasks.taskExecutions) {
+      if (this.owns(e.task) && !this.running.has(e)) {
+        this.log.info(`${e.task.name} is guarded now and runs in this window`);
+        this.onTaskStarted(e);
+      }
+    }
+  }
+
   /** The lock looks free or stale: take it, then let the task run; if someone else was faster, stop it. */
   private claimFor(exec: vscode.TaskExecution, name: string): void {
-    this.running.add(exec, name);
+    this.running.add(exec, name, this.host.pidOf(exec));
     void this.lock.serial(async () => {
       if (await this.lock.tryAcquire(`${name} was started in this window`)) {
         if (this.running.size === 0) {
@@ -249,9 +265,19 @@ export class FolderGuard implements vscode.Disposable {
 
   private stopIntruder(exec: vscode.TaskExecution, holder: HolderView): void {
     exec.terminate();
-    const h = summarize(holder);
-    this.log.info(`terminated ${exec.task.name}: it runs in ${h.description}`);
-    this.host.events.intruderStopped(this, exec.task.name, h);
+    void this.sayStopped(exec.task.name, holder);
+  }
+
+  /** After the stop, not before: a holder that took the lock a moment ago may still be writing its record. */
+  private async sayStopped(name: string, holder: HolderView): Promise<void> {
+    let view = holder;
+    if (view.record === undefined) {
+      const s = await this.lock.settled(this.lock.look());
+      view = s.state === 'held' || s.state === 'stale' ? s.holder : view;
+    }
+    const h = summarize(view);
+    this.log.info(`terminated ${name}: it runs in ${h.description}`);
+    this.host.events.intruderStopped(this, name, h);
   }
 
   /** The pre-spawn gate of the `taskLock` task type: may this window start `name` now? (FolderLock.admit) */

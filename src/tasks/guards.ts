@@ -23,13 +23,16 @@ export class Guards implements vscode.Disposable {
     private readonly events: GuardEvents,
   ) {
     const holderLabel = `${vscode.env.appName} — ${vscode.workspace.name ?? 'window'}`;
-    this.host = { log, holderLabel, trusted: () => vscode.workspace.isTrusted, events };
+    // Every task's process id, guarded or not: a label guarded later must record a copy already running.
+    const pids = new WeakMap<vscode.TaskExecution, number>();
+    this.host = { log, holderLabel, trusted: () => vscode.workspace.isTrusted, events, pidOf: (e) => pids.get(e) };
     this.subscriptions.push(
       registerGatedTasks((t) => this.guardOf(t), log, events.gateRefusedLine),
       vscode.tasks.onDidStartTask((e) => this.guardOf(e.execution.task)?.onTaskStarted(e.execution)),
       vscode.tasks.onDidStartTaskProcess((e) => {
         // A CustomExecution reports -1: its process (if any) is recorded by the gate itself.
         if (e.processId !== undefined && e.processId > 0) {
+          pids.set(e.execution, e.processId);
           this.guardOf(e.execution.task)?.onTaskProcessStarted(e.execution, e.processId);
         }
       }),
@@ -120,6 +123,7 @@ export class Guards implements vscode.Disposable {
       seen.add(key);
       if (old && !lockSettingsDiffer(old.settings, s)) {
         old.settings = s;
+        old.takeInRunning();
         continue;
       }
       if (old) {

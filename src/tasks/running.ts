@@ -51,9 +51,10 @@ export class RunningTasks {
     return [...this.table.keys()];
   }
 
-  add(exec: vscode.TaskExecution, name: string): void {
+  /** `pid` when it is known already (an execution that ran before this window guarded its label). */
+  add(exec: vscode.TaskExecution, name: string, pid?: number): void {
     if (!this.table.has(exec)) {
-      this.table.set(exec, { name });
+      this.table.set(exec, { name, pid });
     }
   }
 

@@ -1,0 +1,96 @@
+import * as assert from 'node:assert';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Harness } from '../../harness/harness';
+import type { EditorWindow } from '../../harness/window';
+import { sleep, waitFor } from '../../support/wait';
+import { slowEditor, status, ticks } from './guarded';
+
+// The task shapes of issue #10 in the real editor, on the `guarded` fixture (`watch` runs tick.js). Each
+// describe follows one story in order; the truth is the process table and `task-lock status`.
+
+function killAll(pids: number[]): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Gone already.
+    }
+  }
+}
+
+describe('Task Lock: task shapes', function () {
+  let h: Harness | undefined;
+  const folders: string[] = [];
+  before(async () => {
+    h = await Harness.start('task shapes');
+  });
+  after(async () => {
+    for (const f of folders) {
+      killAll(ticks(f));
+    }
+    await h?.stop();
+  });
+
+  function harness(): Harness {
+    if (h === undefined) {
+      throw new Error('needs a running harness, which did not start');
+    }
+    return h;
+  }
+
+  describe('a label guarded while its task runs in two windows (#10 D5)', function () {
+    let folder = '';
+    let windows: EditorWindow[] = [];
+    let survivor: number | undefined;
+    before(async () => {
+      folder = harness().workspace('guarded');
+      folders.push(folder);
+      fs.writeFileSync(path.join(folder, '.vscode', 'settings.json'), JSON.stringify({ 'taskLock.tasks': [], 'taskLock.staleSeconds': 2 }));
+      windows = await harness().openWindows(2, { folder });
+      for (const w of windows) {
+        await w.runTask('watch');
+      }
+      await waitFor('watch to run in both windows, unguarded', () => ticks(folder).length === 2, slowEditor);
+      fs.writeFileSync(path.join(folder, '.vscode', 'settings.json'), JSON.stringify({ 'taskLock.tasks': ['watch'], 'taskLock.staleSeconds': 2 }));
+    });
+    after(async () => {
+      killAll(ticks(folder));
+      for (const w of windows) {
+        await w.close();
+      }
+    });
+
+    it('one copy is left, and the holder records it in the lock', async () => {
+      survivor = await waitFor(
+        'one copy, recorded by the window holding the lock',
+        () => {
+          const t = ticks(folder);
+          const s = status(folder);
+          return t.length === 1 && s.state === 'held' && s.holder?.tasks.some((x) => x.pid === t[0]) ? t[0] : undefined;
+        },
+        slowEditor,
+      );
+    });
+
+    it('the stopped copy\'s window names the real holder', async () => {
+      const holderPid = status(folder).holder?.pid;
+      const loser = windows.find((w) => w.extensionHostPid !== holderPid);
+      assert.ok(loser, 'a window that does not hold the lock');
+      const text = await loser.waitForText(/is already running in/);
+      assert.doesNotMatch(text, /no holder record|since \?/);
+    });
+
+    it('the holder\'s extension host killed: its recorded copy keeps the lock, and nobody starts a second', async () => {
+      const copy = survivor;
+      assert.ok(copy !== undefined, 'needs the copy left in the first step');
+      const holderPid = status(folder).holder?.pid;
+      const holder = windows.find((w) => w.extensionHostPid === holderPid);
+      assert.ok(holder, 'the holder window');
+      await holder.killExtensionHost();
+      // Past staleSeconds (2 s) and the failover's checks: a negative, so a fixed period.
+      await sleep(6_000);
+      assert.deepStrictEqual(ticks(folder), [copy]);
+    });
+  });
+});
