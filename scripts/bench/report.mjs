@@ -52,9 +52,10 @@ function followerFsCalls(r) {
 /**
  * One table row each. `measure`, `ours` (Task Lock) and `raw` (raw proper-lockfile) are the cells: text,
  * or a function of the results. `target` is the target as shown; `judge` says how it is met: the row's
- * `value` (a function of the results) must be at most `atMost`; `shown`, if given, formats the value
- * beside the verdict. A value that could not be measured (undefined, NaN) gives n/a. A row without
- * `judge` has no target.
+ * `value` (a function of the results; an array when every sample must meet the target) must be at most
+ * `atMost` and at least `atLeast` (each optional; a number or a function of the results); `shown`, if
+ * given, formats a single value beside the verdict. A value that could not be measured (undefined, NaN,
+ * an empty array) gives n/a. A row without `judge` has no target.
  */
 export const ROWS = [
   {
@@ -136,13 +137,16 @@ export function verdict(row, r) {
   if (!row.judge) {
     return '—';
   }
-  const { value, atMost, shown } = row.judge;
+  const { value, atMost, atLeast, shown } = row.judge;
   const v = value(r);
-  if (v === undefined || Number.isNaN(v)) {
+  const values = Array.isArray(v) ? v : [v];
+  if (values.length === 0 || values.some((x) => x === undefined || Number.isNaN(x))) {
     return 'n/a';
   }
-  const met = v <= atMost ? 'yes' : '**no**';
-  return shown ? `${met} (${shown(v)})` : met;
+  const bound = (b) => (typeof b === 'function' ? b(r) : b);
+  const [lo, hi] = [bound(atLeast) ?? -Infinity, bound(atMost) ?? Infinity];
+  const met = values.every((x) => x >= lo && x <= hi) ? 'yes' : '**no**';
+  return shown && !Array.isArray(v) ? `${met} (${shown(v)})` : met;
 }
 
 /** The table's cells, row by row, in HEADER's order. */
