@@ -20,6 +20,12 @@ const UNCONTENDED_ROUNDS = 500;
 const FAILOVER_ROUNDS = 15;
 const RAW_FAILOVER_ROUNDS = 3;
 const HANDOFF_ROUNDS = 20;
+// Same-host failover with many waiters: the issue's counts. BENCH_WAITER_ROUNDS (for 1 and 10 waiters) and
+// BENCH_WAITER_ROUNDS_50 lower the rounds while working on the bench; 50 Node processes take a few seconds
+// to start on two cores, hence fewer rounds there (with 10, the nearest-rank p95 is the maximum).
+const WAITER_COUNTS = [1, 10, 50];
+const WAITER_ROUNDS = Number(process.env.BENCH_WAITER_ROUNDS ?? 20);
+const WAITER_ROUNDS_50 = Number(process.env.BENCH_WAITER_ROUNDS_50 ?? 10);
 // BENCH_IDLE_S shortens the idle minute while working on the bench itself.
 const IDLE_MS = Number(process.env.BENCH_IDLE_S ?? 60) * 1000;
 
@@ -158,7 +164,86 @@ function benchRawFailover() {
   return Promise.all(Array.from({ length: RAW_FAILOVER_ROUNDS }, (_, i) => failoverRound(folder(`failover-raw-${i}`), 'raw', i)));
 }
 
-// ---------------------------------------------------------------- 3. handoff
+// ---------------------------------------------------------------- 3. failover with many waiters
+
+/**
+ * One round: a CLI holder (as in the failover above), `n` waiters (engine, --hold), SIGKILL to the holder
+ * and its task. The figure is the first waiter's Date.now() when it holds the lock minus the bench's
+ * Date.now() just before the kill: one wall clock for every process on the host, to the millisecond.
+ * Waiters keep what they win, so a second winner cannot hide behind a release; the round ends once every
+ * loser has looked again and seen the winner (its `waiting held PID` line), then counts who holds.
+ */
+async function manyWaitersRound(dir, n, i) {
+  const waiters = [];
+  let holder;
+  let winner;
+  try {
+    holder = await startCliHolder(dir, `holder-${n}w-${i}`);
+    for (let k = 0; k < n; k++) {
+      waiters.push(startNode([helper('waiter.mjs'), 'engine', dir, '--hold'], `waiter-${n}w-${i}-${k}`));
+    }
+    const waitingFor = (pid) => (l) => l === `waiting held ${pid}`;
+    await Promise.all(waiters.map((w) => waitLine(w, waitingFor(holder.pid), 60_000)));
+    // As in the failover above: time for the last waiter's watcher to connect to the holder's channel.
+    await sleep(150);
+    const t0 = Date.now();
+    killGroup(holder.pid);
+    const first = await Promise.any(waiters.map((w) => waitLine(w, (l) => l.startsWith('held '), 30_000).then((l) => ({ w, at: Number(l.slice(5)) }))));
+    winner = first.w;
+    const losers = waiters.filter((w) => w !== winner);
+    // A loser that won too also ends the wait: it is counted below.
+    const seen = await Promise.all(
+      losers.map((w) =>
+        waitLine(w, (l) => waitingFor(winner.pid)(l) || l.startsWith('held '), 15_000).then(
+          () => true,
+          () => false,
+        ),
+      ),
+    );
+    const winners = waiters.filter((w) => w.lines.some((l) => l.startsWith('held '))).length;
+    const s = new engine.WorkspaceLock(dir).inspect();
+    const recorded = s.state === 'held' && s.holder.record?.pid === winner.pid;
+    if (winners !== 1 || !recorded) {
+      log(`DEFECT: failover with ${n} waiters, round ${i}: ${winners} waiters hold the lock; the lock is ${s.state}${s.holder?.record ? ` by pid ${s.holder.record.pid}` : ''}, the first winner was pid ${winner.pid}`);
+    }
+    const unsettled = seen.filter((ok) => !ok).length;
+    if (unsettled > 0) {
+      log(`failover with ${n} waiters, round ${i}: ${unsettled} losers did not report the winner within 15 s`);
+    }
+    return { ms: first.at - t0, winners, unsettled };
+  } finally {
+    // Losers first: stopping the winner first would hand the lock to one of them.
+    await Promise.all(waiters.filter((w) => w !== winner).map((w) => stop(w)));
+    for (const c of [winner, holder]) {
+      if (c) {
+        await stop(c);
+      }
+    }
+  }
+}
+
+/** Rounds of 1, 10 and 50 waiters interleaved, so that a noisy moment on the machine hits every count alike. */
+async function benchManyWaiters() {
+  const out = Object.fromEntries(WAITER_COUNTS.map((n) => [n, { ms: [], winners: [], unsettled: 0 }]));
+  const rounds = (n) => (n >= 50 ? WAITER_ROUNDS_50 : WAITER_ROUNDS);
+  const dirs = Object.fromEntries(WAITER_COUNTS.map((n) => [n, folder(`waiters-${n}`)]));
+  for (let i = 0; i < Math.max(...WAITER_COUNTS.map(rounds)); i++) {
+    for (const n of WAITER_COUNTS.filter((c) => i < rounds(c))) {
+      const r = await manyWaitersRound(dirs[n], n, i);
+      out[n].ms.push(r.ms);
+      out[n].winners.push(r.winners);
+      out[n].unsettled += r.unsettled;
+      const lock = new engine.WorkspaceLock(dirs[n]);
+      if (lock.inspect().state !== 'free') {
+        log(`after the round ${i} with ${n} waiters the lock is ${lock.inspect().state}; clearing it`);
+        await lock.reclaim({ force: true });
+      }
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- 4. handoff
 
 async function benchHandoff() {
   const dir = folder('handoff');
@@ -184,7 +269,7 @@ async function benchHandoff() {
   return out;
 }
 
-// ---------------------------------------------------------------- 4. idle cost (and raw failover)
+// ---------------------------------------------------------------- 5. idle cost (and raw failover)
 
 async function benchIdle(straceOk) {
   const dir = folder('idle');
@@ -250,19 +335,22 @@ async function main() {
   const straceOk = hasStrace();
   log(`temp folders under ${tmpRoot}`);
 
-  log(`1/4 uncontended acquire + release, ${UNCONTENDED_ROUNDS} rounds each`);
+  log(`1/5 uncontended acquire + release, ${UNCONTENDED_ROUNDS} rounds each`);
   const uncontended = await benchUncontended();
 
-  log(`2/4 same-host failover, ${FAILOVER_ROUNDS} rounds`);
+  log(`2/5 same-host failover, ${FAILOVER_ROUNDS} rounds`);
   const failover = await benchFailover();
 
-  log(`3/4 cooperative handoff, ${HANDOFF_ROUNDS} rounds`);
+  log(`3/5 same-host failover with ${WAITER_COUNTS.join(', ')} waiters, ${WAITER_ROUNDS} rounds (${WAITER_ROUNDS_50} with 50)`);
+  const waiters = await benchManyWaiters();
+
+  log(`4/5 cooperative handoff, ${HANDOFF_ROUNDS} rounds`);
   const handoff = await benchHandoff();
 
-  log(`4/4 idle cost over ${IDLE_MS / 1000} s (raw failover, ${RAW_FAILOVER_ROUNDS} rounds, runs meanwhile)${straceOk ? '' : '; strace not installed: syscall count n/a'}`);
+  log(`5/5 idle cost over ${IDLE_MS / 1000} s (raw failover, ${RAW_FAILOVER_ROUNDS} rounds, runs meanwhile)${straceOk ? '' : '; strace not installed: syscall count n/a'}`);
   const idle = await benchIdle(straceOk);
 
-  process.stdout.write(renderReport({ uncontended, failover, handoff, idle, tookMs: Date.now() - started }));
+  process.stdout.write(renderReport({ uncontended, failover, waiters, handoff, idle, tookMs: Date.now() - started }));
 }
 
 try {
