@@ -39,6 +39,8 @@ const UNSHARE_ARGS = ['--uts', '--pid', '--fork', '--kill-child', '--mount-proc'
 const IDLE_MS = Number(process.env.BENCH_IDLE_S ?? 60) * 1000;
 
 const started = Date.now();
+// The machine may be shared: its load beside the figures says how much of them is someone else's work.
+const loadAtStart = os.loadavg()[0];
 const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'task-lock-bench-'));
 const socketFiles = new Set();
 // Runs after every child is killed: a SIGKILLed holder cannot remove its channel's socket file, and
@@ -478,7 +480,7 @@ async function main() {
   );
   const idle = await benchIdle(straceOk);
 
-  process.stdout.write(renderReport({ uncontended, failover, waiters, handoff, idle, tookMs: Date.now() - started }));
+  process.stdout.write(renderReport({ uncontended, failover, waiters, handoff, idle, tookMs: Date.now() - started, load: { start: loadAtStart, end: os.loadavg()[0] } }));
 }
 
 try {

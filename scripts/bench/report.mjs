@@ -10,6 +10,7 @@
 //                                    failover's times (ms), and cross-host failover:
 //                                    { staleMs, updateMs, killToHeld, beatToHeld, skipped? } (times in ms)
 //   tookMs                           how long the whole bench took
+//   load: { start, end }             the machine's 1-minute load average when the bench started and ended
 import { execFileSync } from 'node:child_process';
 import * as os from 'node:os';
 import { max, median, min, p95, perMinute } from './stats.mjs';
@@ -238,7 +239,7 @@ export function table(r, rows = ROWS) {
   return rows.map((row) => [cell(row.measure, r), cell(row.ours, r), cell(row.raw, r), row.judge ? row.target : '—', verdict(row, r)]);
 }
 
-function machineLine() {
+function machineLine(r) {
   let fsType = 'unknown';
   try {
     fsType = execFileSync('findmnt', ['-n', '-o', 'FSTYPE', '-T', os.tmpdir()], { encoding: 'utf8' }).trim();
@@ -250,7 +251,7 @@ function machineLine() {
     }
   }
   const cpus = os.cpus();
-  return `Machine: ${cpus[0]?.model ?? 'unknown CPU'}, ${cpus.length} cores, Node ${process.version}, ${os.type()} ${os.release()}, temp dir ${os.tmpdir()} on ${fsType}`;
+  return `Machine: ${cpus[0]?.model ?? 'unknown CPU'}, ${cpus.length} cores, Node ${process.version}, ${os.type()} ${os.release()}, temp dir ${os.tmpdir()} on ${fsType}, load average ${r.load.start.toFixed(1)} at the start, ${r.load.end.toFixed(1)} at the end`;
 }
 
 /** The whole report: the Markdown table, then the machine and the notes that the figures need. */
@@ -262,7 +263,7 @@ export function renderReport(r) {
     lines.push(`| ${cells.join(' | ')} |`);
   }
   lines.push('');
-  lines.push(machineLine());
+  lines.push(machineLine(r));
   lines.push(`Bench took ${Math.round(r.tookMs / 1000)} s. Follower events seen: ${JSON.stringify(r.idle.followerEvents)}.`);
   lines.push(`Raw failover waiter: proper-lockfile defaults (stale 10 s, update 5 s) retrying every 100 ms. Failover samples (ms): ours ${r.failover.join(', ')}; raw ${r.idle.rawFailover.join(', ')}.`);
   lines.push(
