@@ -2,12 +2,18 @@
 // table is rendered from the rows. `r`, the results, is what index.mjs measured:
 //   uncontended: { ours, raw }       acquire + release times (ms)
 //   failover, handoff                times (ms) of Task Lock's rounds
+//   waiters: { 1|10|50: { ms, winners, unsettled } }   failover with that many waiters: per round, the time
+//                                    (ms) until the first waiter held the lock and how many held it; and
+//                                    how many losers did not report the winner in time, over all rounds
 //   idle: { minutes, beats: { ours, raw }, io: { holder, follower, rawHolder }, strace: { same keys },
-//           followerEvents, rawFailover }   the idle period, and raw failover's times (ms) measured during it
+//           followerEvents, rawFailover, crossHost }   the idle period, and what ran during it: raw
+//                                    failover's times (ms), and cross-host failover:
+//                                    { staleMs, updateMs, killToHeld, beatToHeld, skipped? } (times in ms)
 //   tookMs                           how long the whole bench took
+//   load: { start, end }             the machine's 1-minute load average when the bench started and ended
 import { execFileSync } from 'node:child_process';
 import * as os from 'node:os';
-import { max, median, p95, perMinute } from './stats.mjs';
+import { max, median, min, p95, perMinute } from './stats.mjs';
 
 function ms(v, digits = 2) {
   return Number.isFinite(v) ? `${v.toFixed(digits)} ms` : 'n/a';
@@ -20,6 +26,34 @@ function rate(count, minutes) {
 }
 
 const times = (v) => `${v.toFixed(2)}×`;
+
+function secs(v) {
+  return Number.isFinite(v) ? `${(v / 1000).toFixed(2)} s` : 'n/a';
+}
+
+/** "median (min–max)" of samples in ms, shown in seconds. */
+function secsRange(values) {
+  return values.length === 0 ? 'n/a' : `${secs(median(values))} (${secs(min(values))}–${secs(max(values))})`;
+}
+
+/** Cross-host rows show why they were skipped in place of a figure. */
+function crossHostCell(f) {
+  return (r) => (r.idle.crossHost.skipped ? `skipped: ${r.idle.crossHost.skipped}` : f(r.idle.crossHost));
+}
+
+/** Same-host failover with n waiters: "median / p95". */
+function waitersCell(n) {
+  return (r) => `${ms(median(r.waiters[n].ms), 0)} / ${ms(p95(r.waiters[n].ms), 0)}`;
+}
+
+/**
+ * The cross-host bound. The follower may take a foreign lock only once its heartbeat is older than stale
+ * (README, Liveness), and it looks at that moment (its watcher's timer, 20 ms after it, then one
+ * acquisition: tens of ms). MARGIN_MS leaves ten times that for a late timer on a loaded machine, and
+ * stays below the heartbeat interval (update, at least 1 s): a follower that missed the stale moment and
+ * woke one check later would be over by about an update, and fail here.
+ */
+export const CROSS_HOST_MARGIN_MS = 500;
 
 /** What a process wrote during the idle period: modifying calls seen by strace, bytes seen by /proc io. */
 function writes(r, who) {
@@ -52,9 +86,10 @@ function followerFsCalls(r) {
 /**
  * One table row each. `measure`, `ours` (Task Lock) and `raw` (raw proper-lockfile) are the cells: text,
  * or a function of the results. `target` is the target as shown; `judge` says how it is met: the row's
- * `value` (a function of the results) must be at most `atMost`; `shown`, if given, formats the value
- * beside the verdict. A value that could not be measured (undefined, NaN) gives n/a. A row without
- * `judge` has no target.
+ * `value` (a function of the results; an array when every sample must meet the target) must be at most
+ * `atMost` and at least `atLeast` (each optional; a number or a function of the results); `shown`, if
+ * given, formats a single value beside the verdict. A value that could not be measured (undefined, NaN,
+ * an empty array) gives n/a. A row without `judge` has no target.
  */
 export const ROWS = [
   {
@@ -82,6 +117,57 @@ export const ROWS = [
     measure: 'same-host failover, p95 (raw: max)',
     ours: (r) => ms(p95(r.failover), 0),
     raw: (r) => ms(max(r.idle.rawFailover), 0),
+  },
+  {
+    measure: (r) => `same-host failover, 1 waiter (SIGKILL holder + task → first waiter holds), median / p95 (n=${r.waiters[1].ms.length})`,
+    ours: waitersCell(1),
+    raw: 'n/a (waits out stale, as above)',
+  },
+  {
+    measure: (r) => `same-host failover, 10 waiters, median / p95 (n=${r.waiters[10].ms.length})`,
+    ours: waitersCell(10),
+    raw: 'n/a',
+  },
+  {
+    measure: (r) => `same-host failover, 50 waiters, median / p95 (n=${r.waiters[50].ms.length})`,
+    ours: waitersCell(50),
+    raw: 'n/a',
+    target: '≤ 2× 1 waiter (median)',
+    judge: { value: (r) => median(r.waiters[50].ms) / median(r.waiters[1].ms), atMost: 2, shown: times },
+  },
+  {
+    measure: 'same-host failover, waiters holding the lock after each round (1 / 10 / 50 waiters)',
+    ours: (r) =>
+      Object.entries(r.waiters)
+        .map(([n, w]) => `${n}: ${w.winners.filter((c) => c === 1).length}/${w.winners.length} rounds with 1${w.winners.some((c) => c !== 1) ? ` (${w.winners.join(' ')})` : ''}`)
+        .join('; '),
+    raw: 'n/a',
+    target: 'exactly 1, every round',
+    judge: { value: (r) => Object.values(r.waiters).flatMap((w) => w.winners), atLeast: 1, atMost: 1 },
+  },
+  {
+    measure: (r) =>
+      `cross-host failover, simulated (holder in its own UTS + PID namespace, stale ${secs(r.idle.crossHost.staleMs)}): SIGKILL → follower holds, median (min–max) (n=${r.idle.crossHost.killToHeld.length})`,
+    ours: crossHostCell((c) => secsRange(c.killToHeld)),
+    raw: 'n/a (no hosts: waits out stale, as above)',
+    target: `stale − update < t ≤ stale + ${secs(CROSS_HOST_MARGIN_MS)}, every round`,
+    judge: {
+      value: (r) => (r.idle.crossHost.skipped ? undefined : r.idle.crossHost.killToHeld),
+      // Strictly above: the kill comes at most one heartbeat interval after the last heartbeat.
+      atLeast: (r) => r.idle.crossHost.staleMs - r.idle.crossHost.updateMs + 1,
+      atMost: (r) => r.idle.crossHost.staleMs + CROSS_HOST_MARGIN_MS,
+    },
+  },
+  {
+    measure: 'cross-host failover: last heartbeat → follower holds, median (min–max)',
+    ours: crossHostCell((c) => secsRange(c.beatToHeld)),
+    raw: 'n/a',
+    target: `stale ≤ t ≤ stale + ${secs(CROSS_HOST_MARGIN_MS)}, every round`,
+    judge: {
+      value: (r) => (r.idle.crossHost.skipped ? undefined : r.idle.crossHost.beatToHeld),
+      atLeast: (r) => r.idle.crossHost.staleMs,
+      atMost: (r) => r.idle.crossHost.staleMs + CROSS_HOST_MARGIN_MS,
+    },
   },
   {
     measure: (r) => `cooperative handoff, request → new holder, median (n=${r.handoff.length})`,
@@ -136,13 +222,16 @@ export function verdict(row, r) {
   if (!row.judge) {
     return '—';
   }
-  const { value, atMost, shown } = row.judge;
+  const { value, atMost, atLeast, shown } = row.judge;
   const v = value(r);
-  if (v === undefined || Number.isNaN(v)) {
+  const values = Array.isArray(v) ? v : [v];
+  if (values.length === 0 || values.some((x) => x === undefined || Number.isNaN(x))) {
     return 'n/a';
   }
-  const met = v <= atMost ? 'yes' : '**no**';
-  return shown ? `${met} (${shown(v)})` : met;
+  const bound = (b) => (typeof b === 'function' ? b(r) : b);
+  const [lo, hi] = [bound(atLeast) ?? -Infinity, bound(atMost) ?? Infinity];
+  const met = values.every((x) => x >= lo && x <= hi) ? 'yes' : '**no**';
+  return shown && !Array.isArray(v) ? `${met} (${shown(v)})` : met;
 }
 
 /** The table's cells, row by row, in HEADER's order. */
@@ -150,7 +239,7 @@ export function table(r, rows = ROWS) {
   return rows.map((row) => [cell(row.measure, r), cell(row.ours, r), cell(row.raw, r), row.judge ? row.target : '—', verdict(row, r)]);
 }
 
-function machineLine() {
+function machineLine(r) {
   let fsType = 'unknown';
   try {
     fsType = execFileSync('findmnt', ['-n', '-o', 'FSTYPE', '-T', os.tmpdir()], { encoding: 'utf8' }).trim();
@@ -162,7 +251,7 @@ function machineLine() {
     }
   }
   const cpus = os.cpus();
-  return `Machine: ${cpus[0]?.model ?? 'unknown CPU'}, ${cpus.length} cores, Node ${process.version}, ${os.type()} ${os.release()}, temp dir ${os.tmpdir()} on ${fsType}`;
+  return `Machine: ${cpus[0]?.model ?? 'unknown CPU'}, ${cpus.length} cores, Node ${process.version}, ${os.type()} ${os.release()}, temp dir ${os.tmpdir()} on ${fsType}, load average ${r.load.start.toFixed(1)} at the start, ${r.load.end.toFixed(1)} at the end`;
 }
 
 /** The whole report: the Markdown table, then the machine and the notes that the figures need. */
@@ -174,9 +263,20 @@ export function renderReport(r) {
     lines.push(`| ${cells.join(' | ')} |`);
   }
   lines.push('');
-  lines.push(machineLine());
+  lines.push(machineLine(r));
   lines.push(`Bench took ${Math.round(r.tookMs / 1000)} s. Follower events seen: ${JSON.stringify(r.idle.followerEvents)}.`);
   lines.push(`Raw failover waiter: proper-lockfile defaults (stale 10 s, update 5 s) retrying every 100 ms. Failover samples (ms): ours ${r.failover.join(', ')}; raw ${r.idle.rawFailover.join(', ')}.`);
+  lines.push(
+    `Failover with many waiters: a \`task-lock run\` holder, the waiters on the engine's acquire, each keeping what it wins; from the bench's Date.now() before the SIGKILL to the first winner's Date.now() on holding. Samples (ms): ${Object.entries(r.waiters)
+      .map(([n, w]) => `${n} waiter${n === '1' ? '' : 's'} ${w.ms.join(', ')}`)
+      .join('; ')}.${Object.values(r.waiters).some((w) => w.unsettled > 0) ? ` Losers that did not report the winner within 15 s: ${Object.entries(r.waiters).map(([n, w]) => `${n} waiters ${w.unsettled}`).join(', ')}.` : ''}`,
+  );
+  const c = r.idle.crossHost;
+  lines.push(
+    c.skipped
+      ? `Cross-host failover skipped: ${c.skipped}.`
+      : `Cross-host failover: \`task-lock run --stale ${c.staleMs / 1000}\` under \`unshare --uts --pid --fork --kill-child --mount-proc\` with its own hostname, an engine follower on this host; heartbeat every ${secs(c.updateMs)}; killed at a random moment of it, so from the kill the failover takes between stale − update and stale. Samples (ms), kill → held: ${c.killToHeld.map(Math.round).join(', ')}; last heartbeat → held: ${c.beatToHeld.map(Math.round).join(', ')}.`,
+  );
   lines.push('"B to storage" is /proc/<pid>/io write_bytes, which the kernel charges at writeback, up to ~30 s after a write: a holder\'s one-time record write at acquisition can land in the idle minute.');
   return `${lines.join('\n')}\n`;
 }

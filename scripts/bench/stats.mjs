@@ -13,6 +13,10 @@ export function quantile(values, q) {
 export const median = (values) => quantile(values, 0.5);
 export const p95 = (values) => quantile(values, 0.95);
 
+export function min(values) {
+  return values.length === 0 ? NaN : Math.min(...values);
+}
+
 export function max(values) {
   return values.length === 0 ? NaN : Math.max(...values);
 }
