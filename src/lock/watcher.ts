@@ -27,6 +27,8 @@ const ORPHAN_POLL_FIRST_MS = 10;
 const ORPHAN_POLL_MAX_MS = 200;
 /** A live holder whose channel hangs up without a goodbye is broken or hostile: reconnect from this, doubling. */
 const RECONNECT_FIRST_MS = 100;
+/** After such a hang-up, the holder's process is looked at again this soon, doubling, until the reconnect. */
+const DROP_CHECK_FIRST_MS = 5;
 
 /**
  * Follows one lock without polling the disk:
@@ -47,6 +49,7 @@ export class LockWatcher implements Disposable {
   private droppedToken: string | undefined;
   private reconnectDelay = RECONNECT_FIRST_MS;
   private reconnectAt = 0;
+  private dropCheckDelay = DROP_CHECK_FIRST_MS;
   private lastKey = '';
   private lockDirId = '';
   private disposed = false;
@@ -145,7 +148,13 @@ export class LockWatcher implements Disposable {
         return;
       }
       if (this.droppedToken === rec.token && Date.now() < this.reconnectAt) {
-        this.later(this.reconnectAt - Date.now(), 'timer');
+        // A holder that hangs up is usually dying: its sockets close a moment before its process leaves
+        // /proc. Look again soon, backing off, until a reconnect may be tried: a failover must not wait out
+        // the whole delay (bench: a ~100 ms mode in same-host failover), and a live hostile holder costs
+        // only a few cheap looks per delay, never a reconnect.
+        const wait = Math.min(this.reconnectAt - Date.now(), this.dropCheckDelay);
+        this.dropCheckDelay *= 2;
+        this.later(wait, 'timer');
         return;
       }
       this.dropSocket();
@@ -170,6 +179,7 @@ export class LockWatcher implements Disposable {
             this.reconnectDelay = this.droppedToken === token ? Math.min(this.lock.updateMs, this.reconnectDelay * 2) : RECONNECT_FIRST_MS;
             this.droppedToken = token;
             this.reconnectAt = Date.now() + this.reconnectDelay;
+            this.dropCheckDelay = DROP_CHECK_FIRST_MS;
           }
           this.check(bye === undefined ? 'holder-gone' : `holder-${bye}`);
         },
