@@ -460,6 +460,15 @@ async function benchIdle(straceOk) {
 }
 
 async function main() {
+  if (process.env.BENCH_ONLY === 'waiters') {
+    // For comparing an engine change on this row alone (a full run takes minutes).
+    const waiters = await benchManyWaiters();
+    for (const [n, r] of Object.entries(waiters)) {
+      const sorted = [...r.ms].sort((a, b) => a - b);
+      log(`${n} waiters: median ${sorted[Math.floor(sorted.length / 2)]} ms, samples ${r.ms.join(', ')}; winners ${r.winners.join(',')}`);
+    }
+    return;
+  }
   const straceOk = hasStrace();
   log(`temp folders under ${tmpRoot}`);
 

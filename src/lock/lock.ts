@@ -31,8 +31,11 @@ export function lockTimings(staleMs = DEFAULT_STALE_MS): { stale: number; update
   return { stale, update: Math.max(1000, Math.floor(stale / 2)) };
 }
 
-/** `reserved`: the lock is free but reserved for the requester of a handoff for a few seconds. */
-export type AcquireResult = { ok: true; handle: LockHandle } | { ok: false; state: LockState; reserved?: boolean };
+/**
+ * `reserved`: the lock is free but reserved for the requester of a handoff for a few seconds. `reclaiming`:
+ * another process is reclaiming the stale lock right now (only when asked not to wait for it).
+ */
+export type AcquireResult = { ok: true; handle: LockHandle } | { ok: false; state: LockState; reserved?: boolean; reclaiming?: boolean };
 
 export type ReclaimResult =
   | { result: 'nothing'; state: LockState }
@@ -102,7 +105,7 @@ export class WorkspaceLock {
    * Takes the lock if it is free or stale. A stale lock is reclaimed under a short mutex, so when many
    * waiters see the same dead holder exactly one of them wins.
    */
-  async tryAcquire(info: HolderInfo, token = newToken()): Promise<AcquireResult> {
+  async tryAcquire(info: HolderInfo, token = newToken(), opts: { waitForReclaim?: boolean } = {}): Promise<AcquireResult> {
     // proper-lockfile removes a lock whose heartbeat is old by itself; that would break a lock kept alive
     // by a task that outlived its launcher. So it is only asked when no lock directory exists.
     const first = this.inspect();
@@ -114,7 +117,7 @@ export class WorkspaceLock {
     } else if (first.state !== 'stale') {
       return { ok: false, state: first };
     }
-    return this.withReclaimMutex(async () => {
+    const reclaim = async (): Promise<AcquireResult> => {
       const now = this.inspect();
       if (now.state === 'stale') {
         this.removeStale();
@@ -122,7 +125,14 @@ export class WorkspaceLock {
         return { ok: false, state: now };
       }
       return this.mkdirAndClaim(info, token);
-    });
+    };
+    if (opts.waitForReclaim === false) {
+      // Many waiters see one dead holder at once: the ones that lose the mutex go back to waiting (the
+      // winner's new lock wakes them) instead of retrying it every few milliseconds on the winner's CPU.
+      const r = await this.withReclaimMutex(reclaim, false);
+      return r ?? { ok: false, state: this.inspect(), reclaiming: true };
+    }
+    return (await this.withReclaimMutex(reclaim)) as AcquireResult;
   }
 
   /**
@@ -155,7 +165,7 @@ export class WorkspaceLock {
           throw new LockError('timeout', 'Gave up waiting for the lock.');
         }
         changed = false;
-        const r = await this.tryAcquire(info, token);
+        const r = await this.tryAcquire(info, token, { waitForReclaim: false });
         if (r.ok) {
           return r.handle;
         }
@@ -176,7 +186,8 @@ export class WorkspaceLock {
         }
         await new Promise<void>((resolve) => {
           // The watcher wakes us on every change; the timer is a safety net for a reservation that runs out.
-          const timer = setTimeout(done, Math.min(left, r.reserved ? 250 : this.staleMs));
+          // A reclaimer that died holding the mutex leaves no event: its mutex turns stale after MIN_STALE_MS.
+          const timer = setTimeout(done, Math.min(left, r.reserved ? 250 : r.reclaiming ? MIN_STALE_MS + 100 : this.staleMs));
           const onAbort = (): void => done();
           opts.signal?.addEventListener('abort', onAbort, { once: true });
           function done(): void {
@@ -346,17 +357,23 @@ export class WorkspaceLock {
     }
   }
 
-  private async withReclaimMutex<T>(fn: () => T | Promise<T>): Promise<T> {
+  /** Runs `fn` under the reclaim mutex; with `wait` false, undefined at once when someone else holds it. */
+  private async withReclaimMutex<T>(fn: () => T | Promise<T>): Promise<T>;
+  private async withReclaimMutex<T>(fn: () => T | Promise<T>, wait: false): Promise<T | undefined>;
+  private async withReclaimMutex<T>(fn: () => T | Promise<T>, wait = true): Promise<T | undefined> {
     let release: () => Promise<void>;
     try {
       release = await lockfile.lock(this.location.reclaimTarget, {
         stale: MIN_STALE_MS,
         update: 1000,
         realpath: false,
-        retries: { retries: 400, minTimeout: 1, maxTimeout: 20, factor: 1.3 },
+        retries: wait ? { retries: 400, minTimeout: 1, maxTimeout: 20, factor: 1.3 } : 0,
         onCompromised: () => undefined,
       });
     } catch (err) {
+      if (!wait && errnoCode(err) === 'ELOCKED') {
+        return undefined;
+      }
       throw new LockError('io', `Cannot check the lock in ${this.location.home}: ${errorMessage(err)}`);
     }
     try {

@@ -154,3 +154,22 @@ describe('faults: a lock directory shared by several users (#7 item 13)', () => 
     }
   });
 });
+
+describe('faults: a reclaimer killed while it held the reclaim mutex', () => {
+  it('a waiter still takes the dead holder\'s lock once that mutex turns stale: nobody is locked out', async () => {
+    const folder = tempFolder();
+    const lock = new WorkspaceLock(folder);
+    // A dead holder's lock on this host…
+    fs.mkdirSync(lock.location.lockDir);
+    const st = fs.statSync(lock.location.lockDir);
+    const dead = { version: 1, token: 'e'.repeat(32), kind: 'cli', label: 'gone', pid: 2 ** 22 - 1, start: 'x', hostname: os.hostname(), since: new Date().toISOString(), socket: null, lockId: `${st.dev}:${st.ino}:${st.birthtimeMs}`, tasks: [] };
+    fs.writeFileSync(lock.location.recordPath, JSON.stringify(dead));
+    // …and the mutex a reclaimer took just before it was killed (its heartbeat stops now).
+    fs.mkdirSync(`${lock.location.reclaimTarget}.lock`);
+    assert.equal(lock.inspect().state, 'stale');
+    const r = await runCli(['run', '--wait=30', '--folder', folder, '--', 'sh', '-c', 'echo ran']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'ran\n');
+    assert.equal(lock.inspect().state, 'free');
+  });
+});
