@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { WorkspaceLock } from '../../src/lock';
-import { Result, Started, cleanup, cli, ownPid, runCli, tempFolder } from '../support/fixtures';
+import { CLI, Result, Started, cleanup, cli, ownPid, runCli, start, tempFolder } from '../support/fixtures';
 import { pidAlive, sleep, waitFor } from '../support/wait';
 
 // The lock's promise under faults (issue #7): each test reproduces one way it broke, with the real CLI.
@@ -31,8 +32,8 @@ function runSleeper(args: string[], opts?: Parameters<typeof cli>[1]): Started {
   return p;
 }
 
-async function holderPid(folder: string): Promise<number | undefined> {
-  const r = await runCli(['status', '--folder', folder, '--json']);
+async function holderPid(folder: string, more: string[] = []): Promise<number | undefined> {
+  const r = await runCli(['status', '--folder', folder, '--json', ...more]);
   const s = JSON.parse(r.stdout) as { state: string; holder?: { pid: number; tasks: unknown[] } | null };
   return s.state === 'held' && s.holder && s.holder.tasks.length > 0 ? s.holder.pid : undefined;
 }
@@ -239,5 +240,43 @@ describe('faults: CMD never runs unrecorded (#7 items 5 and 9)', () => {
     } finally {
       execFileSync('umount', [disk]);
     }
+  });
+});
+
+describe('faults: another user\'s holder hidden by hidepid=2 (#7 item 7)', () => {
+  const root = typeof process.getuid === 'function' && process.getuid() === 0;
+
+  it('a live holder that the judge cannot see in /proc counts as alive: no second copy', { skip: root ? false : 'mounting a private /proc and changing users needs root' }, async () => {
+    const folder = tempFolder();
+    fs.chmodSync(folder, 0o755);
+    // World-writable without the sticky bit: the judge could remove root's lock folder if it judged it dead.
+    const home = tempFolder();
+    fs.chmodSync(home, 0o777);
+    const lockHome = new WorkspaceLock(folder, { lockDirectory: home }).location.home;
+    // (locate made it, as the holder would; the judge must be able to write there too.)
+    fs.chmodSync(lockHome, 0o777);
+    // The judge may not be able to enter the checkout: it runs a copy of the (self-contained) bundle.
+    const cliCopy = path.join(home, 'cli.js');
+    fs.copyFileSync(CLI, cliCopy);
+    fs.chmodSync(cliCopy, 0o755);
+    const a = runSleeper(['run', '--folder', folder, '--lock-dir', home]);
+    await waitFor('A to hold', () => holderPid(folder, ['--lock-dir', home]).then((p) => p === a.pid));
+    // The judge: uid 65534 in a private mount namespace whose /proc hides other users' processes.
+    const hidden = (args: string[]): Started =>
+      start(
+        'unshare',
+        ['--mount', '--propagation', 'private', 'sh', '-c', 'mount -t proc -o hidepid=2 proc /proc && exec setpriv --reuid=65534 --regid=65534 --clear-groups "$@"', 'sh', process.execPath, cliCopy, ...args],
+        { env: { PATH: process.env.PATH, TMPDIR: os.tmpdir() } },
+      );
+    const seen = await hidden(['status', '--folder', folder, '--lock-dir', home, '--json']).result;
+    assert.equal(seen.code, 0, seen.stderr);
+    const s = JSON.parse(seen.stdout) as { state: string; reason?: string };
+    assert.equal(s.state, 'held', `the judge saw ${seen.stdout}`);
+    const b = await hidden(['run', '--folder', folder, '--lock-dir', home, '--', process.execPath, '-e', 'console.log("second copy")']).result;
+    assert.equal(b.stdout, '', 'a second copy ran beside A');
+    assert.equal(b.code, 75, b.stderr);
+    assert.equal(await holderPid(folder, ['--lock-dir', home]), a.pid, 'A still holds the lock');
+    a.kill('SIGTERM');
+    await a.result;
   });
 });
