@@ -8,7 +8,7 @@ import type { Disposable } from './events';
 import { HolderInfo, LockHandle, lockFs } from './handle';
 import { readReservation, requestHandoff } from './handoff';
 import { LocationOptions, LockLocation, folderHash, locate } from './location';
-import { hostname, isAlive, selfRef } from './process-identity';
+import { hostname, isAlive, pidNamespace, selfRef } from './process-identity';
 import { HolderRecord, clipName, newToken, readRecord } from './record';
 import { LockState, describeHolder, judge, lockIdOf } from './state';
 import { LockWatcher, WatchEvent } from './watcher';
@@ -64,6 +64,7 @@ export class WorkspaceLock {
         nowMs: Date.now(),
         staleMs: this.staleMs,
         hostname: hostname(),
+        pidNamespace: pidNamespace(),
         myToken,
         isAlive,
       });
@@ -255,6 +256,7 @@ export class WorkspaceLock {
         pid: me.pid,
         start: me.start,
         hostname: hostname(),
+        pidNamespace: pidNamespace(),
         since: new Date().toISOString(),
         socket: null,
         lockId: lockIdOf(st),

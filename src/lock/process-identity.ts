@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import * as os from 'node:os';
 
 /**
@@ -112,6 +112,25 @@ let self: ProcessRef | undefined;
 export function selfRef(): ProcessRef {
   self ??= { pid: process.pid, start: processStart(process.pid) };
   return self;
+}
+
+let pidNs: string | null | undefined;
+
+/**
+ * This process's pid namespace (the inode of /proc/self/ns/pid), or null where there is none to read. Two
+ * processes with the same host name but different pid namespaces (a container beside its host, or two
+ * containers) cannot compare pids: the same number names different processes in each.
+ */
+export function pidNamespace(): string | null {
+  if (pidNs === undefined) {
+    try {
+      // "pid:[4026531836]"
+      pidNs = /^pid:\[(\d+)\]$/.exec(readlinkSync('/proc/self/ns/pid'))?.[1] ?? null;
+    } catch {
+      pidNs = null;
+    }
+  }
+  return pidNs;
 }
 
 export function hostname(): string {

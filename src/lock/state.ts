@@ -7,7 +7,14 @@ export interface HolderView {
   record?: HolderRecord;
   /** Why the holder is unknown: "no holder record yet", "the holder record is not valid JSON", … */
   unknownReason?: string;
+  /**
+   * The holder's processes can be checked from here: same host name *and* same pid namespace. False for
+   * another host, and for a holder in another pid namespace on this host (a container), whose pids name
+   * other processes here: both are judged by their heartbeat alone.
+   */
   sameHost: boolean;
+  /** Same host name, but another pid namespace (a container): judged like another host. */
+  otherPidNamespace?: boolean;
   /** Milliseconds since proper-lockfile's last heartbeat on the lock directory. */
   heartbeatAgeMs: number;
 }
@@ -25,6 +32,8 @@ export interface JudgeInput {
   nowMs: number;
   staleMs: number;
   hostname: string;
+  /** This process's pid namespace (pidNamespace()); null or absent: unknown, taken as the holder's. */
+  pidNamespace?: string | null;
   myToken?: string;
   isAlive(ref: ProcessRef): boolean;
 }
@@ -36,7 +45,8 @@ export function lockIdOf(st: Pick<Stats, 'dev' | 'ino' | 'birthtimeMs'>): string
 /**
  * The one place that decides whether a lock is alive. On the holder's host the processes decide (the
  * holder or any recorded task, by pid and start time), so a launcher killed while its task runs keeps the
- * lock, and a dead holder is noticed at once. From another host only proper-lockfile's heartbeat can tell.
+ * lock, and a dead holder is noticed at once. From another host, or another pid namespace on this one (a
+ * container: the same pid is another process there), only proper-lockfile's heartbeat can tell.
  */
 export function judge(input: JudgeInput): LockState {
   const { lockDir, record, nowMs, staleMs } = input;
@@ -57,8 +67,11 @@ export function judge(input: JudgeInput): LockState {
   }
 
   const rec = record.record;
-  const sameHost = rec.hostname === input.hostname;
-  const holder: HolderView = { record: rec, sameHost, heartbeatAgeMs };
+  const sameHostName = rec.hostname === input.hostname;
+  // A record without the field predates it (or comes from a platform without namespaces): same namespace.
+  const otherPidNamespace = sameHostName && !samePidNamespace(rec.pidNamespace, input.pidNamespace);
+  const sameHost = sameHostName && !otherPidNamespace;
+  const holder: HolderView = { record: rec, sameHost, heartbeatAgeMs, ...(otherPidNamespace ? { otherPidNamespace } : {}) };
   if (input.myToken !== undefined && rec.token === input.myToken) {
     return { state: 'mine', holder };
   }
@@ -71,7 +84,17 @@ export function judge(input: JudgeInput): LockState {
   }
   return heartbeatFresh
     ? { state: 'held', holder }
-    : { state: 'stale', holder, reason: `no heartbeat from ${rec.hostname} for ${seconds(heartbeatAgeMs)}` };
+    : { state: 'stale', holder, reason: `no heartbeat from ${where(holder)} for ${seconds(heartbeatAgeMs)}` };
+}
+
+function samePidNamespace(recorded: string | null | undefined, mine: string | null | undefined): boolean {
+  return recorded === undefined || recorded === null || mine === undefined || mine === null || recorded === mine;
+}
+
+/** "host", or "host (another pid namespace)" for a container on this host. */
+function where(holder: HolderView): string {
+  const host = holder.record?.hostname ?? '?';
+  return holder.otherPidNamespace ? `${host} in another pid namespace` : host;
 }
 
 function seconds(ms: number): string {
@@ -86,7 +109,7 @@ export function describeHolder(holder: HolderView): string {
   }
   // A CLI's task is usually named like the holder itself: repeating the label would only add noise.
   const tasks = r.tasks.length > 0 ? `, ${r.tasks.length === 1 ? 'task' : 'tasks'} ${r.tasks.map((t) => (t.name === r.label ? `pid ${t.pid}` : `${t.name} (pid ${t.pid})`)).join(', ')}` : '';
-  return `${r.kind} “${r.label}” (pid ${r.pid} on ${r.hostname}, since ${r.since}${tasks})`;
+  return `${r.kind} “${r.label}” (pid ${r.pid} on ${where(holder)}, since ${r.since}${tasks})`;
 }
 
 /** A holder's plain fields, as the CLI's JSON and the extension's status carry them. */
@@ -97,7 +120,12 @@ export interface HolderFields {
   hostname: string;
   since: string;
   tasks: Array<{ name: string; pid: number }>;
+  /** The host name is this host's (true for a container on this host too). */
   sameHost: boolean;
+  /** On this host, in another pid namespace (a container): its pids are not this host's. */
+  otherPidNamespace: boolean;
+  /** What tells whether it lives: its processes (same host and pid namespace) or its heartbeat. */
+  judgedBy: 'process' | 'heartbeat';
   heartbeatAgeMs: number;
 }
 
@@ -114,7 +142,9 @@ export function holderFields(holder: HolderView): HolderFields | undefined {
     hostname: r.hostname,
     since: r.since,
     tasks: r.tasks.map((t) => ({ name: t.name, pid: t.pid })),
-    sameHost: holder.sameHost,
+    sameHost: holder.sameHost || holder.otherPidNamespace === true,
+    otherPidNamespace: holder.otherPidNamespace === true,
+    judgedBy: holder.sameHost ? 'process' : 'heartbeat',
     heartbeatAgeMs: Math.round(holder.heartbeatAgeMs),
   };
 }

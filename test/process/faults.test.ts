@@ -280,3 +280,37 @@ describe('faults: another user\'s holder hidden by hidepid=2 (#7 item 7)', () =>
     await a.result;
   });
 });
+
+describe('faults: a holder in a container on this host (#7 item 6)', () => {
+  const root = typeof process.getuid === 'function' && process.getuid() === 0;
+
+  it('a holder in its own pid namespace, same host name, is judged by its heartbeat: no second copy', { skip: root ? false : 'a new pid namespace needs root' }, async () => {
+    const folder = tempFolder();
+    const lock = new WorkspaceLock(folder, { staleMs: 2000 });
+    // Its pids mean other processes here, so its sleeper's pid is not handed to the shared cleanup: killing
+    // unshare ends its child (--kill-child), and with the namespace's pid 1 every process in it.
+    const a = start('unshare', ['--pid', '--fork', '--mount-proc', '--kill-child=SIGTERM', process.execPath, CLI, 'run', '--folder', folder, '--stale=2', '--', process.execPath, '-e', 'setInterval(() => {}, 1000)']);
+    await waitFor('A to record its command', () => {
+      const f = fs.existsSync(lock.location.recordPath) ? (JSON.parse(fs.readFileSync(lock.location.recordPath, 'utf8')) as { pid: number; tasks: unknown[] }) : undefined;
+      return f !== undefined && f.tasks.length > 0 ? f : undefined;
+    });
+    const s = await runCli(['status', '--folder', folder, '--stale=2', '--json']);
+    const j = JSON.parse(s.stdout) as { state: string; reason?: string; holder: { pid: number; sameHost: boolean; otherPidNamespace: boolean; judgedBy: string } };
+    assert.equal(j.state, 'held', `status: ${s.stdout}`);
+    assert.equal(j.holder.pid, 1);
+    assert.equal(j.holder.sameHost, true);
+    assert.equal(j.holder.otherPidNamespace, true);
+    assert.equal(j.holder.judgedBy, 'heartbeat');
+    assert.match((await runCli(['status', '--folder', folder, '--stale=2'])).stdout, /in another pid namespace/);
+    const b = await runCli(['run', '--folder', folder, '--stale=2', '--', process.execPath, '-e', 'console.log("second copy")']);
+    assert.equal(b.stdout, '', 'a second copy ran beside A');
+    assert.equal(b.code, 75, b.stderr);
+    // Past --stale: A's heartbeat, not its pid, keeps it held.
+    await sleep(2_500);
+    assert.equal(JSON.parse((await runCli(['status', '--folder', folder, '--stale=2', '--json'])).stdout).state, 'held');
+    // unshare --fork ignores SIGTERM while it waits for its child: SIGKILL it, and --kill-child hands A a SIGTERM.
+    a.kill('SIGKILL');
+    await a.result;
+    assert.equal(lock.inspect().state, 'free', 'A released the lock on its way out');
+  });
+});

@@ -64,6 +64,36 @@ describe('judge', () => {
     assert.match((s as { reason: string }).reason, /no heartbeat from there for 11\.0 s/);
   });
 
+  it('judges a holder in another pid namespace on this host (a container) by its heartbeat, never by pid', () => {
+    const boxed: RecordRead = { kind: 'ok', record: { ...record, pid: 1, pidNamespace: '4026532178' } };
+    // Pid 1 here is init, alive: it says nothing about the container's pid 1.
+    const live = judge(input({ record: boxed, pidNamespace: '4026531836', alive: [1], nowMs: dir.mtimeMs + 9_000 }));
+    assert.equal(live.state, 'held');
+    const none = judge(input({ record: boxed, pidNamespace: '4026531836', alive: [], nowMs: dir.mtimeMs + 9_000 }));
+    assert.equal(none.state, 'held', 'no process of that number here: still held while it beats');
+    const view = (none as { holder: Parameters<typeof holderFields>[0] }).holder;
+    assert.equal(view.sameHost, false);
+    assert.equal(view.otherPidNamespace, true);
+    assert.match(describeHolder(view), /\(pid 1 on here in another pid namespace, since/);
+    assert.deepEqual(
+      (({ sameHost, otherPidNamespace, judgedBy }) => ({ sameHost, otherPidNamespace, judgedBy }))(holderFields(view) ?? ({} as never)),
+      { sameHost: true, otherPidNamespace: true, judgedBy: 'heartbeat' },
+    );
+    const s = judge(input({ record: boxed, pidNamespace: '4026531836', alive: [1], nowMs: dir.mtimeMs + 11_000 }));
+    assert.equal(s.state, 'stale');
+    assert.match((s as { reason: string }).reason, /no heartbeat from here in another pid namespace for 11\.0 s/);
+  });
+
+  it('judges by process a record from the same pid namespace, or one without the field (an older writer)', () => {
+    for (const pidNamespace of ['4026531836', undefined, null]) {
+      const rec: RecordRead = { kind: 'ok', record: { ...record, pidNamespace } };
+      assert.equal(judge(input({ record: rec, pidNamespace: '4026531836', alive: [] })).state, 'stale', String(pidNamespace));
+      assert.equal(judge(input({ record: rec, pidNamespace: '4026531836', nowMs: dir.mtimeMs + 60_000 })).state, 'held', String(pidNamespace));
+    }
+    // A reader that cannot tell its own namespace keeps judging by process, as before.
+    assert.equal(judge(input({ record: { kind: 'ok', record: { ...record, pidNamespace: '1' } }, pidNamespace: null, alive: [] })).state, 'stale');
+  });
+
   it('ignores a record that belongs to an earlier lock directory', () => {
     const old: RecordRead = { kind: 'ok', record: { ...record, lockId: '1:2:999' } };
     const fresh = judge(input({ record: old, alive: [] }));
@@ -103,6 +133,8 @@ describe('judge', () => {
       since: '2026-11-26T10:00:00.000Z',
       tasks: [{ name: 'watch', pid: 20 }],
       sameHost: true,
+      otherPidNamespace: false,
+      judgedBy: 'process',
       heartbeatAgeMs: 1234,
     });
     assert.equal(holderFields({ unknownReason: 'no holder record', sameHost: false, heartbeatAgeMs: 0 }), undefined);
