@@ -15,8 +15,16 @@ export interface HolderView {
   sameHost: boolean;
   /** Same host name, but another pid namespace (a container): judged like another host. */
   otherPidNamespace?: boolean;
-  /** Milliseconds since proper-lockfile's last heartbeat on the lock directory. */
+  /**
+   * Milliseconds since proper-lockfile's last heartbeat on the lock directory, by this host's clock: exact on
+   * this host, only indicative for a holder elsewhere, whose heartbeat carries its own clock's time.
+   */
   heartbeatAgeMs: number;
+  /**
+   * For a holder judged by its heartbeat (another host or pid namespace): how long this process has seen the
+   * heartbeat stand still, by its own clock (see heartbeat.ts). 0 at a first look.
+   */
+  heartbeatStillMs?: number;
 }
 
 export type LockState =
@@ -30,6 +38,8 @@ export interface JudgeInput {
   lockDir: Pick<Stats, 'mtimeMs' | 'dev' | 'ino' | 'birthtimeMs'> | null;
   record: RecordRead;
   nowMs: number;
+  /** How long this process has seen the lock folder's mtime unchanged, by its own clock (heartbeat.ts observe). */
+  heartbeatStillMs: number;
   staleMs: number;
   hostname: string;
   /** This process's pid namespace (pidNamespace()); null or absent: unknown, taken as the holder's. */
@@ -46,7 +56,10 @@ export function lockIdOf(st: Pick<Stats, 'dev' | 'ino' | 'birthtimeMs'>): string
  * The one place that decides whether a lock is alive. On the holder's host the processes decide (the
  * holder or any recorded task, by pid and start time), so a launcher killed while its task runs keeps the
  * lock, and a dead holder is noticed at once. From another host, or another pid namespace on this one (a
- * container: the same pid is another process there), only proper-lockfile's heartbeat can tell.
+ * container: the same pid is another process there), only proper-lockfile's heartbeat can tell, and only by
+ * whether it changes (its mtime is the holder's clock's time, not ours): a heartbeat seen standing still for
+ * `stale` by this process's clock means a stopped holder. A holder without a readable record is judged by
+ * the heartbeat's age on this host's clock, as it names no host whose clock could differ.
  */
 export function judge(input: JudgeInput): LockState {
   const { lockDir, record, nowMs, staleMs } = input;
@@ -82,9 +95,11 @@ export function judge(input: JudgeInput): LockState {
     const what = rec.tasks.length > 0 ? `holder pid ${rec.pid} and its ${rec.tasks.length === 1 ? 'task' : 'tasks'} have exited` : `holder pid ${rec.pid} has exited`;
     return { state: 'stale', holder, reason: what };
   }
-  return heartbeatFresh
-    ? { state: 'held', holder }
-    : { state: 'stale', holder, reason: `no heartbeat from ${where(holder)} for ${seconds(heartbeatAgeMs)}` };
+  const still = input.heartbeatStillMs;
+  const remote: HolderView = { ...holder, heartbeatStillMs: still };
+  return still <= staleMs
+    ? { state: 'held', holder: remote }
+    : { state: 'stale', holder: remote, reason: `no heartbeat from ${where(holder)} for ${seconds(still)} (by this host's clock)` };
 }
 
 function samePidNamespace(recorded: string | null | undefined, mine: string | null | undefined): boolean {
@@ -127,6 +142,8 @@ export interface HolderFields {
   /** What tells whether it lives: its processes (same host and pid namespace) or its heartbeat. */
   judgedBy: 'process' | 'heartbeat';
   heartbeatAgeMs: number;
+  /** Judged by heartbeat: how long it was seen standing still by this process's clock (0 at a first look). */
+  heartbeatStillMs?: number;
 }
 
 /** The one projection of a holder for output: undefined when the record is missing, foreign or corrupt. */
@@ -146,6 +163,7 @@ export function holderFields(holder: HolderView): HolderFields | undefined {
     otherPidNamespace: holder.otherPidNamespace === true,
     judgedBy: holder.sameHost ? 'process' : 'heartbeat',
     heartbeatAgeMs: Math.round(holder.heartbeatAgeMs),
+    ...(holder.heartbeatStillMs === undefined ? {} : { heartbeatStillMs: Math.round(holder.heartbeatStillMs) }),
   };
 }
 

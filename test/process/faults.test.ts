@@ -314,3 +314,92 @@ describe('faults: a holder in a container on this host (#7 item 6)', () => {
     assert.equal(lock.inspect().state, 'free', 'A released the lock on its way out');
   });
 });
+
+describe('faults: a holder on another host is judged by whether its heartbeat changes, by the follower\'s clock', () => {
+  const root = typeof process.getuid === 'function' && process.getuid() === 0;
+
+  /** Writes the record of a holder on another host that took the lock folder and then stopped: no process, no beat. */
+  function foreignLock(folder: string, mtimeSec: number): WorkspaceLock {
+    const lock = new WorkspaceLock(folder, { staleMs: 2000 });
+    fs.mkdirSync(lock.location.lockDir);
+    const st = fs.statSync(lock.location.lockDir);
+    const record = {
+      version: 1,
+      token: 'f'.repeat(32),
+      kind: 'cli',
+      label: 'far away',
+      pid: 4242,
+      start: null,
+      hostname: 'another-host',
+      since: new Date().toISOString(),
+      socket: null,
+      lockId: `${st.dev}:${st.ino}:${st.birthtimeMs}`,
+      tasks: [],
+    };
+    fs.writeFileSync(lock.location.recordPath, JSON.stringify(record));
+    fs.utimesSync(lock.location.lockDir, mtimeSec, mtimeSec);
+    return lock;
+  }
+
+  /** `run --wait` of a command that prints "ran", and how long it waited for the lock. */
+  async function follow(folder: string): Promise<{ code: number | null; out: string; waitedMs: number; err: string }> {
+    const t0 = Date.now();
+    const f = cli(['run', '--folder', folder, '--stale=2', '--wait=20', '--', process.execPath, '-e', 'console.log("ran")']);
+    const ranAt = await waitFor('the follower to run or give up', () => (f.out().includes('ran') ? Date.now() : f.exitCode !== null ? Date.now() : undefined), { timeoutMs: 25_000 });
+    const r = await f.result;
+    return { code: r.code, out: r.stdout, waitedMs: ranAt - t0, err: r.stderr };
+  }
+
+  it('a stopped holder whose clock ran an hour ahead (mtime in the future) is taken over within stale + one look', async () => {
+    const folder = tempFolder();
+    foreignLock(folder, Date.now() / 1000 + 3600);
+    const r = await follow(folder);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(r.out.trim(), 'ran');
+    assert.ok(r.waitedMs >= 2000, `took over after ${r.waitedMs} ms, before --stale`);
+    // stale (2 s) + one look (200 ms) + the CLI's start and a loaded machine.
+    assert.ok(r.waitedMs < 6000, `took over only after ${r.waitedMs} ms`);
+  });
+
+  it('a holder whose clock runs an hour behind (mtime in the past) is not taken for dead at first sight', async () => {
+    const folder = tempFolder();
+    foreignLock(folder, Date.now() / 1000 - 3600);
+    const busy = await runCli(['run', '--folder', folder, '--stale=2', '--', 'true']);
+    assert.equal(busy.code, 75, `a first look judged it dead: ${busy.stderr}`);
+    const r = await follow(folder);
+    assert.equal(r.code, 0, r.err);
+    assert.ok(r.waitedMs >= 2000, `took over after ${r.waitedMs} ms, before its heartbeat was seen still for --stale`);
+  });
+
+  it('a live holder on another host whose clock runs an hour behind keeps the lock while it beats', { skip: root ? false : 'a new UTS namespace (another host name) needs root' }, async () => {
+    const folder = tempFolder();
+    const skew = path.join(tempFolder(), 'skew.js');
+    fs.writeFileSync(skew, 'const now = Date.now; Date.now = () => now() - 3600e3;\n');
+    // Another host: its own host name (a UTS namespace), a clock an hour behind (for Node's Date.now, which
+    // proper-lockfile's heartbeat uses). Without --fork, unshare becomes sh becomes node: one pid, A's.
+    const a = start('unshare', ['--uts', 'sh', '-c', 'hostname another-host && exec "$@"', 'sh', process.execPath, '-r', skew, CLI, 'run', '--folder', folder, '--stale=2', ...SLEEPER]);
+    const recordPath = new WorkspaceLock(folder).location.recordPath;
+    // Read from the record itself: how the lock is judged is what this test is about.
+    const tasks = await waitFor('A to record its command', () => {
+      const t = fs.existsSync(recordPath) ? (JSON.parse(fs.readFileSync(recordPath, 'utf8')) as { tasks: Array<{ pid: number }> }).tasks : [];
+      return t.length > 0 ? t : undefined;
+    });
+    // Same pid namespace: the recorded pid is the sleeper's here, for the shared cleanup.
+    ownPid(tasks[0].pid);
+    const first = JSON.parse((await runCli(['status', '--folder', folder, '--stale=2', '--json'])).stdout) as { state: string; holder: { hostname: string; judgedBy: string } };
+    assert.equal(first.state, 'held');
+    assert.equal(first.holder.hostname, 'another-host');
+    assert.equal(first.holder.judgedBy, 'heartbeat');
+    const waiter = cli(['run', '--folder', folder, '--stale=2', '--wait', '--', process.execPath, '-e', 'console.log("second copy")']);
+    await waitFor('the waiter to wait', () => waiter.err().includes('Waiting'));
+    // A negative: over twice --stale, A beating every second all along.
+    await sleep(5_000);
+    assert.equal(waiter.out(), '', 'the waiter started a second copy beside a live holder');
+    assert.equal(waiter.exitCode, null, waiter.err());
+    a.kill('SIGTERM');
+    await a.result;
+    const w = await waiter.result;
+    assert.equal(w.code, 0, w.stderr);
+    assert.equal(w.stdout.trim(), 'second copy');
+  });
+});
