@@ -8,8 +8,9 @@ import { LockError, errnoCode, errorMessage } from './errors';
 import type { Disposable } from './events';
 import { HolderInfo, LockHandle, lockFs } from './handle';
 import { ReservationView, readReservation, requestHandoff, viewReservation } from './handoff';
+import { lookInterval, observe } from './heartbeat';
 import { LocationOptions, LockLocation, folderHash, locate } from './location';
-import { hostname, isAlive, selfRef } from './process-identity';
+import { hostname, isAlive, pidNamespace, selfRef } from './process-identity';
 import { HolderRecord, clipName, newToken, readRecord } from './record';
 import { LockState, describeHolder, judge, lockIdOf } from './state';
 import { LockWatcher, WatchEvent } from './watcher';
@@ -24,11 +25,14 @@ export const MIN_STALE_MS = 2_000;
 /** A day: beyond it a heartbeat is no heartbeat, and the numbers stop meaning anything to anyone. */
 export const MAX_STALE_MS = 86_400_000;
 
-/** Every process must agree on these, so they derive from the one setting users see. */
-export function lockTimings(staleMs = DEFAULT_STALE_MS): { stale: number; update: number } {
+/**
+ * Every process must agree on these, so they derive from the one setting users see. `look`: how often a
+ * follower looks at a heartbeat judged by change (heartbeat.ts); it only bounds how late a stop is noticed.
+ */
+export function lockTimings(staleMs = DEFAULT_STALE_MS): { stale: number; update: number; look: number } {
   // Clamped above too: a timer past 2^31 ms fires at once in Node, which would turn the heartbeat into a spin.
   const stale = Math.min(MAX_STALE_MS, Math.max(MIN_STALE_MS, Math.round(staleMs)));
-  return { stale, update: Math.max(1000, Math.floor(stale / 2)) };
+  return { stale, update: Math.max(1000, Math.floor(stale / 2)), look: lookInterval(stale) };
 }
 
 /**
@@ -47,6 +51,7 @@ export class WorkspaceLock {
   readonly location: LockLocation;
   readonly staleMs: number;
   readonly updateMs: number;
+  readonly lookMs: number;
   private readonly socketKey: string;
 
   constructor(folder: string, options: LockOptions = {}) {
@@ -54,10 +59,15 @@ export class WorkspaceLock {
     const t = lockTimings(options.staleMs);
     this.staleMs = t.stale;
     this.updateMs = t.update;
+    this.lookMs = t.look;
     this.socketKey = folderHash(this.location.lockDir);
   }
 
-  /** The lock's state right now, from one stat and one read (and one stat per old lock home when free). */
+  /**
+   * The lock's state right now, from one stat and one read (and one stat per old lock home when free). Each
+   * look is also remembered (heartbeat.ts): a holder judged by its heartbeat turns stale only once looks
+   * have seen it stand still for `stale`.
+   */
   inspect(myToken?: string): LockState {
     try {
       const now = this.judgeAt(this.location.lockDir, this.location.recordPath, myToken);
@@ -74,8 +84,10 @@ export class WorkspaceLock {
       // Without a lock folder any record is a leftover: not worth a read on the uncontended path.
       record: lockDir === null ? { kind: 'none' } : readRecord(recordPath),
       nowMs: Date.now(),
+      heartbeatStillMs: observe(lockDirPath, lockDir && { lockId: lockIdOf(lockDir), mtimeMs: lockDir.mtimeMs }),
       staleMs: this.staleMs,
       hostname: hostname(),
+      pidNamespace: pidNamespace(),
       myToken,
       isAlive,
     });
@@ -231,6 +243,9 @@ export class WorkspaceLock {
    * removal). A live holder is refused unless `force`; a forced holder learns it as a compromise.
    */
   async reclaim(opts: { force?: boolean } = {}): Promise<ReclaimResult> {
+    if (!opts.force) {
+      await this.watchHeartbeat();
+    }
     return this.withReclaimMutex(() => {
       const now = this.inspect();
       if (now.state === 'free' || now.state === 'error') {
@@ -268,6 +283,23 @@ export class WorkspaceLock {
       }
       return r;
     });
+  }
+
+  /**
+   * A holder judged by its heartbeat is alive at a first look (heartbeat.ts): before a reclaim, watch it until
+   * it is seen to beat (alive) or to stand still for `stale` (stale), at most `stale + look`.
+   */
+  private async watchHeartbeat(): Promise<void> {
+    let lastStill = -1;
+    for (;;) {
+      const s = this.inspect();
+      const still = s.state === 'held' ? s.holder.heartbeatStillMs : undefined;
+      if (still === undefined || still < lastStill) {
+        return;
+      }
+      lastStill = still;
+      await new Promise((resolve) => setTimeout(resolve, Math.max(20, Math.min(this.lookMs, this.staleMs - still + 20))));
+    }
   }
 
   /** Asks the live holder to hand the lock over; see handoff.ts. */
@@ -318,6 +350,7 @@ export class WorkspaceLock {
         pid: me.pid,
         start: me.start,
         hostname: hostname(),
+        pidNamespace: pidNamespace(),
         since: new Date().toISOString(),
         socket: null,
         lockId: lockIdOf(st),

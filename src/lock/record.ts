@@ -18,6 +18,11 @@ export interface HolderRecord {
   pid: number;
   start: string | null;
   hostname: string;
+  /**
+   * The holder's pid namespace (see pidNamespace), which its pid and its tasks' pids belong to. Absent in
+   * records written before it existed, null where the platform has none: both read as this reader's own.
+   */
+  pidNamespace?: string | null;
   /** ISO time the lock was taken. */
   since: string;
   /** The holder's Unix socket (named pipe on Windows), for followers on the same host. */
@@ -97,6 +102,7 @@ function validate(d: unknown): string | undefined {
     [isPid(d.pid), 'pid'],
     [isStart(d.start), 'start'],
     [isShortString(d.hostname, 255), 'hostname'],
+    [d.pidNamespace === undefined || d.pidNamespace === null || (isShortString(d.pidNamespace, 64) && /^\d+$/.test(d.pidNamespace as string)), 'pidNamespace'],
     [isShortString(d.since, 64) && !Number.isNaN(Date.parse(d.since as string)), 'since'],
     [d.socket === null || (isShortString(d.socket, 4096) && isChannelPath(d.socket as string)), 'socket'],
     [isShortString(d.lockId, 256), 'lockId'],

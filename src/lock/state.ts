@@ -7,11 +7,26 @@ export interface HolderView {
   record?: HolderRecord;
   /** Why the holder is unknown: "no holder record yet", "the holder record is not valid JSON", … */
   unknownReason?: string;
+  /**
+   * The holder's processes can be checked from here: same host name *and* same pid namespace. False for
+   * another host, and for a holder in another pid namespace on this host (a container), whose pids name
+   * other processes here: both are judged by their heartbeat alone.
+   */
   sameHost: boolean;
-  /** Milliseconds since proper-lockfile's last heartbeat on the lock directory. */
+  /** Same host name, but another pid namespace (a container): judged like another host. */
+  otherPidNamespace?: boolean;
+  /**
+   * Milliseconds since proper-lockfile's last heartbeat on the lock directory, by this host's clock: exact on
+   * this host, only indicative for a holder elsewhere, whose heartbeat carries its own clock's time.
+   */
   heartbeatAgeMs: number;
   /** Set when an older Task Lock holds the folder in the lock home it used by default (inside the folder). */
   legacyHome?: string;
+  /**
+   * For a holder judged by its heartbeat (another host or pid namespace): how long this process has seen the
+   * heartbeat stand still, by its own clock (see heartbeat.ts). 0 at a first look.
+   */
+  heartbeatStillMs?: number;
 }
 
 export type LockState =
@@ -25,8 +40,12 @@ export interface JudgeInput {
   lockDir: Pick<Stats, 'mtimeMs' | 'dev' | 'ino' | 'birthtimeMs'> | null;
   record: RecordRead;
   nowMs: number;
+  /** How long this process has seen the lock folder's mtime unchanged, by its own clock (heartbeat.ts observe). */
+  heartbeatStillMs: number;
   staleMs: number;
   hostname: string;
+  /** This process's pid namespace (pidNamespace()); null or absent: unknown, taken as the holder's. */
+  pidNamespace?: string | null;
   myToken?: string;
   isAlive(ref: ProcessRef): boolean;
 }
@@ -38,7 +57,11 @@ export function lockIdOf(st: Pick<Stats, 'dev' | 'ino' | 'birthtimeMs'>): string
 /**
  * The one place that decides whether a lock is alive. On the holder's host the processes decide (the
  * holder or any recorded task, by pid and start time), so a launcher killed while its task runs keeps the
- * lock, and a dead holder is noticed at once. From another host only proper-lockfile's heartbeat can tell.
+ * lock, and a dead holder is noticed at once. From another host, or another pid namespace on this one (a
+ * container: the same pid is another process there), only proper-lockfile's heartbeat can tell, and only by
+ * whether it changes (its mtime is the holder's clock's time, not ours): a heartbeat seen standing still for
+ * `stale` by this process's clock means a stopped holder. A holder without a readable record is judged by
+ * the heartbeat's age on this host's clock, as it names no host whose clock could differ.
  */
 export function judge(input: JudgeInput): LockState {
   const { lockDir, record, nowMs, staleMs } = input;
@@ -59,8 +82,11 @@ export function judge(input: JudgeInput): LockState {
   }
 
   const rec = record.record;
-  const sameHost = rec.hostname === input.hostname;
-  const holder: HolderView = { record: rec, sameHost, heartbeatAgeMs };
+  const sameHostName = rec.hostname === input.hostname;
+  // A record without the field predates it (or comes from a platform without namespaces): same namespace.
+  const otherPidNamespace = sameHostName && !samePidNamespace(rec.pidNamespace, input.pidNamespace);
+  const sameHost = sameHostName && !otherPidNamespace;
+  const holder: HolderView = { record: rec, sameHost, heartbeatAgeMs, ...(otherPidNamespace ? { otherPidNamespace } : {}) };
   if (input.myToken !== undefined && rec.token === input.myToken) {
     return { state: 'mine', holder };
   }
@@ -71,9 +97,21 @@ export function judge(input: JudgeInput): LockState {
     const what = rec.tasks.length > 0 ? `holder pid ${rec.pid} and its ${rec.tasks.length === 1 ? 'task' : 'tasks'} have exited` : `holder pid ${rec.pid} has exited`;
     return { state: 'stale', holder, reason: what };
   }
-  return heartbeatFresh
-    ? { state: 'held', holder }
-    : { state: 'stale', holder, reason: `no heartbeat from ${rec.hostname} for ${seconds(heartbeatAgeMs)}` };
+  const still = input.heartbeatStillMs;
+  const remote: HolderView = { ...holder, heartbeatStillMs: still };
+  return still <= staleMs
+    ? { state: 'held', holder: remote }
+    : { state: 'stale', holder: remote, reason: `no heartbeat from ${where(holder)} for ${seconds(still)} (by this host's clock)` };
+}
+
+function samePidNamespace(recorded: string | null | undefined, mine: string | null | undefined): boolean {
+  return recorded === undefined || recorded === null || mine === undefined || mine === null || recorded === mine;
+}
+
+/** "host", or "host (another pid namespace)" for a container on this host. */
+function where(holder: HolderView): string {
+  const host = holder.record?.hostname ?? '?';
+  return holder.otherPidNamespace ? `${host} in another pid namespace` : host;
 }
 
 function seconds(ms: number): string {
@@ -89,7 +127,7 @@ export function describeHolder(holder: HolderView): string {
   // A CLI's task is usually named like the holder itself: repeating the label would only add noise.
   const tasks = r.tasks.length > 0 ? `, ${r.tasks.length === 1 ? 'task' : 'tasks'} ${r.tasks.map((t) => (t.name === r.label ? `pid ${t.pid}` : `${t.name} (pid ${t.pid})`)).join(', ')}` : '';
   const older = holder.legacyHome === undefined ? '' : `, an older Task Lock with its lock in ${holder.legacyHome}`;
-  return `${r.kind} “${r.label}” (pid ${r.pid} on ${r.hostname}, since ${r.since}${tasks}${older})`;
+  return `${r.kind} “${r.label}” (pid ${r.pid} on ${where(holder)}, since ${r.since}${tasks}${older})`;
 }
 
 /** A holder's plain fields, as the CLI's JSON and the extension's status carry them. */
@@ -100,10 +138,17 @@ export interface HolderFields {
   hostname: string;
   since: string;
   tasks: Array<{ name: string; pid: number }>;
+  /** The host name is this host's (true for a container on this host too). */
   sameHost: boolean;
+  /** On this host, in another pid namespace (a container): its pids are not this host's. */
+  otherPidNamespace: boolean;
+  /** What tells whether it lives: its processes (same host and pid namespace) or its heartbeat. */
+  judgedBy: 'process' | 'heartbeat';
   heartbeatAgeMs: number;
   /** Only for a holder of an older version, in its old lock home. */
   legacyHome?: string;
+  /** Judged by heartbeat: how long it was seen standing still by this process's clock (0 at a first look). */
+  heartbeatStillMs?: number;
 }
 
 /** The one projection of a holder for output: undefined when the record is missing, foreign or corrupt. */
@@ -119,9 +164,12 @@ export function holderFields(holder: HolderView): HolderFields | undefined {
     hostname: r.hostname,
     since: r.since,
     tasks: r.tasks.map((t) => ({ name: t.name, pid: t.pid })),
-    sameHost: holder.sameHost,
+    sameHost: holder.sameHost || holder.otherPidNamespace === true,
+    otherPidNamespace: holder.otherPidNamespace === true,
+    judgedBy: holder.sameHost ? 'process' : 'heartbeat',
     heartbeatAgeMs: Math.round(holder.heartbeatAgeMs),
     ...(holder.legacyHome === undefined ? {} : { legacyHome: holder.legacyHome }),
+    ...(holder.heartbeatStillMs === undefined ? {} : { heartbeatStillMs: Math.round(holder.heartbeatStillMs) }),
   };
 }
 

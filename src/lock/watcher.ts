@@ -18,6 +18,7 @@ interface Inspectable {
   readonly location: { home: string; lockDir: string };
   readonly staleMs: number;
   readonly updateMs: number;
+  readonly lookMs: number;
   inspect(myToken?: string): LockState;
 }
 
@@ -34,7 +35,8 @@ const DROP_CHECK_FIRST_MS = 5;
  * Follows one lock without polling the disk:
  * - a live holder on this host: stay connected to its channel; a dropped connection means "check now";
  * - the lock folder's own events (inotify and the like) announce new holders and releases;
- * - a holder on another host: the heartbeat's age, checked once when it would turn stale;
+ * - a holder on another host (or pid namespace): its heartbeat, looked at every `lookMs` until it is seen
+ *   standing still for `staleMs` (judged by change, not by its clock's value: see heartbeat.ts);
  * - a holder that died while its tasks run: their pids are checked (in /proc, not on disk), backing off.
  * Every handle it keeps is unref'd: watching never keeps a process alive.
  */
@@ -136,8 +138,13 @@ export class LockWatcher implements Disposable {
     if (state.state !== 'held' || !rec || !state.holder.sameHost) {
       this.dropSocket();
       this.orphanDelay = ORPHAN_POLL_FIRST_MS;
-      if (state.state === 'held') {
-        // Another host, or a holder not known yet: its heartbeat is all there is. Look when it would turn stale.
+      const still = state.state === 'held' ? state.holder.heartbeatStillMs : undefined;
+      if (still !== undefined) {
+        // Another host or pid namespace: only looks see its heartbeat change, and the look that finds it
+        // still for `stale` comes at most one look late.
+        this.later(Math.max(20, Math.min(this.lock.lookMs, this.lock.staleMs - still + 20)), 'timer');
+      } else if (state.state === 'held') {
+        // A holder not known yet: the heartbeat's age on this host's clock. Look when it would turn stale.
         this.later(Math.max(50, this.lock.staleMs - state.holder.heartbeatAgeMs + 20), 'timer');
       }
       return;

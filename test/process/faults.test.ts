@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { WorkspaceLock } from '../../src/lock';
-import { Result, Started, cleanup, cli, ownPid, runCli, tempFolder } from '../support/fixtures';
+import { CLI, Result, Started, cleanup, cli, ownPid, runCli, start, tempFolder } from '../support/fixtures';
 import { pidAlive, sleep, waitFor } from '../support/wait';
 
 // The lock's promise under faults (issue #7): each test reproduces one way it broke, with the real CLI.
@@ -31,8 +32,8 @@ function runSleeper(args: string[], opts?: Parameters<typeof cli>[1]): Started {
   return p;
 }
 
-async function holderPid(folder: string): Promise<number | undefined> {
-  const r = await runCli(['status', '--folder', folder, '--json']);
+async function holderPid(folder: string, more: string[] = []): Promise<number | undefined> {
+  const r = await runCli(['status', '--folder', folder, '--json', ...more]);
   const s = JSON.parse(r.stdout) as { state: string; holder?: { pid: number; tasks: unknown[] } | null };
   return s.state === 'held' && s.holder && s.holder.tasks.length > 0 ? s.holder.pid : undefined;
 }
@@ -239,5 +240,166 @@ describe('faults: CMD never runs unrecorded (#7 items 5 and 9)', () => {
     } finally {
       execFileSync('umount', [disk]);
     }
+  });
+});
+
+describe('faults: another user\'s holder hidden by hidepid=2 (#7 item 7)', () => {
+  const root = typeof process.getuid === 'function' && process.getuid() === 0;
+
+  it('a live holder that the judge cannot see in /proc counts as alive: no second copy', { skip: root ? false : 'mounting a private /proc and changing users needs root' }, async () => {
+    const folder = tempFolder();
+    fs.chmodSync(folder, 0o755);
+    // World-writable without the sticky bit: the judge could remove root's lock folder if it judged it dead.
+    const home = tempFolder();
+    fs.chmodSync(home, 0o777);
+    const lockHome = new WorkspaceLock(folder, { lockDirectory: home }).location.home;
+    // (locate made it, as the holder would; the judge must be able to write there too.)
+    fs.chmodSync(lockHome, 0o777);
+    // The judge may not be able to enter the checkout: it runs a copy of the (self-contained) bundle.
+    const cliCopy = path.join(home, 'cli.js');
+    fs.copyFileSync(CLI, cliCopy);
+    fs.chmodSync(cliCopy, 0o755);
+    const a = runSleeper(['run', '--folder', folder, '--lock-dir', home]);
+    await waitFor('A to hold', () => holderPid(folder, ['--lock-dir', home]).then((p) => p === a.pid));
+    // The judge: uid 65534 in a private mount namespace whose /proc hides other users' processes.
+    const hidden = (args: string[]): Started =>
+      start(
+        'unshare',
+        ['--mount', '--propagation', 'private', 'sh', '-c', 'mount -t proc -o hidepid=2 proc /proc && exec setpriv --reuid=65534 --regid=65534 --clear-groups "$@"', 'sh', process.execPath, cliCopy, ...args],
+        { env: { PATH: process.env.PATH, TMPDIR: os.tmpdir() } },
+      );
+    const seen = await hidden(['status', '--folder', folder, '--lock-dir', home, '--json']).result;
+    assert.equal(seen.code, 0, seen.stderr);
+    const s = JSON.parse(seen.stdout) as { state: string; reason?: string };
+    assert.equal(s.state, 'held', `the judge saw ${seen.stdout}`);
+    const b = await hidden(['run', '--folder', folder, '--lock-dir', home, '--', process.execPath, '-e', 'console.log("second copy")']).result;
+    assert.equal(b.stdout, '', 'a second copy ran beside A');
+    assert.equal(b.code, 75, b.stderr);
+    assert.equal(await holderPid(folder, ['--lock-dir', home]), a.pid, 'A still holds the lock');
+    a.kill('SIGTERM');
+    await a.result;
+  });
+});
+
+describe('faults: a holder in a container on this host (#7 item 6)', () => {
+  const root = typeof process.getuid === 'function' && process.getuid() === 0;
+
+  it('a holder in its own pid namespace, same host name, is judged by its heartbeat: no second copy', { skip: root ? false : 'a new pid namespace needs root' }, async () => {
+    const folder = tempFolder();
+    const lock = new WorkspaceLock(folder, { staleMs: 2000 });
+    // Its pids mean other processes here, so its sleeper's pid is not handed to the shared cleanup: killing
+    // unshare ends its child (--kill-child), and with the namespace's pid 1 every process in it.
+    const a = start('unshare', ['--pid', '--fork', '--mount-proc', '--kill-child=SIGTERM', process.execPath, CLI, 'run', '--folder', folder, '--stale=2', '--', process.execPath, '-e', 'setInterval(() => {}, 1000)']);
+    await waitFor('A to record its command', () => {
+      const f = fs.existsSync(lock.location.recordPath) ? (JSON.parse(fs.readFileSync(lock.location.recordPath, 'utf8')) as { pid: number; tasks: unknown[] }) : undefined;
+      return f !== undefined && f.tasks.length > 0 ? f : undefined;
+    });
+    const s = await runCli(['status', '--folder', folder, '--stale=2', '--json']);
+    const j = JSON.parse(s.stdout) as { state: string; reason?: string; holder: { pid: number; sameHost: boolean; otherPidNamespace: boolean; judgedBy: string } };
+    assert.equal(j.state, 'held', `status: ${s.stdout}`);
+    assert.equal(j.holder.pid, 1);
+    assert.equal(j.holder.sameHost, true);
+    assert.equal(j.holder.otherPidNamespace, true);
+    assert.equal(j.holder.judgedBy, 'heartbeat');
+    assert.match((await runCli(['status', '--folder', folder, '--stale=2'])).stdout, /in another pid namespace/);
+    const b = await runCli(['run', '--folder', folder, '--stale=2', '--', process.execPath, '-e', 'console.log("second copy")']);
+    assert.equal(b.stdout, '', 'a second copy ran beside A');
+    assert.equal(b.code, 75, b.stderr);
+    // Past --stale: A's heartbeat, not its pid, keeps it held.
+    await sleep(2_500);
+    assert.equal(JSON.parse((await runCli(['status', '--folder', folder, '--stale=2', '--json'])).stdout).state, 'held');
+    // unshare --fork ignores SIGTERM while it waits for its child: SIGKILL it, and --kill-child hands A a SIGTERM.
+    a.kill('SIGKILL');
+    await a.result;
+    assert.equal(lock.inspect().state, 'free', 'A released the lock on its way out');
+  });
+});
+
+describe('faults: a holder on another host is judged by whether its heartbeat changes, by the follower\'s clock', () => {
+  const root = typeof process.getuid === 'function' && process.getuid() === 0;
+
+  /** Writes the record of a holder on another host that took the lock folder and then stopped: no process, no beat. */
+  function foreignLock(folder: string, mtimeSec: number): WorkspaceLock {
+    const lock = new WorkspaceLock(folder, { staleMs: 2000 });
+    fs.mkdirSync(lock.location.lockDir);
+    const st = fs.statSync(lock.location.lockDir);
+    const record = {
+      version: 1,
+      token: 'f'.repeat(32),
+      kind: 'cli',
+      label: 'far away',
+      pid: 4242,
+      start: null,
+      hostname: 'another-host',
+      since: new Date().toISOString(),
+      socket: null,
+      lockId: `${st.dev}:${st.ino}:${st.birthtimeMs}`,
+      tasks: [],
+    };
+    fs.writeFileSync(lock.location.recordPath, JSON.stringify(record));
+    fs.utimesSync(lock.location.lockDir, mtimeSec, mtimeSec);
+    return lock;
+  }
+
+  /** `run --wait` of a command that prints "ran", and how long it waited for the lock. */
+  async function follow(folder: string): Promise<{ code: number | null; out: string; waitedMs: number; err: string }> {
+    const t0 = Date.now();
+    const f = cli(['run', '--folder', folder, '--stale=2', '--wait=20', '--', process.execPath, '-e', 'console.log("ran")']);
+    const ranAt = await waitFor('the follower to run or give up', () => (f.out().includes('ran') ? Date.now() : f.exitCode !== null ? Date.now() : undefined), { timeoutMs: 25_000 });
+    const r = await f.result;
+    return { code: r.code, out: r.stdout, waitedMs: ranAt - t0, err: r.stderr };
+  }
+
+  it('a stopped holder whose clock ran an hour ahead (mtime in the future) is taken over within stale + one look', async () => {
+    const folder = tempFolder();
+    foreignLock(folder, Date.now() / 1000 + 3600);
+    const r = await follow(folder);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(r.out.trim(), 'ran');
+    assert.ok(r.waitedMs >= 2000, `took over after ${r.waitedMs} ms, before --stale`);
+    // stale (2 s) + one look (200 ms) + the CLI's start and a loaded machine.
+    assert.ok(r.waitedMs < 6000, `took over only after ${r.waitedMs} ms`);
+  });
+
+  it('a holder whose clock runs an hour behind (mtime in the past) is not taken for dead at first sight', async () => {
+    const folder = tempFolder();
+    foreignLock(folder, Date.now() / 1000 - 3600);
+    const busy = await runCli(['run', '--folder', folder, '--stale=2', '--', 'true']);
+    assert.equal(busy.code, 75, `a first look judged it dead: ${busy.stderr}`);
+    const r = await follow(folder);
+    assert.equal(r.code, 0, r.err);
+    assert.ok(r.waitedMs >= 2000, `took over after ${r.waitedMs} ms, before its heartbeat was seen still for --stale`);
+  });
+
+  it('a live holder on another host whose clock runs an hour behind keeps the lock while it beats', { skip: root ? false : 'a new UTS namespace (another host name) needs root' }, async () => {
+    const folder = tempFolder();
+    const skew = path.join(tempFolder(), 'skew.js');
+    fs.writeFileSync(skew, 'const now = Date.now; Date.now = () => now() - 3600e3;\n');
+    // Another host: its own host name (a UTS namespace), a clock an hour behind (for Node's Date.now, which
+    // proper-lockfile's heartbeat uses). Without --fork, unshare becomes sh becomes node: one pid, A's.
+    const a = start('unshare', ['--uts', 'sh', '-c', 'hostname another-host && exec "$@"', 'sh', process.execPath, '-r', skew, CLI, 'run', '--folder', folder, '--stale=2', ...SLEEPER]);
+    const recordPath = new WorkspaceLock(folder).location.recordPath;
+    // Read from the record itself: how the lock is judged is what this test is about.
+    const tasks = await waitFor('A to record its command', () => {
+      const t = fs.existsSync(recordPath) ? (JSON.parse(fs.readFileSync(recordPath, 'utf8')) as { tasks: Array<{ pid: number }> }).tasks : [];
+      return t.length > 0 ? t : undefined;
+    });
+    // Same pid namespace: the recorded pid is the sleeper's here, for the shared cleanup.
+    ownPid(tasks[0].pid);
+    const first = JSON.parse((await runCli(['status', '--folder', folder, '--stale=2', '--json'])).stdout) as { state: string; holder: { hostname: string; judgedBy: string } };
+    assert.equal(first.state, 'held');
+    assert.equal(first.holder.hostname, 'another-host');
+    assert.equal(first.holder.judgedBy, 'heartbeat');
+    const waiter = cli(['run', '--folder', folder, '--stale=2', '--wait', '--', process.execPath, '-e', 'console.log("second copy")']);
+    await waitFor('the waiter to wait', () => waiter.err().includes('Waiting'));
+    // A negative: over twice --stale, A beating every second all along.
+    await sleep(5_000);
+    assert.equal(waiter.out(), '', 'the waiter started a second copy beside a live holder');
+    assert.equal(waiter.exitCode, null, waiter.err());
+    a.kill('SIGTERM');
+    await a.result;
+    const w = await waiter.result;
+    assert.equal(w.code, 0, w.stderr);
+    assert.equal(w.stdout.trim(), 'second copy');
   });
 });

@@ -4,6 +4,8 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
+import * as lockfile from 'proper-lockfile';
+import { lockFs } from '../../src/lock/handle';
 import { LockError, LockHandle, MAX_STALE_MS, MIN_STALE_MS, WatchEvent, WorkspaceLock, lockTimings } from '../../src/lock';
 import { cleanup, keepAlive, tempFolder } from '../support/fixtures';
 import { sleep, waitFor } from '../support/wait';
@@ -85,6 +87,60 @@ describe('WorkspaceLock', () => {
     assert.equal((await lock.reclaim({ force: true })).result, 'reclaimed');
     await keepAlive(compromised);
     assert.equal(lock.inspect().state, 'free');
+  });
+
+  it('proper-lockfile\'s own stale check (by this host\'s clock) never removes an existing lock folder', async () => {
+    // The lock folder appears between our look (free) and our mkdir: proper-lockfile then judges it by comparing
+    // its mtime with *our* clock, and would remove the folder of a live holder whose clock runs behind. Its
+    // removal goes through lockFs, which removes only folders this process created.
+    const lock = new WorkspaceLock(tempFolder(), { staleMs: 2000 });
+    fs.mkdirSync(lock.location.lockDir);
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    fs.utimesSync(lock.location.lockDir, hourAgo, hourAgo);
+    const before = fs.statSync(lock.location.lockDir).ino;
+    await assert.rejects(
+      lockfile.lock(lock.location.target, { stale: 2000, update: 1000, realpath: false, retries: 0, fs: lockFs, onCompromised: () => undefined }),
+      (e: unknown) => (e as NodeJS.ErrnoException).code === 'ELOCKED',
+    );
+    assert.equal(fs.statSync(lock.location.lockDir).ino, before, 'the existing lock folder was removed');
+  });
+
+  it('reclaims a lock of another host only after watching its heartbeat stand still for stale', async () => {
+    const lock = new WorkspaceLock(tempFolder(), { staleMs: 2000 });
+    fs.mkdirSync(lock.location.lockDir);
+    const st = fs.statSync(lock.location.lockDir);
+    const rec = { version: 1, token: 'x'.repeat(32), kind: 'cli', label: 'far', pid: 7, start: null, hostname: 'elsewhere', since: new Date().toISOString(), socket: null, lockId: `${st.dev}:${st.ino}:${st.birthtimeMs}`, tasks: [] };
+    fs.writeFileSync(lock.location.recordPath, JSON.stringify(rec));
+    // Dated an hour ago: by this host's clock long stale, but that says nothing of another host's clock.
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    fs.utimesSync(lock.location.lockDir, hourAgo, hourAgo);
+    assert.equal(new WorkspaceLock(lock.location.folder, { staleMs: 2000 }).inspect().state, 'held');
+    const t0 = performance.now();
+    const r = await lock.reclaim();
+    const took = performance.now() - t0;
+    assert.equal(r.result, 'reclaimed');
+    assert.ok(took >= 2000 && took < 2000 + lock.lookMs + 1000, `reclaimed after ${Math.round(took)} ms`);
+  });
+
+  it('does not reclaim a lock of another host whose heartbeat moves while it is watched', async () => {
+    const lock = new WorkspaceLock(tempFolder(), { staleMs: 2000 });
+    fs.mkdirSync(lock.location.lockDir);
+    const st = fs.statSync(lock.location.lockDir);
+    const rec = { version: 1, token: 'x'.repeat(32), kind: 'cli', label: 'far', pid: 7, start: null, hostname: 'elsewhere', since: new Date().toISOString(), socket: null, lockId: `${st.dev}:${st.ino}:${st.birthtimeMs}`, tasks: [] };
+    fs.writeFileSync(lock.location.recordPath, JSON.stringify(rec));
+    // Its clock two hours behind, beating every second.
+    const beat = (): void => {
+      const t = new Date(Date.now() - 7_200_000);
+      fs.utimesSync(lock.location.lockDir, t, t);
+    };
+    beat();
+    const timer = setInterval(beat, 1000);
+    try {
+      const r = await lock.reclaim();
+      assert.equal(r.result, 'alive');
+    } finally {
+      clearInterval(timer);
+    }
   });
 
   it('reports nothing to reclaim on a free lock', async () => {
@@ -182,10 +238,10 @@ describe('WorkspaceLock', () => {
   });
 
   it('keeps stale and the heartbeat within 2 s to a day, so no timer overflows into a spin (#7 item 13)', () => {
-    assert.deepEqual(lockTimings(5_000_000_000), { stale: MAX_STALE_MS, update: MAX_STALE_MS / 2 });
+    assert.deepEqual(lockTimings(5_000_000_000), { stale: MAX_STALE_MS, update: MAX_STALE_MS / 2, look: 1000 });
     assert.ok(lockTimings(5_000_000_000).update < 2 ** 31 - 1, 'Node fires a longer timer at once');
-    assert.deepEqual(lockTimings(1), { stale: MIN_STALE_MS, update: 1000 });
-    assert.deepEqual(lockTimings(), { stale: 10_000, update: 5_000 });
+    assert.deepEqual(lockTimings(1), { stale: MIN_STALE_MS, update: 1000, look: 200 });
+    assert.deepEqual(lockTimings(), { stale: 10_000, update: 5_000, look: 1000 });
   });
 
   it('a holder socket that accepts and hangs up is retried with a growing delay, not in a loop (#7 item 12)', async () => {

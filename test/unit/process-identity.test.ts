@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import { describe, it } from 'node:test';
-import { isAlive, processStart, selfRef } from '../../src/lock/process-identity';
+import { isAlive, pidNamespace, processStart, selfRef } from '../../src/lock/process-identity';
 
 describe('process identity', () => {
   it('gives this process a start time, and the same one twice', () => {
@@ -18,6 +19,12 @@ describe('process identity', () => {
 
   it('does not trust a pid whose start time differs (a reused pid)', () => {
     assert.equal(isAlive({ pid: process.pid, start: 'some-other-start' }), false);
+  });
+
+  it('names this process\'s pid namespace by the inode of /proc/self/ns/pid (Linux)', { skip: process.platform !== 'linux' }, () => {
+    const ns = pidNamespace();
+    assert.match(ns ?? '', /^\d+$/);
+    assert.equal(ns, String(fs.statSync('/proc/self/ns/pid').ino));
   });
 
   it('rejects nonsense pids without touching other processes', () => {

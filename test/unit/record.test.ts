@@ -33,6 +33,12 @@ describe('holder record', () => {
     assert.deepEqual(fs.readdirSync(dir), ['holder.json']);
   });
 
+  it('reads a record with a pid namespace, and an older one without it', () => {
+    assert.equal(parseRecord(JSON.stringify(sample({ pidNamespace: '4026531836' }))).kind, 'ok');
+    assert.equal(parseRecord(JSON.stringify(sample({ pidNamespace: null }))).kind, 'ok');
+    assert.equal(parseRecord(JSON.stringify(sample())).kind, 'ok');
+  });
+
   it('reports a missing record as none', () => {
     assert.deepEqual(readRecord(path.join(tempFolder(), 'holder.json')), { kind: 'none' });
   });
@@ -49,6 +55,7 @@ describe('holder record', () => {
     ['too many tasks', JSON.stringify({ ...sample(), tasks: Array.from({ length: 65 }, (_, i) => ({ name: 't', pid: i + 1, start: null })) })],
     ['a huge label', JSON.stringify({ ...sample(), label: 'x'.repeat(5000) })],
     ['a channel that is some other socket', JSON.stringify({ ...sample(), socket: '/var/run/docker.sock' })],
+    ['a pid namespace that is not a number', JSON.stringify({ ...sample(), pidNamespace: 'pid:[x]' })],
   ];
   for (const [what, text] of bad) {
     it(`treats ${what} as corrupt, with a reason`, () => {

@@ -25,6 +25,7 @@ function input(over: Partial<JudgeInput> & { alive?: number[] } = {}): JudgeInpu
     lockDir: dir,
     record: { kind: 'ok', record },
     nowMs: dir.mtimeMs + 1000,
+    heartbeatStillMs: 0,
     staleMs: 10_000,
     hostname: 'here',
     isAlive: (r: ProcessRef) => alive.has(r.pid),
@@ -56,12 +57,51 @@ describe('judge', () => {
     assert.match((s as { reason: string }).reason, /holder pid 10 and its task have exited/);
   });
 
-  it('trusts only the heartbeat for a holder on another host', () => {
+  it('trusts only the heartbeat for a holder on another host, judged by how long it was seen standing still', () => {
     const remote: RecordRead = { kind: 'ok', record: { ...record, hostname: 'there' } };
-    assert.equal(judge(input({ record: remote, alive: [], nowMs: dir.mtimeMs + 9_000 })).state, 'held');
-    const s = judge(input({ record: remote, alive: [10, 20], nowMs: dir.mtimeMs + 11_000 }));
+    assert.equal(judge(input({ record: remote, alive: [], heartbeatStillMs: 9_000 })).state, 'held');
+    const s = judge(input({ record: remote, alive: [10, 20], heartbeatStillMs: 11_000 }));
     assert.equal(s.state, 'stale');
-    assert.match((s as { reason: string }).reason, /no heartbeat from there for 11\.0 s/);
+    assert.match((s as { reason: string }).reason, /no heartbeat from there for 11\.0 s \(by this host's clock\)/);
+  });
+
+  it('never compares another host\'s heartbeat with this host\'s clock (clock skew either way)', () => {
+    const remote: RecordRead = { kind: 'ok', record: { ...record, hostname: 'there' } };
+    // Its clock an hour behind: the mtime looks an hour old, but it was just seen to change.
+    assert.equal(judge(input({ record: remote, nowMs: dir.mtimeMs + 3_600_000, heartbeatStillMs: 0 })).state, 'held');
+    // Its clock an hour ahead: the mtime is in our future, but it has stood still for longer than stale.
+    assert.equal(judge(input({ record: remote, nowMs: dir.mtimeMs - 3_600_000, heartbeatStillMs: 10_001 })).state, 'stale');
+  });
+
+  it('judges a holder in another pid namespace on this host (a container) by its heartbeat, never by pid', () => {
+    const boxed: RecordRead = { kind: 'ok', record: { ...record, pid: 1, pidNamespace: '4026532178' } };
+    // Pid 1 here is init, alive: it says nothing about the container's pid 1.
+    const live = judge(input({ record: boxed, pidNamespace: '4026531836', alive: [1], heartbeatStillMs: 9_000 }));
+    assert.equal(live.state, 'held');
+    const none = judge(input({ record: boxed, pidNamespace: '4026531836', alive: [], heartbeatStillMs: 9_000 }));
+    assert.equal(none.state, 'held', 'no process of that number here: still held while it beats');
+    const view = (none as { holder: Parameters<typeof holderFields>[0] }).holder;
+    assert.equal(view.sameHost, false);
+    assert.equal(view.otherPidNamespace, true);
+    assert.match(describeHolder(view), /\(pid 1 on here in another pid namespace, since/);
+    assert.deepEqual(
+      (({ sameHost, otherPidNamespace, judgedBy }) => ({ sameHost, otherPidNamespace, judgedBy }))(holderFields(view) ?? ({} as never)),
+      { sameHost: true, otherPidNamespace: true, judgedBy: 'heartbeat' },
+    );
+    const s = judge(input({ record: boxed, pidNamespace: '4026531836', alive: [1], heartbeatStillMs: 11_000 }));
+    assert.equal(s.state, 'stale');
+    assert.match((s as { reason: string }).reason, /no heartbeat from here in another pid namespace for 11\.0 s/);
+    assert.equal(holderFields((s as { holder: Parameters<typeof holderFields>[0] }).holder)?.heartbeatStillMs, 11_000);
+  });
+
+  it('judges by process a record from the same pid namespace, or one without the field (an older writer)', () => {
+    for (const pidNamespace of ['4026531836', undefined, null]) {
+      const rec: RecordRead = { kind: 'ok', record: { ...record, pidNamespace } };
+      assert.equal(judge(input({ record: rec, pidNamespace: '4026531836', alive: [] })).state, 'stale', String(pidNamespace));
+      assert.equal(judge(input({ record: rec, pidNamespace: '4026531836', nowMs: dir.mtimeMs + 60_000 })).state, 'held', String(pidNamespace));
+    }
+    // A reader that cannot tell its own namespace keeps judging by process, as before.
+    assert.equal(judge(input({ record: { kind: 'ok', record: { ...record, pidNamespace: '1' } }, pidNamespace: null, alive: [] })).state, 'stale');
   });
 
   it('ignores a record that belongs to an earlier lock directory', () => {
@@ -103,6 +143,8 @@ describe('judge', () => {
       since: '2026-11-26T10:00:00.000Z',
       tasks: [{ name: 'watch', pid: 20 }],
       sameHost: true,
+      otherPidNamespace: false,
+      judgedBy: 'process',
       heartbeatAgeMs: 1234,
     });
     assert.equal(holderFields({ unknownReason: 'no holder record', sameHost: false, heartbeatAgeMs: 0 }), undefined);
