@@ -60,6 +60,9 @@ function log(line) {
 function folder(name) {
   const dir = path.join(tmpRoot, name);
   fs.mkdirSync(dir);
+  // The lock home lives in the user's cache, outside the folder: the bench must not leave it behind there.
+  const home = engine.defaultHome(dir);
+  atCleanup(() => fs.rmSync(home, { recursive: true, force: true }));
   return dir;
 }
 
