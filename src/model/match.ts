@@ -4,6 +4,28 @@
 export interface TaskId {
   name: string;
   folder: string | undefined;
+  /**
+   * The other labels users see for it: a provider's task is shown (in Run Task, in `preLaunchTask`) as
+   * "npm: watch" while its name is "watch".
+   */
+  aliases?: readonly string[];
+}
+
+/** The configured label that guards this task, if any: its name, or a label users see for it. */
+export function guardedLabel(task: TaskId, guarded: readonly string[]): string | undefined {
+  return guarded.find((g) => g === task.name || (task.aliases ?? []).includes(g));
+}
+
+/** The labels users see for a task of `source` (its provider) and `type` (its definition's). */
+export function aliasesOf(name: string, source: string | undefined, type: string | undefined): string[] {
+  const out = new Set<string>();
+  // Tasks from tasks.json report the source "Workspace"; shell and process tasks are shown by label alone.
+  for (const prefix of [source, type]) {
+    if (prefix && prefix !== 'Workspace' && prefix !== 'shell' && prefix !== 'process') {
+      out.add(`${prefix}: ${name}`);
+    }
+  }
+  return [...out];
 }
 
 /**
@@ -14,9 +36,9 @@ export interface TaskId {
 export function owningFolder(task: TaskId, guarded: ReadonlyArray<{ folder: string; tasks: readonly string[] }>): string | undefined {
   if (task.folder !== undefined) {
     const g = guarded.find((x) => x.folder === task.folder);
-    return g?.tasks.includes(task.name) ? g.folder : undefined;
+    return g && guardedLabel(task, g.tasks) !== undefined ? g.folder : undefined;
   }
-  return guarded.find((x) => x.tasks.includes(task.name))?.folder;
+  return guarded.find((x) => guardedLabel(task, x.tasks) !== undefined)?.folder;
 }
 
 /** The guarded labels that are not running yet, in the configured order. */

@@ -33,6 +33,8 @@ export interface GuardEvents {
   takeOverFailed(guard: FolderGuard, failure: TakeOverFailure): void;
   /** A setting of the folder is invalid; its default is used. Once per folder, setting and problem. */
   settingInvalid(folder: string, setting: string, problem: SettingProblem): void;
+  /** Guarded labels that match no task of the folder (once per label); `shown`: the labels that exist. */
+  labelsUnknown(guard: FolderGuard, labels: readonly string[], shown: readonly string[]): void;
   /** The line a refused `taskLock` task prints in its terminal. */
   gateRefusedLine(task: string, holder: HolderSummary): string;
 }

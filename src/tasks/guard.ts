@@ -7,7 +7,7 @@ import { atStartup, holderIsDead, onTaskStart, stopsEarlyCopies } from '../model
 import type { Settings } from '../model/settings';
 import { folderStatus, summarize, type FolderStatus, type HolderSummary } from '../model/status';
 import { missingTasks, owningFolder } from '../model/match';
-import { TaskCatalog, taskId } from './catalog';
+import { TaskCatalog, labelFor, taskId } from './catalog';
 import type { GuardEvents, ReclaimOutcome } from './events';
 import { Failover } from './failover';
 import { FolderLock } from './folderLock';
@@ -45,7 +45,7 @@ export class FolderGuard implements vscode.Disposable {
     const log: FolderLog = { info: (m) => host.log.info(prefix + m), warn: (m) => host.log.warn(prefix + m), error: (m) => host.log.error(prefix + m) };
     this.log = log;
     this.running = new RunningTasks(log);
-    this.catalog = new TaskCatalog(log);
+    this.catalog = new TaskCatalog(log, folder.uri.toString());
     this.failover = new Failover(log);
     this.lock = new FolderLock(folder.uri.fsPath, { staleMs: settings.staleSeconds * 1000, lockDirectory: settings.lockDirectory }, {
       log,
@@ -81,7 +81,7 @@ export class FolderGuard implements vscode.Disposable {
     }
     for (const e of vscode.tasks.taskExecutions) {
       if (this.owns(e.task)) {
-        this.running.add(e, e.task.name, this.host.pidOf(e));
+        this.running.add(e, labelFor(e.task, this.settings.tasks), this.host.pidOf(e));
       }
     }
     const first = this.lock.look();
@@ -111,7 +111,8 @@ export class FolderGuard implements vscode.Disposable {
     }
     this.lock.watch((e) => this.onWatch(e.state, e.cause));
     if (!this.isHolder) {
-      void this.catalog.list();
+      // A follower starts nothing, but a label that matches no task must not go unnoticed there either.
+      void this.catalog.unknown(this.settings.tasks, (t) => this.owns(t)).then((r) => this.sayUnknown(r.labels, r.shown));
     }
     this.host.events.changed();
   }
@@ -181,7 +182,8 @@ export class FolderGuard implements vscode.Disposable {
       this.log.info('every guarded task runs already');
       return true;
     }
-    await this.catalog.start(missing, (t) => this.owns(t), why, (name, exec) => this.running.add(exec, name));
+    const started = (name: string, exec: vscode.TaskExecution): void => this.running.add(exec, name);
+    await this.catalog.start(missing, (t) => this.owns(t), why, started, (labels, shown) => this.sayUnknown(labels, shown));
     if (this.running.size === 0) {
       this.log.info('no guarded task could be started: releasing the lock');
       await this.lock.release();
@@ -189,6 +191,13 @@ export class FolderGuard implements vscode.Disposable {
     }
     this.host.events.changed();
     return true;
+  }
+
+  private sayUnknown(labels: readonly string[], shown: readonly string[]): void {
+    const fresh = this.catalog.firstMention(labels);
+    if (fresh.length > 0) {
+      this.host.events.labelsUnknown(this, fresh, shown);
+    }
   }
 
   forgetTasks(): void {
@@ -203,7 +212,7 @@ export class FolderGuard implements vscode.Disposable {
 
   /** A guarded task of this folder started in this window, by anyone. */
   onTaskStarted(exec: vscode.TaskExecution): void {
-    const name = exec.task.name;
+    const name = labelFor(exec.task, this.settings.tasks);
     const s = this.lock.current;
     switch (onTaskStart({ isHolder: this.isHolder, usable: this.lock.lock !== undefined, state: s, ownPid: process.pid })) {
       case 'track':
@@ -265,7 +274,7 @@ export class FolderGuard implements vscode.Disposable {
 
   private stopIntruder(exec: vscode.TaskExecution, holder: HolderView): void {
     exec.terminate();
-    void this.sayStopped(exec.task.name, holder);
+    void this.sayStopped(labelFor(exec.task, this.settings.tasks), holder);
   }
 
   /** After the stop, not before: a holder that took the lock a moment ago may still be writing its record. */

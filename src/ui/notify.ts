@@ -75,5 +75,19 @@ export const notifications: Omit<GuardEvents, 'changed'> = {
   settingInvalid: (_folder, setting, problem) => {
     void vscode.window.showWarningMessage(t('Task Lock: the setting {0} {1}; using its default.', setting, problemText(problem)));
   },
+  labelsUnknown: (guard, labels, shown) => {
+    const open = t('Open Settings');
+    const msg = t(
+      'Task Lock: no task labelled {0} in {1} (taskLock.tasks), so nothing is guarded under that name. Tasks there: {2}.',
+      labels.map((l) => `“${l}”`).join(', '),
+      guard.folder.name,
+      shown.length > 0 ? shown.join(', ') : t('none'),
+    );
+    void vscode.window.showWarningMessage(msg, open).then((a) => {
+      if (a === open) {
+        void vscode.commands.executeCommand('workbench.action.openSettings', 'taskLock.tasks');
+      }
+    });
+  },
   gateRefusedLine: (task, holder) => t('Task Lock: “{0}” is already running in {1}. Not started here.', task, holder.description),
 };

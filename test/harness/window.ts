@@ -143,8 +143,15 @@ export class EditorWindow {
     const rows = this.page.locator('.quick-input-list .monaco-list-row');
     for (let attempt = 1; ; attempt++) {
       await this.runCommand('Tasks: Run Task');
+      // A provider's task ("npm: watch") is listed under its provider's group ("All npm tasks").
+      const provided = /^([\w-]+): (.+)$/.exec(label);
       const row = this.page.locator(`.quick-input-list .monaco-list-row[aria-label^="${label}"]`).first();
       try {
+        if (provided) {
+          const group = this.page.locator(`.quick-input-list .monaco-list-row[aria-label^="All ${provided[1]} tasks"]`).first();
+          await group.waitFor({ state: 'visible', timeout: 15_000 });
+          await group.click();
+        }
         await row.waitFor({ state: 'visible', timeout: 15_000 });
         await row.click();
         return;

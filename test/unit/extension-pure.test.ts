@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { missingTasks, owningFolder } from '../../src/model/match';
+import { aliasesOf, guardedLabel, missingTasks, owningFolder } from '../../src/model/match';
 import { DEFAULT_SETTINGS, lockSettingsDiffer, readSettings } from '../../src/model/settings';
 import { applicableActions, type FolderStatus } from '../../src/model/status';
 import { escapeMarkdown, renderStatus } from '../../src/ui/statusText';
@@ -61,6 +61,19 @@ describe('task matching', () => {
   it('a workspace-wide task belongs to the first folder guarding its label', () => {
     assert.equal(owningFolder({ name: 'serve', folder: undefined }, guarded), '/b');
     assert.equal(owningFolder({ name: 'lint', folder: undefined }, guarded), undefined);
+  });
+  it('a provider\'s task is guarded by the label users see ("npm: watch") and by its bare name', () => {
+    const npmWatch = { name: 'watch', folder: '/a', aliases: aliasesOf('watch', 'npm', 'npm') };
+    assert.deepEqual(npmWatch.aliases, ['npm: watch']);
+    assert.equal(owningFolder(npmWatch, [{ folder: '/a', tasks: ['npm: watch'] }]), '/a');
+    assert.equal(guardedLabel(npmWatch, ['npm: watch']), 'npm: watch');
+    assert.equal(guardedLabel(npmWatch, ['watch']), 'watch');
+    assert.equal(guardedLabel(npmWatch, ['npm: serve']), undefined);
+  });
+  it('tasks.json tasks get no prefixed label, except a provider type\'s ("type": "npm" is shown as "npm: watch")', () => {
+    assert.deepEqual(aliasesOf('watch', 'Workspace', 'shell'), []);
+    assert.deepEqual(aliasesOf('watch', 'Workspace', 'process'), []);
+    assert.deepEqual(aliasesOf('watch', 'Workspace', 'npm'), ['npm: watch']);
   });
   it('missing tasks keep the configured order', () => {
     assert.deepEqual(missingTasks(['a', 'b', 'c'], ['b']), ['a', 'c']);

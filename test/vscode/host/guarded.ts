@@ -23,8 +23,9 @@ export function status(folder: string): Status {
 export function ticks(folder: string): number[] {
   const script = path.join(folder, 'tick.js');
   return listProcesses()
-    // The CLI's own command line names the script too: only the node running it counts.
-    .filter((p) => p.cmdline.includes('tick.js') && !p.cmdline.includes('cli.js') && (p.cmdline.includes(script) || cwdOf(p.pid) === folder))
+    // The CLI's own command line names the script too, and so does the shell npm runs it with: only the
+    // node running it counts.
+    .filter((p) => path.basename(p.cmdline.split(' ')[0]) === 'node' && p.cmdline.includes('tick.js') && !p.cmdline.includes('cli.js') && (p.cmdline.includes(script) || cwdOf(p.pid) === folder))
     .map((p) => p.pid);
 }
 

@@ -39,6 +39,66 @@ describe('Task Lock: task shapes', function () {
     return h;
   }
 
+  describe('an npm script guarded by the label Run Task shows, "npm: watch" (#10 D1)', function () {
+    let folder = '';
+    let windows: EditorWindow[] = [];
+    before(async () => {
+      folder = harness().workspace('npm');
+      folders.push(folder);
+      windows = await harness().openWindows(2, { folder });
+    });
+    after(async () => {
+      killAll(ticks(folder));
+      for (const w of windows) {
+        await w.close();
+      }
+    });
+
+    it('one window starts it by itself and records it; the other starts none', async () => {
+      const tick = await waitFor(
+        'one npm watch, recorded by a window holding the lock',
+        () => {
+          const t = ticks(folder);
+          const s = status(folder);
+          // The recorded pid is npm's (the task's process); tick.js runs under it.
+          return t.length === 1 && s.state === 'held' && s.holder?.kind === 'vscode' && (s.holder.tasks.length ?? 0) > 0 ? t[0] : undefined;
+        },
+        slowEditor,
+      );
+      await sleep(3_000);
+      assert.deepStrictEqual(ticks(folder), [tick], 'a second copy started');
+    });
+
+    it('a start of "npm: watch" in the other window is stopped, naming the holder', async () => {
+      const holderPid = status(folder).holder?.pid;
+      const follower = windows.find((w) => w.extensionHostPid !== holderPid);
+      assert.ok(follower, 'a window that does not hold the lock');
+      await follower.runTask('npm: watch');
+      await follower.waitForText(/is already running in/);
+      await sleep(2_000);
+      assert.strictEqual(ticks(folder).length, 1);
+    });
+  });
+
+  describe('a guarded label that matches no task', function () {
+    let win: EditorWindow | undefined;
+    before(async () => {
+      const folder = harness().workspace('guarded');
+      folders.push(folder);
+      fs.writeFileSync(path.join(folder, '.vscode', 'settings.json'), JSON.stringify({ 'taskLock.tasks': ['wach'], 'taskLock.staleSeconds': 2 }));
+      win = await harness().openWindow({ folder });
+    });
+    after(async () => {
+      await win?.close();
+    });
+
+    it('says so, naming the labels that exist', async () => {
+      assert.ok(win);
+      const text = await win.waitForText(/no task labelled “wach”/);
+      assert.match(text, /watch/);
+    });
+  });
+
   describe('a label guarded while its task runs in two windows (#10 D5)', function () {
     let folder = '';
     let windows: EditorWindow[] = [];
