@@ -27,6 +27,19 @@ export interface FolderStatus {
   holder?: HolderSummary;
   /** Why the lock is stale, or the error a user can act on. */
   message?: string;
+  /** How this window is named to the others (its holder label), so that a user can tell them apart. */
+  window?: string;
+}
+
+/**
+ * A window's name for its lifetime: the app, the time the window opened (local time, to the second) and the
+ * workspace. Every window on a folder has the same title, and the same app and workspace: the time sets
+ * them apart, in the status bar, notifications, the log and `task-lock status`.
+ */
+export function windowName(app: string, workspace: string | undefined, opened: Date): string {
+  const two = (n: number): string => String(n).padStart(2, '0');
+  const time = `${two(opened.getHours())}:${two(opened.getMinutes())}:${two(opened.getSeconds())}`;
+  return workspace ? `${app} window ${time} (${workspace})` : `${app} window ${time}`;
 }
 
 export function summarize(v: HolderView): HolderSummary {

@@ -70,7 +70,7 @@ export class FolderGuard implements vscode.Disposable {
 
   status(): FolderStatus {
     const base = { folder: this.folder.uri.fsPath, name: this.folder.name, tasks: [...this.settings.tasks], running: this.running.names() };
-    return folderStatus(base, this.lock.heldView, this.lock.current);
+    return { ...folderStatus(base, this.lock.heldView, this.lock.current), window: this.host.holderLabel };
   }
 
   /** Looks at the lock once, re-adopts it after an extension host restart, starts tasks when it may, then watches. */

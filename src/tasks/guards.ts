@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { owningFolder } from '../model/match';
 import { lockSettingsDiffer, readSettings, type Settings } from '../model/settings';
-import type { FolderStatus } from '../model/status';
+import { windowName, type FolderStatus } from '../model/status';
 import type { GuardEvents } from './events';
 import { registerGatedTasks } from './gatedTask';
 import { taskId } from './catalog';
@@ -22,7 +22,7 @@ export class Guards implements vscode.Disposable {
     readonly log: vscode.LogOutputChannel,
     private readonly events: GuardEvents,
   ) {
-    const holderLabel = `${vscode.env.appName} — ${vscode.workspace.name ?? 'window'}`;
+    const holderLabel = windowName(vscode.env.appName, vscode.workspace.name, new Date());
     // Every task's process id, guarded or not: a label guarded later must record a copy already running.
     const pids = new WeakMap<vscode.TaskExecution, number>();
     this.host = { log, holderLabel, trusted: () => vscode.workspace.isTrusted, events, pidOf: (e) => pids.get(e) };

@@ -77,6 +77,9 @@ function describeFolder(f: FolderStatus, t: Translate): string {
   if (f.message) {
     lines.push(`- ${escapeMarkdown(f.message)}`);
   }
+  if (f.window !== undefined) {
+    lines.push(`- ${t('This window: {0}', escapeMarkdown(f.window))}`);
+  }
   return lines.join('\n');
 }
 

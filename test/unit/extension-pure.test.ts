@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { aliasesOf, guardedLabel, missingTasks, owningFolder } from '../../src/model/match';
 import { DEFAULT_SETTINGS, lockSettingsDiffer, readSettings } from '../../src/model/settings';
-import { applicableActions, type FolderStatus } from '../../src/model/status';
+import { applicableActions, windowName, type FolderStatus } from '../../src/model/status';
 import { escapeMarkdown, renderStatus } from '../../src/ui/statusText';
 
 function read(values: Record<string, unknown>) {
@@ -85,6 +85,23 @@ const holder = { kind: 'vscode' as const, label: 'Code — app', pid: 42, hostna
 function folder(over: Partial<FolderStatus>): FolderStatus {
   return { folder: '/ws/app', name: 'app', phase: 'free', tasks: ['watch'], running: [], ...over };
 }
+
+describe('window names (#8 item 2)', () => {
+  it('two windows of one app on one workspace get different names, from the time each opened', () => {
+    const a = windowName('code-server', 'demo-1', new Date(2026, 10, 28, 10, 42, 3));
+    const b = windowName('code-server', 'demo-1', new Date(2026, 10, 28, 10, 44, 10));
+    assert.equal(a, 'code-server window 10:42:03 (demo-1)');
+    assert.notEqual(a, b);
+    assert.equal(windowName('Code', undefined, new Date(2026, 10, 28, 9, 5, 0)), 'Code window 09:05:00');
+  });
+
+  it('the tooltip names this window, in every state', () => {
+    for (const phase of ['holder', 'follower', 'free'] as const) {
+      const v = renderStatus([folder({ phase, holder, window: 'Code window 10:44:10 (app)' })]);
+      assert.match(v.tooltip, /This window: Code window 10:44:10 \\\(app\\\)/);
+    }
+  });
+});
 
 describe('status bar rendering', () => {
   it('hidden without guarded folders', () => {
