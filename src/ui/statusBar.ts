@@ -53,15 +53,24 @@ export class StatusBar implements vscode.Disposable {
     this.item.show();
   }
 
-  /** The context keys behind the commands' enablement (package.json): set only when they change. */
+  /**
+   * The context keys behind the commands' enablement and the Command Palette's when-clauses (package.json):
+   * a command shows where it applies to some guarded folder of this window. Set only when they change.
+   */
   private setContextKeys(s: readonly FolderStatus[]): void {
-    const stale = s.some((f) => f.phase === 'stale');
-    const holder = s.some((f) => f.phase === 'holder');
-    const keys = `${stale}:${holder}`;
-    if (keys !== this.contextKeys) {
-      this.contextKeys = keys;
-      void vscode.commands.executeCommand('setContext', 'taskLock.stale', stale);
-      void vscode.commands.executeCommand('setContext', 'taskLock.holder', holder);
+    const keys = {
+      'taskLock.guarded': s.length > 0,
+      'taskLock.stale': s.some((f) => f.phase === 'stale'),
+      'taskLock.holder': s.some((f) => f.phase === 'holder'),
+      'taskLock.follower': s.some((f) => f.phase === 'follower'),
+      'taskLock.free': s.some((f) => f.phase === 'free'),
+    };
+    const key = JSON.stringify(keys);
+    if (key !== this.contextKeys) {
+      this.contextKeys = key;
+      for (const [name, value] of Object.entries(keys)) {
+        void vscode.commands.executeCommand('setContext', name, value);
+      }
     }
   }
 

@@ -136,6 +136,23 @@ export class EditorWindow {
   }
 
   /**
+   * The titles of the Command Palette's rows for `query`, once `anchor` (a title that is always listed for
+   * it) shows: the list is complete then, so a missing title is really missing. Closes the palette.
+   */
+  async paletteTitles(query: string, anchor: string): Promise<string[]> {
+    const page = this.page;
+    await page.waitForSelector('.statusbar', { timeout: 120_000 });
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('F1');
+    await page.waitForSelector('.quick-input-widget input', { state: 'visible', timeout: 30_000 });
+    await page.keyboard.type(query);
+    await page.locator(`.quick-input-list .monaco-list-row[aria-label^="${anchor}"]`).first().waitFor({ state: 'visible', timeout: 30_000 });
+    const rows = await page.locator('.quick-input-list .monaco-list-row').evaluateAll((els) => els.map((e) => e.getAttribute('aria-label') ?? ''));
+    await page.keyboard.press('Escape');
+    return rows;
+  }
+
+  /**
    * Runs a task from tasks.json through "Tasks: Run Task", as a user would. Right after a window
    * opens the task list can still be empty (the task system is not ready), so the pick is retried.
    */

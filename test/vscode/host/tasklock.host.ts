@@ -142,6 +142,13 @@ describe('Task Lock in the real editor', function () {
       const { tick } = await holderWindow(folder, [earlier(win, 'the window')], 'the window to run watch');
       await stillOnly(folder, tick, 2_000);
     });
+
+    it('its Command Palette offers what applies to a holder, and not Take Over or Reclaim', async () => {
+      const rows = (await earlier(win, 'the window').paletteTitles('Task Lock: ', 'Task Lock: Show Log')).join(' | ');
+      assert.match(rows, /Task Lock: Stop Guarded Tasks and Release/);
+      assert.match(rows, /Task Lock: Show Lock Holder/);
+      assert.doesNotMatch(rows, /Task Lock: Take Over|Task Lock: Reclaim Stale Lock/);
+    });
   });
 
   describe('inside the window (the test module)', function () {
