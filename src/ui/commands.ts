@@ -94,9 +94,18 @@ export function registerCommands(guards: Guards, log: vscode.LogOutputChannel): 
       const g = await pickFolder(guards, (x) => x.status().phase !== 'error', arg);
       if (g && !(await g.startGuarded('command Start Guarded Tasks'))) {
         const s = g.status();
-        void vscode.window.showWarningMessage(
-          s.phase === 'follower' ? t('Task Lock: {0} runs in {1}. Use Take Over to move it here.', s.tasks.join(', '), s.holder?.description ?? '') : t('Task Lock: could not start the guarded tasks; see the log.'),
-        );
+        const takeOver = t('Take Over');
+        const showLog = t('Show Log');
+        // The message points to the way on, and carries it.
+        const a =
+          s.phase === 'follower'
+            ? await vscode.window.showWarningMessage(t('Task Lock: {0} runs in {1}. Take Over moves it here.', s.tasks.join(', '), holderName(s.holder, t)), takeOver)
+            : await vscode.window.showWarningMessage(t('Task Lock: could not start the guarded tasks; the log says why.'), showLog);
+        if (a === takeOver) {
+          await g.takeOver();
+        } else if (a === showLog) {
+          log.show(true);
+        }
       }
     },
     stop: async (arg) => {
@@ -104,6 +113,12 @@ export function registerCommands(guards: Guards, log: vscode.LogOutputChannel): 
       await g?.stopAndRelease('command Stop Guarded Tasks and Release');
     },
     takeOver: async (arg) => {
+      const all = guards.list();
+      if (typeof arg !== 'string' && all.length > 0 && all.every((x) => x.isHolder)) {
+        // From a keybinding in the holder: say what is true, not that the command does not apply.
+        void vscode.window.showInformationMessage(t('Task Lock: this window already runs {0}.', all.flatMap((x) => x.status().running).join(', ') || t('the guarded tasks')));
+        return;
+      }
       const g = await pickFolder(guards, (x) => !x.isHolder && x.status().phase !== 'error', arg);
       await g?.takeOver();
     },

@@ -72,8 +72,18 @@ export const notifications: Omit<GuardEvents, 'changed'> = {
     }
     void vscode.window.showWarningMessage(f.code === 'handoff-no-answer' ? t('Task Lock: the holder did not answer. {0}', f.detail) : t('Task Lock: {0}', f.detail));
   },
-  settingInvalid: (_folder, setting, problem) => {
-    void vscode.window.showWarningMessage(t('Task Lock: the setting {0} {1}; using its default.', setting, problemText(problem)));
+  settingInvalid: (folder, setting, problem) => {
+    // Say what happens meanwhile: a bad task list means nothing is guarded there, not a silent stop.
+    const msg =
+      setting === 'taskLock.tasks'
+        ? t('Task Lock: the setting {0} {1}; until it is fixed, nothing is guarded in {2}.', setting, problemText(problem), folder)
+        : t('Task Lock: the setting {0} {1}; {2} uses its default meanwhile.', setting, problemText(problem), folder);
+    const open = t('Open Settings');
+    void vscode.window.showWarningMessage(msg, open).then((a) => {
+      if (a === open) {
+        void vscode.commands.executeCommand('workbench.action.openSettings', setting);
+      }
+    });
   },
   labelsUnknown: (guard, labels, shown) => {
     const open = t('Open Settings');
