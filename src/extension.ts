@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import type { FolderStatus } from './model/status';
 import { Guards } from './tasks/guards';
+import { putCliOnPath } from './ui/cliOnPath';
 import { registerCommands } from './ui/commands';
 import { notifications } from './ui/notify';
 import { StatusBar } from './ui/statusBar';
@@ -32,7 +33,10 @@ export function activate(context: vscode.ExtensionContext): TaskLockApi {
   context.subscriptions.push(log, changed, status, ...registerCommands(g, log));
   // The first look at the locks does I/O: activation returns before it starts.
   const ready = new Promise<void>((resolve) => setImmediate(resolve))
-    .then(() => g.refresh())
+    .then(() => {
+      putCliOnPath(context, log);
+      return g.refresh();
+    })
     .catch((err: unknown) => log.error(`startup: ${String(err)}`));
   const activationMs = performance.now() - t0;
   log.info(`activated in ${activationMs.toFixed(1)} ms (extension host pid ${process.pid}, ${vscode.workspace.isTrusted ? 'trusted' : 'untrusted'} workspace)`);

@@ -80,6 +80,32 @@ describe('Task Lock: task shapes', function () {
     });
   });
 
+  describe('the task-lock command in the window\'s terminals (#11 item 3)', function () {
+    let folder = '';
+    let win: EditorWindow | undefined;
+    before(async () => {
+      folder = harness().workspace('guarded');
+      fs.writeFileSync(path.join(folder, '.vscode', 'settings.json'), JSON.stringify({ 'taskLock.tasks': [] }));
+      const tasksFile = path.join(folder, '.vscode', 'tasks.json');
+      const tasks = JSON.parse(fs.readFileSync(tasksFile, 'utf8')) as { tasks: Array<Record<string, unknown>> };
+      tasks.tasks.push({ label: 'cli-version', type: 'shell', command: 'task-lock --version > cli-version.txt', problemMatcher: [] });
+      fs.writeFileSync(tasksFile, JSON.stringify(tasks, null, 2));
+      win = await harness().openWindow({ folder });
+    });
+    after(async () => {
+      await win?.close();
+    });
+
+    it('a task runs `task-lock --version` with no install step, and gets the bundled CLI\'s version', async () => {
+      assert.ok(win);
+      await win.runTask('cli-version');
+      const out = path.join(folder, 'cli-version.txt');
+      const text = await waitFor('the task to write the version', () => (fs.existsSync(out) && fs.readFileSync(out, 'utf8').trim() !== '' ? fs.readFileSync(out, 'utf8') : undefined), slowEditor);
+      const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', '..', 'package.json'), 'utf8')) as { version: string };
+      assert.match(text, new RegExp(pkg.version.replace(/\./g, '\\.')));
+    });
+  });
+
   describe('a guarded label that matches no task', function () {
     let win: EditorWindow | undefined;
     before(async () => {
