@@ -22,8 +22,8 @@ export type ReclaimOutcome =
 export interface GuardEvents {
   /** Something a status reader shows changed. */
   changed(): void;
-  /** A guarded task was started here while another holder runs it: it was terminated. */
-  intruderStopped(guard: FolderGuard, task: string, holder: HolderSummary): void;
+  /** A guarded task was started here while another holder runs it: terminated, or (`notStarted`) refused by its gate. */
+  intruderStopped(guard: FolderGuard, task: string, holder: HolderSummary, notStarted?: boolean): void;
   /** This window stopped its tasks and handed the lock to `to` (its label). */
   handedOver(guard: FolderGuard, tasks: readonly string[], to: string): void;
   /** The lock was taken or removed underneath this window; its tasks were stopped. */

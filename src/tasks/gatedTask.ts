@@ -85,6 +85,7 @@ class GatedTerminal implements vscode.Pseudoterminal {
     }
     if (!gate.ok) {
       this.print(this.refusedLine(this.name, gate.holder));
+      this.guard?.gateRefused(this.name, gate.holder);
       this.finish(75);
       return;
     }

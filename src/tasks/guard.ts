@@ -12,6 +12,7 @@ import type { GuardEvents, ReclaimOutcome } from './events';
 import { Failover } from './failover';
 import { FolderLock } from './folderLock';
 import { FolderLog, RunningTasks, STOP_WAIT_MS, terminalPids } from './running';
+import { GATED_TYPE } from './gatedTask';
 
 /** What a folder's guard needs from the rest of the extension. */
 export interface GuardHost {
@@ -224,7 +225,8 @@ export class FolderGuard implements vscode.Disposable {
         }
         return;
       case 'stop-intruder':
-        if (s.state === 'held' || s.state === 'mine') {
+        // A `taskLock` task is refused by its own gate before its process exists (gateRefused says so).
+        if ((s.state === 'held' || s.state === 'mine') && exec.task.definition.type !== GATED_TYPE) {
           this.stopIntruder(exec, s.holder);
         }
         return;
@@ -294,10 +296,7 @@ export class FolderGuard implements vscode.Disposable {
     return this.lock.serial(() => this.lock.admit(name));
   }
 
-  /**
-   * A gated task's process, recorded now, before its gate opens (whether or not the editor's start event
-   * for its execution came yet). Throws when the record cannot be written: the caller then never opens it.
-   */
+  /** A gated task's process, recorded before its gate opens (start event or not); throws when it cannot be. */
   recordProcess(name: string, pid: number): void {
     this.running.addGated(name, pid);
     this.running.setPidByName(name, pid);
@@ -311,10 +310,14 @@ export class FolderGuard implements vscode.Disposable {
     }
   }
 
+  /** The gate refused a `taskLock` task: it never started here. */
+  gateRefused(name: string, holder: HolderSummary): void {
+    this.host.events.intruderStopped(this, name, holder, true);
+  }
+
   onTaskProcessStarted(exec: vscode.TaskExecution, pid: number): void {
-    if (this.running.setPid(exec, pid)) {
-      this.running.syncTo(this.lock.held);
-    }
+    this.running.setPid(exec, pid);
+    this.running.syncTo(this.lock.held);
   }
 
   onTaskEnded(exec: vscode.TaskExecution): void {
@@ -417,7 +420,6 @@ export class FolderGuard implements vscode.Disposable {
     await this.reclaim();
     await this.startGuarded('forced Take Over');
   }
-
   reclaim(): Promise<ReclaimOutcome> {
     return this.lock.serial(() => this.lock.reclaim());
   }

@@ -38,6 +38,27 @@ export function putCliOnPath(context: vscode.ExtensionContext, log: vscode.LogOu
     return;
   }
   const env = context.environmentVariableCollection;
-  env.description = t('Puts the `task-lock` command of Task Lock on PATH.');
-  env.prepend('PATH', `${bin}${path.delimiter}`);
+  const value = `${bin}${path.delimiter}`;
+  if (env.get('PATH')?.value === value) {
+    // Persisted from an earlier session of this workspace: every terminal already started with it.
+    return;
+  }
+  const apply = (): void => {
+    env.description = t('Puts the `task-lock` command of Task Lock on PATH.');
+    env.prepend('PATH', value);
+  };
+  if (vscode.window.terminals.length === 0) {
+    apply();
+    return;
+  }
+  // A change to the collection makes VS Code relaunch terminals nobody typed in yet: a task started at
+  // folder open (a guarded watch) would be killed and started again. Wait until no terminal runs.
+  log.info('the task-lock command goes on PATH once the terminals open now have ended (changing it would relaunch them)');
+  const waiting = vscode.window.onDidCloseTerminal(() => {
+    if (vscode.window.terminals.length === 0) {
+      waiting.dispose();
+      apply();
+    }
+  });
+  context.subscriptions.push(waiting);
 }

@@ -34,9 +34,11 @@ function problemText(p: SettingProblem): string {
 }
 
 /** The notification for a guarded task that was stopped because another holder runs it. */
-function intruderStopped(guard: FolderGuard, task: string, holder: HolderSummary): void {
+function intruderStopped(guard: FolderGuard, task: string, holder: HolderSummary, notStarted = false): void {
   const where = holder.pid !== undefined ? `${holderName(holder, t)} (pid ${holder.pid})` : holderName(holder, t);
-  const msg = t('“{0}” is already running in {1} since {2}. It was stopped here.', task, where, sinceText(holder.since));
+  const msg = notStarted
+    ? t('“{0}” is already running in {1} since {2}. It did not start here.', task, where, sinceText(holder.since))
+    : t('“{0}” is already running in {1} since {2}. It was stopped here.', task, where, sinceText(holder.since));
   const takeOver = t('Take Over');
   const show = t('Show Holder');
   void vscode.window.showWarningMessage(msg, takeOver, show).then((a) => {
