@@ -62,7 +62,7 @@ export class TaskCatalog {
   private readonly mentioned = new Set<string>();
 
   /** The labels not mentioned before: an unknown label is said once per guard, not at every start. */
-  firstMention(labels: readonly string[]): string[] {
+  private firstMention(labels: readonly string[]): string[] {
     const fresh = labels.filter((l) => !this.mentioned.has(l));
     fresh.forEach((l) => this.mentioned.add(l));
     return fresh;
@@ -71,7 +71,7 @@ export class TaskCatalog {
   /** The configured labels that match no task `fits` accepts, and the labels of those it does accept. */
   async unknown(labels: readonly string[], fits: (t: vscode.Task) => boolean): Promise<{ labels: string[]; shown: string[] }> {
     const all = await this.list();
-    return { labels: unmatched(all, labels, fits), shown: this.shownOf(all) };
+    return { labels: this.firstMention(unmatched(all, labels, fits)), shown: this.shownOf(all) };
   }
 
   /** What Run Task would show of this folder's tasks (and the workspace's), for messages. */
@@ -100,7 +100,10 @@ export class TaskCatalog {
     if (missing.length > 0) {
       const shown = this.shownOf(all);
       this.log.warn(`no task labelled ${missing.map((n) => `“${n}”`).join(', ')} (taskLock.tasks); found: ${shown.join(', ') || 'none'}`);
-      notFound(missing, shown);
+      const fresh = this.firstMention(missing);
+      if (fresh.length > 0) {
+        notFound(fresh, shown);
+      }
     }
     for (const name of names) {
       const task = findTask(all, name, fits);

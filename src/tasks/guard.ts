@@ -113,7 +113,7 @@ export class FolderGuard implements vscode.Disposable {
     this.lock.watch((e) => this.onWatch(e.state, e.cause));
     if (!this.isHolder) {
       // A follower starts nothing, but a label that matches no task must not go unnoticed there either.
-      void this.catalog.unknown(this.settings.tasks, (t) => this.owns(t)).then((r) => this.sayUnknown(r.labels, r.shown));
+      void this.catalog.unknown(this.settings.tasks, (t) => this.owns(t)).then((r) => r.labels.length > 0 && this.host.events.labelsUnknown(this, r.labels, r.shown));
     }
     this.host.events.changed();
   }
@@ -184,7 +184,7 @@ export class FolderGuard implements vscode.Disposable {
       return true;
     }
     const started = (name: string, exec: vscode.TaskExecution): void => this.running.add(exec, name);
-    await this.catalog.start(missing, (t) => this.owns(t), why, started, (labels, shown) => this.sayUnknown(labels, shown));
+    await this.catalog.start(missing, (t) => this.owns(t), why, started, (labels, shown) => this.host.events.labelsUnknown(this, labels, shown));
     if (this.running.size === 0) {
       this.log.info('no guarded task could be started: releasing the lock');
       await this.lock.release();
@@ -192,13 +192,6 @@ export class FolderGuard implements vscode.Disposable {
     }
     this.host.events.changed();
     return true;
-  }
-
-  private sayUnknown(labels: readonly string[], shown: readonly string[]): void {
-    const fresh = this.catalog.firstMention(labels);
-    if (fresh.length > 0) {
-      this.host.events.labelsUnknown(this, fresh, shown);
-    }
   }
 
   forgetTasks(): void {
@@ -248,6 +241,10 @@ export class FolderGuard implements vscode.Disposable {
         this.log.info(`${e.task.name} is guarded now and runs in this window`);
         this.onTaskStarted(e);
       }
+    }
+    // A label added while this window holds the lock starts here, as it would have at startup.
+    if (this.isHolder && this.settings.autoStart && missingTasks(this.settings.tasks, this.running.names()).length > 0) {
+      void this.startGuarded('taskLock.tasks changed');
     }
   }
 

@@ -32,8 +32,16 @@ function oneLine(f: FolderStatus, t: Translate): { text: string; aria: string } 
       const tasks = f.running.length > 0 ? f.running : f.tasks;
       return { text: `$(lock) ${t('this window runs {0}', taskList(tasks))}`, aria: t('Task Lock: this window runs {0}', taskList(tasks)) };
     }
-    case 'follower':
-      return { text: `$(eye) ${t('{0} runs in {1}', taskList(f.tasks), holderName(f.holder, t))}`, aria: t('Task Lock: {0} runs in {1}', taskList(f.tasks), holderName(f.holder, t)) };
+    case 'follower': {
+      // What the holder really runs (its record lists it), not what this window guards: a task the holder's
+      // user stopped runs nowhere. A holder that runs nothing recorded (yet) still holds the folder.
+      const running = [...new Set((f.holder?.tasks ?? []).map((x) => x.name))];
+      if (running.length === 0 && f.holder?.kind === 'vscode') {
+        return { text: `$(eye) ${t('{0} holds the lock', holderName(f.holder, t))}`, aria: t('Task Lock: {0} holds the lock, running no guarded task', holderName(f.holder, t)) };
+      }
+      const tasks = running.length > 0 ? running : f.tasks;
+      return { text: `$(eye) ${t('{0} runs in {1}', taskList(tasks), holderName(f.holder, t))}`, aria: t('Task Lock: {0} runs in {1}', taskList(tasks), holderName(f.holder, t)) };
+    }
     case 'free':
       return { text: `$(unlock) ${t('Task Lock: free')}`, aria: t('Task Lock: the lock is free') };
     case 'stale':

@@ -104,6 +104,13 @@ describe('window names (#8 item 2)', () => {
 });
 
 describe('status bar rendering', () => {
+  it('follower: names what the holder really runs, not every guarded label (#10 D4)', () => {
+    const v = renderStatus([folder({ phase: 'follower', tasks: ['watch', 'serve'], holder })]);
+    assert.equal(v.text, '$(eye) watch runs in Code — app');
+    const idle = renderStatus([folder({ phase: 'follower', tasks: ['watch', 'serve'], holder: { ...holder, tasks: [] } })]);
+    assert.equal(idle.text, '$(eye) Code — app holds the lock');
+  });
+
   it('hidden without guarded folders', () => {
     assert.equal(renderStatus([]).visible, false);
   });

@@ -2,12 +2,20 @@ import * as assert from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Harness } from '../../harness/harness';
+import { listProcesses } from '../../harness/procs';
 import type { EditorWindow } from '../../harness/window';
 import { sleep, waitFor } from '../../support/wait';
 import { slowEditor, status, ticks } from './guarded';
 
 // The task shapes of issue #10 in the real editor, on the `guarded` fixture (`watch` runs tick.js). Each
 // describe follows one story in order; the truth is the process table and `task-lock status`.
+
+/** The folder's serve.js processes (a second guarded task). */
+function serves(folder: string): number[] {
+  return listProcesses()
+    .filter((p) => path.basename(p.cmdline.split(' ')[0]) === 'node' && p.cmdline.includes(path.join(folder, 'serve.js')))
+    .map((p) => p.pid);
+}
 
 function killAll(pids: number[]): void {
   for (const pid of pids) {
@@ -122,6 +130,45 @@ describe('Task Lock: task shapes', function () {
       assert.ok(win);
       const text = await win.waitForText(/no task labelled “wach”/);
       assert.match(text, /watch/);
+    });
+  });
+
+  describe('a label added while a window holds the lock (#10 D4)', function () {
+    let folder = '';
+    let windows: EditorWindow[] = [];
+    before(async () => {
+      folder = harness().workspace('guarded');
+      folders.push(folder);
+      const tasksFile = path.join(folder, '.vscode', 'tasks.json');
+      const tasks = JSON.parse(fs.readFileSync(tasksFile, 'utf8')) as { tasks: Array<Record<string, unknown>> };
+      // A second background task, told apart from watch's tick.js by its script.
+      fs.copyFileSync(path.join(folder, 'tick.js'), path.join(folder, 'serve.js'));
+      tasks.tasks.push({ ...tasks.tasks[0], label: 'serve', args: ['${workspaceFolder}/serve.js'] });
+      fs.writeFileSync(tasksFile, JSON.stringify(tasks, null, 2));
+      windows = await harness().openWindows(2, { folder });
+    });
+    after(async () => {
+      killAll(ticks(folder));
+      killAll(serves(folder));
+      for (const w of windows) {
+        await w.close();
+      }
+    });
+
+    it('the holder starts it, records it, and the follower shows what the holder runs', async () => {
+      await waitFor('watch to run in one window', () => ticks(folder).length === 1 && status(folder).state === 'held', slowEditor);
+      const holderPid = status(folder).holder?.pid;
+      const follower = windows.find((w) => w.extensionHostPid !== holderPid);
+      assert.ok(follower, 'a follower');
+      await follower.waitForStatus(/^\S* ?watch runs in/);
+      fs.writeFileSync(path.join(folder, '.vscode', 'settings.json'), JSON.stringify({ 'taskLock.tasks': ['watch', 'serve'], 'taskLock.staleSeconds': 2 }));
+      await waitFor(
+        'serve to run once, recorded by the holder',
+        () => serves(folder).length === 1 && (status(folder).holder?.tasks ?? []).some((x) => x.name === 'serve' && x.pid === serves(folder)[0]),
+        slowEditor,
+      );
+      await follower.waitForStatus(/watch, serve runs in/);
+      assert.strictEqual(ticks(folder).length, 1);
     });
   });
 
