@@ -236,6 +236,10 @@ export class FolderGuard implements vscode.Disposable {
    * window are handled as if they started now: recorded in the holder, stopped beside another holder.
    */
   takeInRunning(): void {
+    // A label no longer guarded: its task runs on, but this window no longer runs it "for the lock".
+    if (this.running.retain((e) => this.owns(e.task)).length > 0) {
+      this.running.syncTo(this.lock.held);
+    }
     for (const e of vscode.tasks.taskExecutions) {
       if (this.owns(e.task) && !this.running.has(e)) {
         this.log.info(`${e.task.name} is guarded now and runs in this window`);

@@ -62,6 +62,21 @@ export class RunningTasks {
     this.table.delete(exec);
   }
 
+  /** Forgets the executions `keep` rejects (labels no longer guarded); they run on, unguarded. */
+  retain(keep: (exec: vscode.TaskExecution) => boolean): string[] {
+    const dropped: string[] = [];
+    for (const [exec, r] of this.table) {
+      if (!keep(exec)) {
+        this.table.delete(exec);
+        dropped.push(r.name);
+      }
+    }
+    if (dropped.length > 0) {
+      this.log.info(`no longer guarded, left running: ${dropped.join(', ')}`);
+    }
+    return dropped;
+  }
+
   /** Notes a task's process id; true when the execution is one of ours. */
   setPid(exec: vscode.TaskExecution, pid: number): boolean {
     const r = this.table.get(exec);

@@ -37,12 +37,14 @@ function problemText(p: SettingProblem): string {
 function intruderStopped(guard: FolderGuard, task: string, holder: HolderSummary, notStarted = false): void {
   const where = holder.pid !== undefined ? `${holderName(holder, t)} (pid ${holder.pid})` : holderName(holder, t);
   const runsThere = holder.kind === 'unknown' || holder.tasks.length === 0 || holder.tasks.some((x) => x.name === task);
+  // In a multi-root window the label alone does not say which folder's task it was.
+  const label = (vscode.workspace.workspaceFolders?.length ?? 0) > 1 ? `${task} (${guard.folder.name})` : task;
   // Never claim it runs where it does not (#10 D4): the holder may run other guarded tasks only.
   const msg = !runsThere
-    ? t('“{0}” is guarded, and {1} holds the lock of this folder (it runs {2}). It {3} here: Take Over runs the guarded tasks here.', task, where, holder.tasks.map((x) => x.name).join(', '), notStarted ? t('did not start') : t('was stopped'))
+    ? t('“{0}” is guarded, and {1} holds the lock of this folder (it runs {2}). It {3} here: Take Over runs the guarded tasks here.', label, where, holder.tasks.map((x) => x.name).join(', '), notStarted ? t('did not start') : t('was stopped'))
     : notStarted
-      ? t('“{0}” is already running in {1} since {2}. It did not start here.', task, where, sinceText(holder.since))
-      : t('“{0}” is already running in {1} since {2}. It was stopped here.', task, where, sinceText(holder.since));
+      ? t('“{0}” is already running in {1} since {2}. It did not start here.', label, where, sinceText(holder.since))
+      : t('“{0}” is already running in {1} since {2}. It was stopped here.', label, where, sinceText(holder.since));
   const takeOver = t('Take Over');
   const show = t('Show Holder');
   void vscode.window.showWarningMessage(msg, takeOver, show).then((a) => {

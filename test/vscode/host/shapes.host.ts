@@ -93,10 +93,10 @@ describe('Task Lock: task shapes', function () {
     let win: EditorWindow | undefined;
     before(async () => {
       folder = harness().workspace('guarded');
-      fs.writeFileSync(path.join(folder, '.vscode', 'settings.json'), JSON.stringify({ 'taskLock.tasks': [] }));
+      folders.push(folder);
       const tasksFile = path.join(folder, '.vscode', 'tasks.json');
       const tasks = JSON.parse(fs.readFileSync(tasksFile, 'utf8')) as { tasks: Array<Record<string, unknown>> };
-      tasks.tasks.push({ label: 'cli-version', type: 'shell', command: 'task-lock --version > cli-version.txt', problemMatcher: [] });
+      tasks.tasks.push({ label: 'cli-version', type: 'shell', command: 'command -v task-lock > cli-version.txt && task-lock --version >> cli-version.txt', problemMatcher: [] });
       fs.writeFileSync(tasksFile, JSON.stringify(tasks, null, 2));
       win = await harness().openWindow({ folder });
     });
@@ -106,11 +106,16 @@ describe('Task Lock: task shapes', function () {
 
     it('a task runs `task-lock --version` with no install step, and gets the bundled CLI\'s version', async () => {
       assert.ok(win);
+      // Once the extension runs (its status bar says so): a terminal opened before it started keeps its
+      // environment (VS Code would relaunch it, restarting whatever runs there).
+      await win.waitForStatus(/this window runs watch/, 60_000);
+      const launcher = path.join(harness().tempDir, 'user-data', 'User', 'globalStorage', 'task-lock.task-lock', 'bin', 'task-lock');
       await win.runTask('cli-version');
       const out = path.join(folder, 'cli-version.txt');
-      const text = await waitFor('the task to write the version', () => (fs.existsSync(out) && fs.readFileSync(out, 'utf8').trim() !== '' ? fs.readFileSync(out, 'utf8') : undefined), slowEditor);
+      const text = await waitFor('the task to write the version', () => (fs.existsSync(out) && fs.readFileSync(out, 'utf8').trim().split('\n').length >= 2 ? fs.readFileSync(out, 'utf8') : undefined), slowEditor);
       const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', '..', 'package.json'), 'utf8')) as { version: string };
-      assert.match(text, new RegExp(pkg.version.replace(/\./g, '\\.')));
+      // The extension's launcher, not some other task-lock on PATH (an npm link, say).
+      assert.deepStrictEqual(text.trim().split('\n'), [launcher, pkg.version]);
     });
   });
 
@@ -169,6 +174,17 @@ describe('Task Lock: task shapes', function () {
       );
       await follower.waitForStatus(/watch, serve runs in/);
       assert.strictEqual(ticks(folder).length, 1);
+    });
+
+    it('a label removed again: its task runs on, unguarded, and the holder no longer claims it (#10, smaller)', async () => {
+      const serve = serves(folder);
+      assert.strictEqual(serve.length, 1, 'needs serve from the step before');
+      fs.writeFileSync(path.join(folder, '.vscode', 'settings.json'), JSON.stringify({ 'taskLock.tasks': ['watch'], 'taskLock.staleSeconds': 2 }));
+      await waitFor('the record to list watch only', () => (status(folder).holder?.tasks ?? []).map((x) => x.name).join() === 'watch', slowEditor);
+      const holder = windows.find((w) => w.extensionHostPid === status(folder).holder?.pid);
+      assert.ok(holder, 'the holder window');
+      await holder.waitForStatus(/this window runs watch$/);
+      assert.deepStrictEqual(serves(folder), serve, 'serve still runs');
     });
   });
 
