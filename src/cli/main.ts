@@ -3,6 +3,7 @@ import { LockError, WorkspaceLock, errorMessage } from '../lock';
 import { Parsed, USAGE, UsageError, parseArgs } from './args';
 import { EXIT_ERROR, EXIT_USAGE } from './codes';
 import { err, holderLine, out, reservationNote, stateJson } from './report';
+import { forgetLauncherEnv } from './launcher';
 import { run } from './run';
 
 export { EXIT_BUSY } from './codes';
@@ -104,6 +105,7 @@ declare const __VERSION__: string | undefined;
 const VERSION = typeof __VERSION__ === 'string' ? __VERSION__ : 'dev';
 
 if (require.main === module) {
+  forgetLauncherEnv(process.env);
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

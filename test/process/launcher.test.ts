@@ -22,4 +22,15 @@ describe('the launcher the extension puts on PATH (#11 item 3)', { skip: process
     const pkg = JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../../package.json'), 'utf8')) as { version: string };
     assert.equal(r.stdout.trim(), pkg.version);
   });
+
+  it('keeps ELECTRON_RUN_AS_NODE, which makes the editor\'s runtime a Node, away from the command it runs', async () => {
+    const dir = tempFolder();
+    const cli = path.join(dir, 'cli.js');
+    fs.copyFileSync(CLI, cli);
+    const bin = path.join(dir, 'task-lock');
+    fs.writeFileSync(bin, launchers(process.execPath, cli).posix, { mode: 0o755 });
+    const r = await start(bin, ['run', '--folder', tempFolder(), '--', 'sh', '-c', 'echo "[${ELECTRON_RUN_AS_NODE-unset}] [${TASK_LOCK_LAUNCHER-unset}]"']).result;
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, '[unset] [unset]\n');
+  });
 });
