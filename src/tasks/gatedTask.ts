@@ -46,7 +46,8 @@ export function registerGatedTasks(
         scope,
         task.name,
         GATED_TYPE,
-        new vscode.CustomExecution((): Promise<vscode.Pseudoterminal> => Promise.resolve(new GatedTerminal(guardOf(resolved), task.name, def, path.resolve(folder ?? process.cwd(), def.cwd ?? '.'), log, refusedLine))),
+        // The guard is looked up when the task starts, not now: settings may change the folder's guard meanwhile.
+        new vscode.CustomExecution((): Promise<vscode.Pseudoterminal> => Promise.resolve(new GatedTerminal(() => guardOf(resolved), task.name, folder ?? '', def, path.resolve(folder ?? process.cwd(), def.cwd ?? '.'), log, refusedLine))),
         task.problemMatchers,
       );
       resolved.isBackground = task.isBackground;
@@ -66,8 +67,9 @@ class GatedTerminal implements vscode.Pseudoterminal {
   private ended = false;
 
   constructor(
-    private readonly guard: FolderGuard | undefined,
+    private readonly guardNow: () => FolderGuard | undefined,
     private readonly name: string,
+    private readonly folder: string,
     private readonly def: GatedDefinition,
     private readonly cwd: string,
     private readonly log: vscode.LogOutputChannel,
@@ -79,13 +81,15 @@ class GatedTerminal implements vscode.Pseudoterminal {
   }
 
   private async start(): Promise<void> {
-    const gate = this.guard ? await this.guard.admit(this.name) : { ok: true as const };
+    // The guard at this moment, kept for the process' whole life: it is the one that records it.
+    const guard = this.guardNow();
+    const gate = guard ? await guard.admit(this.name) : { ok: true as const };
     if (this.ended) {
       return;
     }
     if (!gate.ok) {
       this.print(this.refusedLine(this.name, gate.holder));
-      this.guard?.gateRefused(this.name, gate.holder);
+      guard?.gateRefused(this.name, gate.holder);
       this.finish(75);
       return;
     }
@@ -109,7 +113,7 @@ class GatedTerminal implements vscode.Pseudoterminal {
     child.on('close', (code, signal) => {
       if (child.pid !== undefined) {
         gatedChildren.delete(child.pid);
-        this.guard?.forgetProcess(child.pid);
+        guard?.forgetProcess(child.pid);
       }
       this.finish(code ?? (signal ? 128 : 1));
     });
@@ -117,10 +121,10 @@ class GatedTerminal implements vscode.Pseudoterminal {
       // It did not spawn: 'error' says why.
       return;
     }
-    gatedChildren.add(child.pid);
+    gatedChildren.set(child.pid, { name: this.name, folder: this.folder });
     this.log.info(`[gate] ${this.name} admitted: pid ${child.pid}`);
     try {
-      this.guard?.recordProcess(this.name, child.pid);
+      guard?.recordProcess(this.name, child.pid);
     } catch (err) {
       // Unrecorded, it would run unguarded once this window died: it does not start at all.
       this.print(`${this.name} was not started: its process could not be recorded in the lock (${err instanceof Error ? err.message : String(err)}).`);
@@ -159,7 +163,20 @@ class GatedTerminal implements vscode.Pseudoterminal {
  * A gated task's process is a child of this extension host, in its own process group, and must end with
  * it: otherwise, being recorded in the lock, it would keep the lock held where no window can see or stop it.
  */
-const gatedChildren = new Set<number>();
+const gatedChildren = new Map<number, { name: string; folder: string }>();
+
+/**
+ * The process of a running `taskLock` task of this window, by label and folder: its execution reports no
+ * pid, and a guard that comes later (its label guarded since) must still record it.
+ */
+export function gatedPid(name: string, folder: string): number | undefined {
+  for (const [pid, g] of gatedChildren) {
+    if (g.name === name && g.folder === folder) {
+      return pid;
+    }
+  }
+  return undefined;
+}
 let exitHookInstalled = false;
 
 function installExitHook(): void {
@@ -168,7 +185,7 @@ function installExitHook(): void {
   }
   exitHookInstalled = true;
   onExit('children', () => {
-    for (const pid of gatedChildren) {
+    for (const pid of gatedChildren.keys()) {
       try {
         process.kill(-pid, 'SIGKILL');
       } catch {
@@ -177,7 +194,7 @@ function installExitHook(): void {
     }
     // Briefly, so that the locks' phase sees them gone and releases the lock.
     const until = Date.now() + 200;
-    while (Date.now() < until && [...gatedChildren].some((pid) => processStart(pid) !== null)) {
+    while (Date.now() < until && [...gatedChildren.keys()].some((pid) => processStart(pid) !== null)) {
       // Busy wait: nothing asynchronous runs at exit.
     }
   });

@@ -205,7 +205,7 @@ export class FolderGuard implements vscode.Disposable {
   }
 
   /** A guarded task of this folder started in this window, by anyone. */
-  onTaskStarted(exec: vscode.TaskExecution): void {
+  onTaskStarted(exec: vscode.TaskExecution, ranBefore = false): void {
     const name = labelFor(exec.task, this.settings.tasks);
     const s = this.lock.current;
     switch (onTaskStart({ isHolder: this.isHolder, usable: this.lock.lock !== undefined, state: s, ownPid: process.pid })) {
@@ -218,8 +218,9 @@ export class FolderGuard implements vscode.Disposable {
         }
         return;
       case 'stop-intruder':
-        // A `taskLock` task is refused by its own gate before its process exists (gateRefused says so).
-        if ((s.state === 'held' || s.state === 'mine') && exec.task.definition.type !== GATED_TYPE) {
+        // A `taskLock` task is refused by its own gate before its process exists (gateRefused says so),
+        // unless it ran before its label was guarded: then no gate saw it.
+        if ((s.state === 'held' || s.state === 'mine') && (ranBefore || exec.task.definition.type !== GATED_TYPE)) {
           this.stopIntruder(exec, s.holder);
         }
         return;
@@ -243,7 +244,7 @@ export class FolderGuard implements vscode.Disposable {
     for (const e of vscode.tasks.taskExecutions) {
       if (this.owns(e.task) && !this.running.has(e)) {
         this.log.info(`${e.task.name} is guarded now and runs in this window`);
-        this.onTaskStarted(e);
+        this.onTaskStarted(e, true);
       }
     }
     // A label added while this window holds the lock starts here, as it would have at startup.

@@ -4,7 +4,7 @@ import { owningFolder } from '../model/match';
 import { lockSettingsDiffer, readSettings, type Settings } from '../model/settings';
 import { windowName, type FolderStatus } from '../model/status';
 import type { GuardEvents } from './events';
-import { registerGatedTasks } from './gatedTask';
+import { GATED_TYPE, gatedPid, registerGatedTasks } from './gatedTask';
 import { taskId } from './catalog';
 import { FolderGuard, type GuardHost } from './guard';
 
@@ -25,7 +25,13 @@ export class Guards implements vscode.Disposable {
     const holderLabel = windowName(vscode.env.appName, vscode.workspace.name, new Date());
     // Every task's process id, guarded or not: a label guarded later must record a copy already running.
     const pids = new WeakMap<vscode.TaskExecution, number>();
-    this.host = { log, holderLabel, trusted: () => vscode.workspace.isTrusted, events, pidOf: (e) => pids.get(e) };
+    const pidOf = (e: vscode.TaskExecution): number | undefined => {
+      const scope = e.task.scope;
+      const folder = typeof scope === 'object' ? scope.uri.fsPath : (vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? '');
+      // A `taskLock` task's execution reports no pid: its gate knows it.
+      return pids.get(e) ?? (e.task.definition.type === GATED_TYPE ? gatedPid(e.task.name, folder) : undefined);
+    };
+    this.host = { log, holderLabel, trusted: () => vscode.workspace.isTrusted, events, pidOf };
     this.subscriptions.push(
       registerGatedTasks((t) => this.guardOf(t), log, events.gateRefusedLine),
       vscode.tasks.onDidStartTask((e) => this.guardOf(e.execution.task)?.onTaskStarted(e.execution)),
