@@ -13,7 +13,8 @@ Common options:
   --folder DIR        the workspace folder whose lock to use
   --stale=SECONDS     heartbeat age after which a holder on another host counts as dead (default ${DEFAULT_STALE_MS / 1000}, ${MIN_STALE_MS / 1000} to ${MAX_STALE_MS / 1000});
                       use the same value as the extension's taskLock.staleSeconds
-  --lock-dir=DIR      keep the lock in DIR instead of DIR/.vscode/task-lock (for example a shared path)
+  --lock-dir=DIR      keep the lock in DIR (one subfolder per folder) instead of ~/.cache/task-lock, for example
+                      a path shared with other machines or a container
 
 run:
   --wait              wait for the lock instead of exiting with status 75 when it is held

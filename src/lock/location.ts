@@ -84,25 +84,41 @@ export function locate(folder: string, options: LocationOptions = {}): LockLocat
     return layout(real, home, []);
   }
   const root = cacheRoot();
-  let problem: string;
+  const userHome = os.userInfo().homedir;
+  if (!isDirectory(userHome)) {
+    // A user without a home folder (a service account such as nobody's /nonexistent) still gets one lock,
+    // and every process of that user finds the same: the password database says the same to all of them.
+    const fallback = path.join(sharedTmpStateDir(), 'locks', homeName(real));
+    makePrivateRoot(fallback);
+    return layout(real, fallback, legacyHomesOf(real), `your home folder ${userHome || '(none)'} does not exist; the lock lives in ${fallback}.`);
+  }
   try {
     makePrivateRoot(root);
     const home = path.join(root, homeName(real));
     makePrivateRoot(home);
     return layout(real, home, legacyHomesOf(real));
   } catch (err) {
-    // Only a home that cannot be written falls back. What stands in the way there (a file, another user's
-    // or a world-writable folder) is not silently replaced: that is worth a look.
-    const code = errnoCode(err);
-    if (err instanceof LockError || (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS' && code !== 'ENOENT' && code !== 'ENOTDIR')) {
-      throw err instanceof LockError ? err : new LockError('home-unusable', `${root} cannot be used (${errorMessage(err)}). Fix it, or set taskLock.lockDirectory / --lock-dir.`);
+    if (err instanceof LockError) {
+      throw err;
     }
-    problem = code;
+    // No silent fallback for a home that exists: a process that cannot write it (a read-only mount, a
+    // sandbox) would lock elsewhere than the user's other processes, and both would run.
+    const code = errnoCode(err);
+    const why = code === 'EACCES' || code === 'EPERM' || code === 'EROFS' ? `cannot be written (${code})` : `cannot be used (${errorMessage(err)})`;
+    throw new LockError(
+      'home-unusable',
+      `${root} ${why}: Task Lock keeps your locks there, where all your windows and terminals meet. Make it writable, or set taskLock.lockDirectory / --lock-dir to a folder every one of them uses.`,
+      { cause: code },
+    );
   }
-  // A user without a usable home folder (a service account, a read-only home) still gets one lock.
-  const fallback = path.join(sharedTmpStateDir(), 'locks', homeName(real));
-  makePrivateRoot(fallback);
-  return layout(real, fallback, legacyHomesOf(real), `${root} cannot be used (${problem}); the lock lives in ${fallback}.`);
+}
+
+function isDirectory(p: string): boolean {
+  try {
+    return p !== '' && fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 /** `<basename>-<hash of the real path>`: readable in a listing, unique by the hash. */
