@@ -32,7 +32,8 @@ export interface FolderStatus {
 }
 
 /**
- * A window's name for its lifetime: the app, the time the window opened (local time, to the second) and the
+ * A window's name while its extension host lives (a reload names it anew): the app, the time it started
+ * (local time, to the second) and the
  * workspace. Every window on a folder has the same title, and the same app and workspace: the time sets
  * them apart, in the status bar, notifications, the log and `task-lock status`.
  */
