@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { WorkspaceLock } from '../../src/lock';
+import { cleanup, cli, ownPid, runCli, tempFolder } from '../support/fixtures';
+import { waitFor } from '../support/wait';
+
+// What `npm run soak` found (issue #7), each reduced to its smallest case.
+
+after(async () => {
+  assert.deepEqual(await cleanup(), [], 'processes were left running');
+});
+
+/**
+ * node:fs itself, not a namespace copy of it: the engine reads its functions from this object at each call, so
+ * a test can stand between the engine and the disk at one precise step (a kill or a tool acting right there).
+ */
+const realFs = createRequire(__filename)('node:fs') as typeof fs;
+
+function intercept<K extends 'writeFileSync' | 'unlinkSync' | 'rmdirSync' | 'rmSync'>(name: K, around: (original: (typeof fs)[K]) => (typeof fs)[K]): () => void {
+  const original = realFs[name];
+  (realFs as unknown as Record<string, unknown>)[name] = around(original);
+  return () => {
+    (realFs as unknown as Record<string, unknown>)[name] = original;
+  };
+}
+
+describe('soak faults: what a kill or a tool at one precise step leaves behind', () => {
+  it('at no step of a release does the lock folder stand without its record (a kill there left a lock nobody could name)', async () => {
+    const lock = new WorkspaceLock(tempFolder());
+    const bare: string[] = [];
+    // After each removal the release makes, the state a SIGKILL at that moment would leave.
+    const look = (step: string): void => {
+      if (fs.existsSync(lock.location.lockDir) && !fs.existsSync(lock.location.recordPath)) {
+        bare.push(step);
+      }
+    };
+    for (const how of ['release', 'releaseSync'] as const) {
+      const r = await lock.tryAcquire({ kind: 'cli', label: how });
+      assert.ok(r.ok);
+      const restore = [
+        intercept('unlinkSync', (original) => ((p: fs.PathLike) => {
+          original(p);
+          look(`${how}: after unlinking ${path.basename(String(p))}`);
+        }) as typeof fs.unlinkSync),
+        intercept('rmdirSync', (original) => ((p: fs.PathLike) => {
+          original(p);
+          look(`${how}: after removing ${path.basename(String(p))}`);
+        }) as typeof fs.rmdirSync),
+      ];
+      try {
+        if (how === 'release') {
+          await r.handle.release();
+        } else {
+          r.handle.releaseSync();
+        }
+      } finally {
+        restore.forEach((f) => f());
+      }
+      assert.equal(lock.inspect().state, 'free');
+    }
+    assert.deepEqual(bare, [], 'the lock folder stood without a record: a holder killed right then leaves a lock that only its heartbeat age can clear, and a touch dates that ahead');
+  });
+
+  it('a lock home removed and made again while the lock is being taken is not taken blind', async () => {
+    const lock = new WorkspaceLock(tempFolder());
+    let struck = false;
+    // rm -rf of the lock home, and a contender starting up (which makes it again), between mkdir and record.
+    const restore = intercept('writeFileSync', (original) => ((p: fs.PathOrFileDescriptor, ...rest: unknown[]) => {
+      if (!struck && String(p).startsWith(lock.location.recordPath)) {
+        struck = true;
+        realFs.rmSync(lock.location.home, { recursive: true, force: true });
+        realFs.mkdirSync(lock.location.home);
+      }
+      return (original as (...a: unknown[]) => void)(p, ...rest);
+    }) as typeof fs.writeFileSync);
+    let r: Awaited<ReturnType<WorkspaceLock['tryAcquire']>>;
+    try {
+      r = await lock.tryAcquire({ kind: 'cli', label: 'blind' });
+    } finally {
+      restore();
+    }
+    assert.ok(struck);
+    if (r.ok) {
+      const seen = lock.inspect(r.handle.record.token).state;
+      await r.handle.release();
+      assert.equal(seen, 'mine', 'the holder was told it holds a lock whose folder is gone: nothing would stop its command while another holder runs one');
+    }
+    // Whoever comes next gets the lock.
+    const next = await lock.tryAcquire({ kind: 'cli', label: 'next' });
+    assert.ok(next.ok);
+    await next.handle.release();
+  });
+});
+
+/** A command that notes its start, and on SIGTERM takes `stopMs` to clean up (as servers do) before it notes its end. */
+function slowStopper(marks: string, name: string, stopMs: number): string[] {
+  const js = `const fs = require('fs'); fs.appendFileSync(${JSON.stringify(marks)}, '${name} start\\n');
+process.on('SIGTERM', () => setTimeout(() => { fs.appendFileSync(${JSON.stringify(marks)}, '${name} end\\n'); process.exit(0); }, ${stopMs}));
+console.log(process.pid); setInterval(() => {}, 1000);`;
+  return ['--', process.execPath, '-e', js];
+}
+
+function quick(marks: string, name: string): string[] {
+  return ['--', process.execPath, '-e', `require('fs').appendFileSync(${JSON.stringify(marks)}, '${name} start\\n${name} end\\n')`];
+}
+
+async function holderTasks(folder: string): Promise<number> {
+  const s = JSON.parse((await runCli(['status', '--folder', folder, '--json'])).stdout) as { holder?: { tasks: unknown[] } | null };
+  return s.holder?.tasks.length ?? 0;
+}
+
+describe('soak faults: the lock taken away while the command is still stopping', () => {
+  async function takenAway(takeAway: (folder: string) => Promise<void>): Promise<string[]> {
+    const folder = tempFolder();
+    const marks = path.join(tempFolder(), 'marks');
+    const a = cli(['run', '--folder', folder, ...slowStopper(marks, 'A', 1500)]);
+    const cmd = Number(await waitFor('A\'s command to tell its pid', () => a.out().trim() || undefined));
+    ownPid(cmd);
+    await waitFor('A\'s command to be recorded', async () => (await holderTasks(folder)) > 0);
+    const b = cli(['run', '--wait', '--folder', folder, ...quick(marks, 'B')]);
+    await waitFor('B to wait', () => b.err().includes('Waiting'));
+    await takeAway(folder);
+    const rb = await b.result;
+    assert.equal(rb.code, 0, rb.stderr);
+    const ra = await a.result;
+    assert.equal(ra.code, 75, ra.stderr);
+    return fs.readFileSync(marks, 'utf8').trim().split('\n');
+  }
+
+  it('reclaim --force: the next holder starts only once the stopped command has ended', async () => {
+    const order = await takenAway(async (folder) => {
+      const r = await runCli(['reclaim', '--folder', folder, '--force']);
+      assert.equal(r.code, 0, r.stderr);
+    });
+    assert.deepEqual(order, ['A start', 'A end', 'B start', 'B end'], 'B ran while A\'s command was still stopping');
+  });
+
+  it('rm -rf of the lock home: the next holder starts only once the stopped command has ended', { todo: 'nothing outside the lock home remembers the stopping command; see the soak report' }, async () => {
+    const order = await takenAway(async (folder) => {
+      const s = JSON.parse((await runCli(['status', '--folder', folder, '--json'])).stdout) as { lockHome: string };
+      fs.rmSync(s.lockHome, { recursive: true, force: true });
+    });
+    assert.deepEqual(order, ['A start', 'A end', 'B start', 'B end'], 'B ran while A\'s command was still stopping');
+  });
+});
