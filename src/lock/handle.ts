@@ -235,13 +235,16 @@ export class LockHandle {
     }
     this.released = true;
     heldHandles.delete(this);
-    removeRecordIfOwned(this.lock.location.recordPath, this.rec.token);
+    // The folder first, then the record: killed in between, a record without a folder counts for nothing,
+    // while a folder without a record is a lock nobody can name, judged by its heartbeat alone (and a touch
+    // can date that ahead).
     try {
       await this.unlock();
     } catch {
       // ENOTACQUIRED after proper-lockfile gave the lock up: letGoOfFolder removes it.
     }
     this.letGoOfFolder();
+    removeRecordIfOwned(this.lock.location.recordPath, this.rec.token);
     beforeGoodbye?.();
     this.channel?.close(reason);
     this.dispose();
@@ -264,13 +267,14 @@ export class LockHandle {
       return;
     }
     this.released = true;
-    removeRecordIfOwned(this.lock.location.recordPath, this.rec.token);
+    // The folder first, then the record (see release).
     try {
       lockfile.unlockSync(this.lock.location.target, { realpath: false, fs: lockFs });
     } catch {
       // Already released, or given up by proper-lockfile: letGoOfFolder removes it.
     }
     this.letGoOfFolder();
+    removeRecordIfOwned(this.lock.location.recordPath, this.rec.token);
     this.channel?.closeSync();
   }
 
