@@ -154,6 +154,14 @@ export class LockHandle {
     this.watchFolder();
   }
 
+  /**
+   * Whether the folder at the lock's path is still the one this handle took. Asked once the watch is up
+   * (open): anything done to the folder before the watch began is seen here, anything after by the watch.
+   */
+  holdsFolder(): boolean {
+    return !this.released && this.stillOurs();
+  }
+
   /** The folder at the lock's path is still the one this handle took (by dev, inode and birth time). */
   private stillOurs(): boolean {
     return identityOf(this.lock.location.lockDir) === this.rec.lockId;

@@ -92,6 +92,18 @@ export function locate(folder: string, options: LocationOptions = {}): LockLocat
   }
 }
 
+/**
+ * Makes a lock home again as locate() made it, after someone removed it (rm -rf) while this process was about
+ * to use it: a waiting holder goes on instead of failing. Best effort: the next attempt reports what fails.
+ */
+export function remakeHome(loc: LockLocation): void {
+  try {
+    prepareHome(loc.home, loc.home, '', loc.fallbackReason !== undefined);
+  } catch {
+    // Reported by the next mkdir of the lock folder, in its own words.
+  }
+}
+
 function prepareHome(home: string, what: string, advice: string, privateDir = false): void {
   try {
     makeDirs(home, privateDir ? 0o700 : 0o777);

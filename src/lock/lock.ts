@@ -7,7 +7,7 @@ import { LockError, errnoCode, errorMessage } from './errors';
 import type { Disposable } from './events';
 import { HolderInfo, LockHandle, lockFs } from './handle';
 import { readReservation, requestHandoff } from './handoff';
-import { LocationOptions, LockLocation, folderHash, locate } from './location';
+import { LocationOptions, LockLocation, folderHash, locate, remakeHome } from './location';
 import { hostname, isAlive, selfRef } from './process-identity';
 import { HolderRecord, clipName, newToken, readRecord } from './record';
 import { LockState, describeHolder, judge, lockIdOf } from './state';
@@ -81,7 +81,11 @@ export class WorkspaceLock {
     // by a task that outlived its launcher. So it is only asked when no lock directory exists.
     const first = this.inspect();
     if (first.state === 'free') {
-      const r = await this.mkdirAndClaim(info, token);
+      let r = await this.mkdirAndClaim(info, token);
+      // Still free: the folder went while it was being taken (the lock home removed): once more, now.
+      if (!r.ok && r.state.state === 'free') {
+        r = await this.mkdirAndClaim(info, token);
+      }
       if (r.ok || r.state.state !== 'stale') {
         return r;
       }
@@ -114,6 +118,7 @@ export class WorkspaceLock {
     let wake: (() => void) | undefined;
     // A change may arrive while an attempt is running, before anyone waits: it must not be lost.
     let changed = false;
+    let quickLooks = 0;
     const watcher = this.watch(
       () => {
         changed = true;
@@ -148,6 +153,13 @@ export class WorkspaceLock {
         if (changed) {
           continue;
         }
+        // Free, yet not taken: its folder went while it was being taken. The watch may have lost the lock home
+        // with it, so look again at once rather than wait for an event (a few times, then wait as usual).
+        if (r.state.state === 'free' && quickLooks < 3) {
+          quickLooks++;
+          continue;
+        }
+        quickLooks = 0;
         await new Promise<void>((resolve) => {
           // The watcher wakes us on every change; the timer is a safety net for a reservation that runs out.
           const timer = setTimeout(done, Math.min(left, r.reserved ? 250 : this.staleMs));
@@ -237,6 +249,11 @@ export class WorkspaceLock {
       if (errnoCode(err) === 'ELOCKED') {
         return { ok: false, state: this.inspect() };
       }
+      if (errnoCode(err) === 'ENOENT') {
+        // The lock home was removed (rm -rf) since this process found it: made again, it is free to take.
+        remakeHome(this.location);
+        return { ok: false, state: this.inspect() };
+      }
       throw new LockError('io', `Cannot take the lock in ${this.location.home}: ${errorMessage(err)}`);
     }
     try {
@@ -262,6 +279,12 @@ export class WorkspaceLock {
       };
       handle = new LockHandle(this, record, release);
       await handle.open(socketPathFor(this.socketKey));
+      if (!handle.holdsFolder()) {
+        // The folder went (rm -rf of the lock home, which someone made again) before the watch began: a holder
+        // told it holds would be blind to its loss and run beside the next one.
+        await handle.release();
+        return { ok: false, state: this.inspect() };
+      }
       if (reservation) {
         fs.rmSync(this.location.reservationPath, { force: true });
       }
@@ -271,6 +294,11 @@ export class WorkspaceLock {
         await handle.release().catch(() => undefined);
       } else {
         await release().catch(() => undefined);
+      }
+      if (errnoCode(err) === 'ENOENT') {
+        // The lock home went with the folder just taken (rm -rf): nothing is held, and the way is free again.
+        remakeHome(this.location);
+        return { ok: false, state: this.inspect() };
       }
       throw new LockError('io', `Took the lock in ${this.location.home} but could not record the holder: ${errorMessage(err)}`);
     }

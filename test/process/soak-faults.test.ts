@@ -112,6 +112,26 @@ async function holderTasks(folder: string): Promise<number> {
   return s.holder?.tasks.length ?? 0;
 }
 
+describe('soak faults: rm -rf of the lock home while contenders wait', () => {
+  it('a waiting run goes on: it makes the lock home again and takes the lock, instead of failing with status 1', async () => {
+    const folder = tempFolder();
+    const marks = path.join(tempFolder(), 'marks');
+    const a = cli(['run', '--folder', folder, '--', process.execPath, '-e', 'console.log(process.pid); setInterval(() => {}, 1000)']);
+    ownPid(Number(await waitFor('A\'s command to tell its pid', () => a.out().trim() || undefined)));
+    await waitFor('A\'s command to be recorded', async () => (await holderTasks(folder)) > 0);
+    const waiters = [0, 1, 2].map((i) => cli(['run', '--wait', '--folder', folder, ...quick(marks, `W${i}`)]));
+    await waitFor('the waiters to wait', () => waiters.every((w) => w.err().includes('Waiting')));
+    const s = JSON.parse((await runCli(['status', '--folder', folder, '--json'])).stdout) as { lockHome: string };
+    fs.rmSync(s.lockHome, { recursive: true, force: true });
+    assert.equal((await a.result).code, 75);
+    for (const w of waiters) {
+      const r = await w.result;
+      assert.equal(r.code, 0, r.stderr);
+    }
+    assert.equal(fs.readFileSync(marks, 'utf8').trim().split('\n').length, 6);
+  });
+});
+
 describe('soak faults: the lock taken away while the command is still stopping', () => {
   async function takenAway(takeAway: (folder: string) => Promise<void>): Promise<string[]> {
     const folder = tempFolder();
