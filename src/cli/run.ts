@@ -137,6 +137,11 @@ function runHolding(handle: LockHandle, p: Parsed, label: string): Promise<numbe
         if (child.pid !== undefined) {
           handle.setTasks([{ name: label, pid: child.pid }]);
         }
+        if (!handle.isHeld) {
+          // Lost before the gate opened (onCompromised says so): CMD never starts.
+          child.kill('SIGKILL');
+          return;
+        }
         const gate = child.stdio[3] as Writable | null | undefined;
         // A gate that died first (a forwarded signal) closed its end: EPIPE there is no error of ours.
         gate?.on('error', () => undefined);

@@ -225,6 +225,11 @@ export class LockHandle {
     if (this.released) {
       return;
     }
+    // The folder may have gone since the watch's last word: a record written now would land on someone else's.
+    if (!this.stillOurs()) {
+      this.lose('the lock folder was removed or replaced');
+      return;
+    }
     const refs: TaskRef[] = [];
     for (const t of tasks) {
       const start = processStart(t.pid);
@@ -235,6 +240,11 @@ export class LockHandle {
     }
     this.rec = { ...this.rec, tasks: refs };
     writeRecord(this.lock.location.recordPath, this.rec);
+    // Taken away while the record was written: the taker read the record before ours, or it reads ours; either
+    // way the owner must learn it now (isHeld), before it lets the tasks start.
+    if (!this.stillOurs()) {
+      this.lose('the lock folder was removed or replaced');
+    }
   }
 
   async release(reason: ByeReason = 'released', beforeGoodbye?: () => void): Promise<void> {
@@ -309,8 +319,9 @@ export class LockHandle {
     heldHandles.delete(this);
     const err = new Error(why);
     this.compromiseError = err;
-    // The record may be a new holder's by now: only ours is removed.
-    removeRecordIfOwned(this.lock.location.recordPath, this.rec.token);
+    // The record stays. It names what this holder started, and whoever took the folder away may still read it
+    // (a forced reclaim keeps the lock held for the tasks it names); without our folder it counts for nothing,
+    // and the next holder writes its own over it. Removing it here also raced with that next holder's write.
     this.channel?.close('compromised');
     this.compromised.fire(new LockError('io', `The lock in ${this.lock.location.home} was removed or taken over while held (${err.message}).`));
     this.dispose();

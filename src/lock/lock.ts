@@ -9,7 +9,7 @@ import { HolderInfo, LockHandle, lockFs } from './handle';
 import { readReservation, requestHandoff } from './handoff';
 import { LocationOptions, LockLocation, folderHash, locate, remakeHome } from './location';
 import { hostname, isAlive, selfRef } from './process-identity';
-import { HolderRecord, clipName, newToken, readRecord } from './record';
+import { HolderRecord, TaskRef, clipName, newToken, readRecord, writeRecord } from './record';
 import { LockState, describeHolder, judge, lockIdOf } from './state';
 import { LockWatcher, WatchEvent } from './watcher';
 
@@ -35,7 +35,8 @@ export type AcquireResult = { ok: true; handle: LockHandle } | { ok: false; stat
 
 export type ReclaimResult =
   | { result: 'nothing'; state: LockState }
-  | { result: 'reclaimed'; previous: LockState }
+  /** `stillRunning`: the taken-away holder's tasks that still ran; the lock stays held until they have ended. */
+  | { result: 'reclaimed'; previous: LockState; stillRunning?: TaskRef[] }
   | { result: 'alive'; state: LockState };
 
 /** One workspace folder's lock. Cheap to make; it touches the disk only when asked. */
@@ -203,7 +204,8 @@ export class WorkspaceLock {
 
   /**
    * Removes a stale lock, re-checking staleness at that moment under the reclaim mutex (never a blind
-   * removal). A live holder is refused unless `force`; a forced holder learns it as a compromise.
+   * removal). A live holder is refused unless `force`; a forced holder learns it as a compromise. When a
+   * forced holder's tasks still run on this host, the lock stays held until they have ended (handToTasks).
    */
   async reclaim(opts: { force?: boolean } = {}): Promise<ReclaimResult> {
     return this.withReclaimMutex(() => {
@@ -214,9 +216,55 @@ export class WorkspaceLock {
       if (now.state !== 'stale' && !opts.force) {
         return { result: 'alive', state: now };
       }
+      if (now.state === 'held' && now.holder.sameHost) {
+        const stillRunning = this.takeAway();
+        return { result: 'reclaimed', previous: now, ...(stillRunning.length > 0 ? { stillRunning } : {}) };
+      }
       this.removeStale();
       return { result: 'reclaimed', previous: now };
     });
+  }
+
+  /**
+   * A forced reclaim from a live holder on this host. Its lock folder is replaced first, in one rename: from then
+   * on the holder can bind nothing more to it (it checks its folder after each record write, and sees it replaced).
+   * Then its record tells what it started: while any of those tasks runs, the new folder's record names them as
+   * the holder, so the lock stays held until the last has ended (the holder stops them), then is stale and taken
+   * as usual. Removing the folder outright let a waiter start its command while the old one was still stopping
+   * (found by the soak). Only under the reclaim mutex. Returns the tasks that keep the lock.
+   */
+  private takeAway(): TaskRef[] {
+    const fresh = `${this.location.lockDir}.${newToken().slice(0, 12)}.tmp`;
+    fs.mkdirSync(fresh);
+    try {
+      // A rename replaces an empty folder at once: at no moment is there no lock to see.
+      fs.renameSync(fresh, this.location.lockDir);
+    } catch (err) {
+      fs.rmSync(fresh, { recursive: true, force: true });
+      const hint = errnoCode(err) === 'ENOTEMPTY' ? ' It holds files that Task Lock did not put there: look at them, then remove the folder by hand.' : '';
+      throw new LockError('reclaim-failed', `Cannot take the lock ${this.location.lockDir} away: ${errorMessage(err)}.${hint}`);
+    }
+    const read = readRecord(this.location.recordPath);
+    const prev = read.kind === 'ok' ? read.record : undefined;
+    const running = prev && prev.hostname === hostname() ? prev.tasks.filter((t) => isAlive(t)) : [];
+    if (!prev || running.length === 0) {
+      this.removeStale();
+      return [];
+    }
+    writeRecord(this.location.recordPath, {
+      version: 1,
+      token: newToken(),
+      kind: prev.kind,
+      label: clipName(`${prev.label} (taken away, until its tasks end)`),
+      pid: running[0].pid,
+      start: running[0].start,
+      hostname: hostname(),
+      since: new Date().toISOString(),
+      socket: null,
+      lockId: lockIdOf(fs.statSync(this.location.lockDir)),
+      tasks: running,
+    });
+    return running;
   }
 
   /** Asks the live holder to hand the lock over; see handoff.ts. */

@@ -122,7 +122,8 @@ describe('soak faults: rm -rf of the lock home while contenders wait', () => {
     const waiters = [0, 1, 2].map((i) => cli(['run', '--wait', '--folder', folder, ...quick(marks, `W${i}`)]));
     await waitFor('the waiters to wait', () => waiters.every((w) => w.err().includes('Waiting')));
     const s = JSON.parse((await runCli(['status', '--folder', folder, '--json'])).stdout) as { lockHome: string };
-    fs.rmSync(s.lockHome, { recursive: true, force: true });
+    // Retried: a waiter may make the lock home again while it is being removed.
+      fs.rmSync(s.lockHome, { recursive: true, force: true, maxRetries: 10 });
     assert.equal((await a.result).code, 75);
     for (const w of waiters) {
       const r = await w.result;
@@ -161,7 +162,8 @@ describe('soak faults: the lock taken away while the command is still stopping',
   it('rm -rf of the lock home: the next holder starts only once the stopped command has ended', { todo: 'nothing outside the lock home remembers the stopping command; see the soak report' }, async () => {
     const order = await takenAway(async (folder) => {
       const s = JSON.parse((await runCli(['status', '--folder', folder, '--json'])).stdout) as { lockHome: string };
-      fs.rmSync(s.lockHome, { recursive: true, force: true });
+      // Retried: a waiter may make the lock home again while it is being removed.
+      fs.rmSync(s.lockHome, { recursive: true, force: true, maxRetries: 10 });
     });
     assert.deepEqual(order, ['A start', 'A end', 'B start', 'B end'], 'B ran while A\'s command was still stopping');
   });

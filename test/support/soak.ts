@@ -398,7 +398,7 @@ export async function soak(options: SoakOptions): Promise<SoakReport> {
 
   const remove = (): void => {
     try {
-      fs.rmSync(home, { recursive: true, force: true });
+      fs.rmSync(home, { recursive: true, force: true, maxRetries: 3 });
     } catch {
       // A contender made something in it meanwhile: rm -rf fails the same way at times.
     }
