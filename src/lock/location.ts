@@ -104,7 +104,10 @@ export function remakeHome(loc: LockLocation): void {
   }
 }
 
-function prepareHome(home: string, what: string, advice: string, privateDir = false): void {
+/** Made, then removed by someone (rm -rf) before it was used: made again, a few times, then reported. */
+const HOME_ATTEMPTS = 3;
+
+function prepareHome(home: string, what: string, advice: string, privateDir = false, attempt = 1): void {
   try {
     makeDirs(home, privateDir ? 0o700 : 0o777);
     const st = fs.statSync(home);
@@ -119,6 +122,10 @@ function prepareHome(home: string, what: string, advice: string, privateDir = fa
     fs.accessSync(home, fs.constants.W_OK);
   } catch (err) {
     const code = errnoCode(err);
+    if (code === 'ENOENT' && attempt < HOME_ATTEMPTS) {
+      prepareHome(home, what, advice, privateDir, attempt + 1);
+      return;
+    }
     let problem: string;
     if (code === 'ENOTDIR' || code === 'EEXIST') {
       problem = `${what} is in the way: a file stands where Task Lock needs a folder. Move or remove that file.`;

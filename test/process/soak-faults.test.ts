@@ -113,6 +113,28 @@ async function holderTasks(folder: string): Promise<number> {
 }
 
 describe('soak faults: rm -rf of the lock home while contenders wait', () => {
+  it('a CLI starting up while the lock home is removed makes it again instead of failing with status 1', () => {
+    const folder = tempFolder();
+    const home = new WorkspaceLock(folder).location.home;
+    realFs.rmSync(home, { recursive: true });
+    let struck = false;
+    // rm -rf right between the making of the lock home and the writing of its .gitignore.
+    const restore = intercept('writeFileSync', (original) => ((p: fs.PathOrFileDescriptor, ...rest: unknown[]) => {
+      if (!struck && String(p) === path.join(home, '.gitignore')) {
+        struck = true;
+        realFs.rmSync(home, { recursive: true, force: true });
+      }
+      return (original as (...a: unknown[]) => void)(p, ...rest);
+    }) as typeof fs.writeFileSync);
+    try {
+      assert.equal(new WorkspaceLock(folder).location.home, home);
+    } finally {
+      restore();
+    }
+    assert.ok(struck);
+    assert.ok(fs.existsSync(path.join(home, '.gitignore')));
+  });
+
   it('a waiting run goes on: it makes the lock home again and takes the lock, instead of failing with status 1', async () => {
     const folder = tempFolder();
     const marks = path.join(tempFolder(), 'marks');
