@@ -1,6 +1,7 @@
 // One workspace folder's lock: inspecting it, taking it (now, waiting, by adoption or reclaim), watching it.
 // The held lock is a LockHandle (handle.ts); handing it over lives in handoff.ts; the exit in exit.ts.
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as lockfile from 'proper-lockfile';
 import { socketPathFor } from './channel';
 import { LockError, errnoCode, errorMessage } from './errors';
@@ -336,6 +337,7 @@ export class WorkspaceLock {
       if (reservation) {
         fs.rmSync(this.location.reservationPath, { force: true });
       }
+      this.sweepTemporaries();
       return { ok: true, handle };
     } catch (err) {
       if (handle) {
@@ -349,6 +351,37 @@ export class WorkspaceLock {
         return { ok: false, state: this.inspect() };
       }
       throw new LockError('io', `Took the lock in ${this.location.home} but could not record the holder: ${errorMessage(err)}`);
+    }
+  }
+
+  /**
+   * Removes what writers killed mid-write left in the lock home (a temporary record or reservation, the new
+   * folder of a forced reclaim), which nothing else would ever remove. Only by a fresh holder: a write in flight
+   * now can only be a lost holder's, and failing it is right (its owner then does not start anything).
+   */
+  private sweepTemporaries(): void {
+    const names = [this.location.recordPath, this.location.reservationPath, this.location.lockDir].map((p) => path.basename(p).replace(/\./g, '\\.'));
+    const leftover = new RegExp(`^(${names.join('|')})\\.[0-9a-f]{12}\\.tmp$`);
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(this.location.home, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      if (!leftover.test(e.name)) {
+        continue;
+      }
+      try {
+        // Neither follows a link: a link planted under such a name is removed, never what it points to.
+        if (e.isDirectory()) {
+          fs.rmdirSync(path.join(this.location.home, e.name));
+        } else {
+          fs.unlinkSync(path.join(this.location.home, e.name));
+        }
+      } catch {
+        // Gone meanwhile, or not empty (then not ours): left alone.
+      }
     }
   }
 

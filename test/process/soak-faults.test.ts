@@ -64,6 +64,21 @@ describe('soak faults: what a kill or a tool at one precise step leaves behind',
     assert.deepEqual(bare, [], 'the lock folder stood without a record: a holder killed right then leaves a lock that only its heartbeat age can clear, and a touch dates that ahead');
   });
 
+  it('what a writer killed mid-write left in the lock home is removed by the next holder', async () => {
+    const lock = new WorkspaceLock(tempFolder());
+    const left = ['holder.json.0123456789ab.tmp', 'handoff.json.ba9876543210.tmp'].map((n) => path.join(lock.location.home, n));
+    for (const f of left) {
+      fs.writeFileSync(f, '{');
+    }
+    fs.mkdirSync(`${lock.location.lockDir}.00112233aabb.tmp`);
+    const other = path.join(lock.location.home, 'notes.tmp');
+    fs.writeFileSync(other, 'not ours');
+    const r = await lock.tryAcquire({ kind: 'cli', label: 'sweeper' });
+    assert.ok(r.ok);
+    await r.handle.release();
+    assert.deepEqual(fs.readdirSync(lock.location.home).sort(), ['.gitignore', 'notes.tmp']);
+  });
+
   it('a lock home removed and made again while the lock is being taken is not taken blind', async () => {
     const lock = new WorkspaceLock(tempFolder());
     let struck = false;
