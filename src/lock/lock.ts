@@ -11,7 +11,7 @@ import { readReservation, requestHandoff } from './handoff';
 import { LocationOptions, LockLocation, folderHash, locate, remakeHome } from './location';
 import { hostname, isAlive, selfRef } from './process-identity';
 import { HolderRecord, TaskRef, clipName, newToken, readRecord, writeRecord } from './record';
-import { LockState, describeHolder, judge, lockIdOf } from './state';
+import { LockState, TAKING_MS, beingTaken, describeHolder, judge, lockIdOf } from './state';
 import { LockWatcher, WatchEvent } from './watcher';
 
 export interface LockOptions extends LocationOptions {
@@ -209,8 +209,14 @@ export class WorkspaceLock {
    * forced holder's tasks still run on this host, the lock stays held until they have ended (handToTasks).
    */
   async reclaim(opts: { force?: boolean } = {}): Promise<ReclaimResult> {
-    return this.withReclaimMutex(() => {
-      const now = this.inspect();
+    return this.withReclaimMutex(async () => {
+      let now = this.inspect();
+      // A folder without a record that was born just now is being taken: removed now, its taker and the next one
+      // would both take the next folder for their own. Its record comes, or it outgrows being new.
+      for (let waited = 0; opts.force && this.unrecordedAndNew(now) && waited < TAKING_MS; waited += 20) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        now = this.inspect();
+      }
       if (now.state === 'free' || now.state === 'error') {
         return { result: 'nothing', state: now };
       }
@@ -266,6 +272,14 @@ export class WorkspaceLock {
       tasks: running,
     });
     return running;
+  }
+
+  private unrecordedAndNew(s: LockState): boolean {
+    if (s.state !== 'held' || s.holder.record) {
+      return false;
+    }
+    const st = statOrNull(this.location.lockDir);
+    return st !== null && beingTaken(st, Date.now());
   }
 
   /** Asks the live holder to hand the lock over; see handoff.ts. */

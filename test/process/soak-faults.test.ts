@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { WorkspaceLock } from '../../src/lock';
+import { spawn } from 'node:child_process';
+import { WorkspaceLock, processStart } from '../../src/lock';
 import { cleanup, cli, ownPid, runCli, tempFolder } from '../support/fixtures';
 import { waitFor } from '../support/wait';
 
@@ -77,6 +79,28 @@ describe('soak faults: what a kill or a tool at one precise step leaves behind',
     assert.ok(r.ok);
     await r.handle.release();
     assert.deepEqual(fs.readdirSync(lock.location.home).sort(), ['.gitignore', 'notes.tmp']);
+  });
+
+  it('reclaim --force of a lock folder still waiting for its record waits for it (removed, its taker and the next would both take the next folder)', async () => {
+    const lock = new WorkspaceLock(tempFolder());
+    // A taker between its mkdir and its record, whose command is about to start.
+    fs.mkdirSync(lock.location.lockDir);
+    const task = spawn('sleep', ['30'], { stdio: 'ignore' });
+    ownPid(task.pid ?? 0);
+    const reclaiming = lock.reclaim({ force: true });
+    setTimeout(() => {
+      const start = processStart(process.pid);
+      const id = fs.statSync(lock.location.lockDir);
+      fs.writeFileSync(lock.location.recordPath, JSON.stringify({
+        version: 1, token: 'taker', kind: 'cli', label: 'taker', pid: process.pid, start, hostname: os.hostname(),
+        since: new Date().toISOString(), socket: null, lockId: `${id.dev}:${id.ino}:${id.birthtimeMs}`,
+        tasks: [{ name: 'taker', pid: task.pid, start: processStart(task.pid ?? 0) }],
+      }));
+    }, 100);
+    const r = await reclaiming;
+    task.kill('SIGKILL');
+    assert.equal(r.result, 'reclaimed');
+    assert.deepEqual(r.result === 'reclaimed' ? (r.stillRunning ?? []).map((t) => t.pid) : [], [task.pid], 'the folder was removed before its record came: its taker never learnt it lost the lock');
   });
 
   it('a lock home removed and made again while the lock is being taken is not taken blind', async () => {
