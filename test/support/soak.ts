@@ -481,11 +481,22 @@ export async function soak(options: SoakOptions): Promise<SoakReport> {
       kill('cmd-at-gate', [tasks[0].pid]);
     }
   };
+  let watchedHome = '';
+  const homeIdentity = (): string => {
+    const st = fs.statSync(home, { throwIfNoEntry: false });
+    return st ? `${st.dev}:${st.ino}:${st.birthtimeMs}` : 'none';
+  };
   const watchHome = (): void => {
+    // A watch follows the folder, not the path: after an rm -rf of the lock home it hears nothing, and says nothing.
+    if (homeWatch && homeIdentity() !== watchedHome) {
+      homeWatch.close();
+      homeWatch = undefined;
+    }
     if (homeWatch || stopping) {
       return;
     }
     try {
+      watchedHome = homeIdentity();
       homeWatch = fs.watch(home, { persistent: false }, onRecord);
       homeWatch.on('error', () => {
         homeWatch?.close();
