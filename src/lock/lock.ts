@@ -206,7 +206,7 @@ export class WorkspaceLock {
   /**
    * Removes a stale lock, re-checking staleness at that moment under the reclaim mutex (never a blind
    * removal). A live holder is refused unless `force`; a forced holder learns it as a compromise. When a
-   * forced holder's tasks still run on this host, the lock stays held until they have ended (handToTasks).
+   * forced holder's tasks still run on this host, the lock stays held until they have ended (takeAway).
    */
   async reclaim(opts: { force?: boolean } = {}): Promise<ReclaimResult> {
     return this.withReclaimMutex(async () => {
