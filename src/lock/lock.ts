@@ -1,13 +1,13 @@
 // One workspace folder's lock: inspecting it, taking it (now, waiting, by adoption or reclaim), watching it.
 // The held lock is a LockHandle (handle.ts); handing it over lives in handoff.ts; the exit in exit.ts.
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import * as lockfile from 'proper-lockfile';
 import { socketPathFor } from './channel';
 import { LockError, errnoCode, errorMessage } from './errors';
 import type { Disposable } from './events';
 import { HolderInfo, LockHandle, lockFs } from './handle';
 import { readReservation, requestHandoff } from './handoff';
+import { sweepTemporaries } from './leftovers';
 import { LocationOptions, LockLocation, folderHash, locate, remakeHome } from './location';
 import { hostname, isAlive, selfRef } from './process-identity';
 import { HolderRecord, TaskRef, clipName, newToken, readRecord, writeRecord } from './record';
@@ -95,9 +95,10 @@ export class WorkspaceLock {
       return { ok: false, state: first };
     }
     return this.withReclaimMutex(async () => {
+      const judged = this.folderId();
       const now = this.inspect();
       if (now.state === 'stale') {
-        this.removeStale();
+        this.removeStale(judged);
       } else if (now.state !== 'free') {
         return { ok: false, state: now };
       }
@@ -189,12 +190,13 @@ export class WorkspaceLock {
    */
   async adopt(info: HolderInfo, isMine: (record: HolderRecord) => boolean): Promise<AcquireResult> {
     return this.withReclaimMutex(async () => {
+      const judged = this.folderId();
       const now = this.inspect();
       const rec = now.state === 'held' && now.holder.sameHost ? now.holder.record : undefined;
       if (!rec || isAlive(rec) || !isMine(rec)) {
         return { ok: false, state: now };
       }
-      this.removeStale();
+      this.removeStale(judged);
       const r = await this.mkdirAndClaim(info, newToken());
       if (r.ok) {
         r.handle.setTasks(rec.tasks);
@@ -210,11 +212,13 @@ export class WorkspaceLock {
    */
   async reclaim(opts: { force?: boolean } = {}): Promise<ReclaimResult> {
     return this.withReclaimMutex(async () => {
+      let judged = this.folderId();
       let now = this.inspect();
       // A folder without a record that was born just now is being taken: removed now, its taker and the next one
       // would both take the next folder for their own. Its record comes, or it outgrows being new.
       for (let waited = 0; opts.force && this.unrecordedAndNew(now) && waited < TAKING_MS; waited += 20) {
         await new Promise((resolve) => setTimeout(resolve, 20));
+        judged = this.folderId();
         now = this.inspect();
       }
       if (now.state === 'free' || now.state === 'error') {
@@ -227,7 +231,7 @@ export class WorkspaceLock {
         const stillRunning = this.takeAway();
         return { result: 'reclaimed', previous: now, ...(stillRunning.length > 0 ? { stillRunning } : {}) };
       }
-      this.removeStale();
+      this.removeStale(judged);
       return { result: 'reclaimed', previous: now };
     });
   }
@@ -243,6 +247,8 @@ export class WorkspaceLock {
   private takeAway(): TaskRef[] {
     const fresh = `${this.location.lockDir}.${newToken().slice(0, 12)}.tmp`;
     fs.mkdirSync(fresh);
+    // A rename keeps a folder's identity: this is the lock folder's from now on.
+    const ours = lockIdOf(fs.statSync(fresh));
     try {
       // A rename replaces an empty folder at once: at no moment is there no lock to see.
       fs.renameSync(fresh, this.location.lockDir);
@@ -255,7 +261,11 @@ export class WorkspaceLock {
     const prev = read.kind === 'ok' ? read.record : undefined;
     const running = prev && prev.hostname === hostname() ? prev.tasks.filter((t) => isAlive(t)) : [];
     if (!prev || running.length === 0) {
-      this.removeStale();
+      this.removeStale(ours);
+      return [];
+    }
+    if (this.folderId() !== ours) {
+      // Removed already (the outgoing holder's release, a tool): a record here would bind someone else's folder.
       return [];
     }
     writeRecord(this.location.recordPath, {
@@ -268,7 +278,7 @@ export class WorkspaceLock {
       hostname: hostname(),
       since: new Date().toISOString(),
       socket: null,
-      lockId: lockIdOf(fs.statSync(this.location.lockDir)),
+      lockId: ours,
       tasks: running,
     });
     return running;
@@ -351,7 +361,7 @@ export class WorkspaceLock {
       if (reservation) {
         fs.rmSync(this.location.reservationPath, { force: true });
       }
-      this.sweepTemporaries();
+      sweepTemporaries(this.location);
       return { ok: true, handle };
     } catch (err) {
       if (handle) {
@@ -368,39 +378,22 @@ export class WorkspaceLock {
     }
   }
 
-  /**
-   * Removes what writers killed mid-write left in the lock home (a temporary record or reservation, the new
-   * folder of a forced reclaim), which nothing else would ever remove. Only by a fresh holder: a write in flight
-   * now can only be a lost holder's, and failing it is right (its owner then does not start anything).
-   */
-  private sweepTemporaries(): void {
-    const names = [this.location.recordPath, this.location.reservationPath, this.location.lockDir].map((p) => path.basename(p).replace(/\./g, '\\.'));
-    const leftover = new RegExp(`^(${names.join('|')})\\.[0-9a-f]{12}\\.tmp$`);
-    let entries: fs.Dirent[];
-    try {
-      entries = fs.readdirSync(this.location.home, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      if (!leftover.test(e.name)) {
-        continue;
-      }
-      try {
-        // Neither follows a link: a link planted under such a name is removed, never what it points to.
-        if (e.isDirectory()) {
-          fs.rmdirSync(path.join(this.location.home, e.name));
-        } else {
-          fs.unlinkSync(path.join(this.location.home, e.name));
-        }
-      } catch {
-        // Gone meanwhile, or not empty (then not ours): left alone.
-      }
-    }
+  /** The identity of the folder at the lock's path, or 'none'. */
+  private folderId(): string {
+    const st = statOrNull(this.location.lockDir);
+    return st === null ? 'none' : lockIdOf(st);
   }
 
-  /** Only under the reclaim mutex, after the lock was judged stale (or a reclaim is forced). */
-  private removeStale(): void {
+  /**
+   * Only under the reclaim mutex, after the lock was judged stale (or a reclaim is forced), and only the folder
+   * that was judged (`judged`, its identity when it was judged): another may stand there by now (a release that
+   * removed a folder it took for its own a moment earlier, then a taker's new one), and removing that let two
+   * holders take the lock (found by the soak).
+   */
+  private removeStale(judged: string): void {
+    if (this.folderId() !== judged) {
+      return;
+    }
     const rec = readRecord(this.location.recordPath);
     if (rec.kind !== 'none') {
       fs.rmSync(this.location.recordPath, { force: true });

@@ -21,7 +21,7 @@ after(async () => {
  */
 const realFs = createRequire(__filename)('node:fs') as typeof fs;
 
-function intercept<K extends 'writeFileSync' | 'unlinkSync' | 'rmdirSync' | 'rmSync'>(name: K, around: (original: (typeof fs)[K]) => (typeof fs)[K]): () => void {
+function intercept<K extends 'writeFileSync' | 'unlinkSync' | 'rmdirSync' | 'rmSync' | 'openSync'>(name: K, around: (original: (typeof fs)[K]) => (typeof fs)[K]): () => void {
   const original = realFs[name];
   (realFs as unknown as Record<string, unknown>)[name] = around(original);
   return () => {
@@ -101,6 +101,35 @@ describe('soak faults: what a kill or a tool at one precise step leaves behind',
     task.kill('SIGKILL');
     assert.equal(r.result, 'reclaimed');
     assert.deepEqual(r.result === 'reclaimed' ? (r.stillRunning ?? []).map((t) => t.pid) : [], [task.pid], 'the folder was removed before its record came: its taker never learnt it lost the lock');
+  });
+
+  it('a reclaim removes only the folder it judged, not one that stands there by now', async () => {
+    const lock = new WorkspaceLock(tempFolder());
+    const held = await lock.tryAcquire({ kind: 'cli', label: 'outgoing' });
+    assert.ok(held.ok);
+    const idOf = (st: fs.Stats): string => `${st.dev}:${st.ino}:${st.birthtimeMs}`;
+    let next: string | undefined;
+    // Once the reclaim has put its own folder in place: the outgoing holder's release removes it (it had judged the
+    // folder its own a moment before), and a taker makes the next one.
+    const restore = intercept('openSync', (original) => ((p: fs.PathLike, ...rest: unknown[]) => {
+      const now = realFs.statSync(lock.location.lockDir, { throwIfNoEntry: false });
+      if (next === undefined && String(p) === lock.location.recordPath && now && idOf(now) !== held.handle.record.lockId) {
+        realFs.rmdirSync(lock.location.lockDir);
+        realFs.mkdirSync(lock.location.lockDir);
+        next = idOf(realFs.statSync(lock.location.lockDir));
+      }
+      return (original as (...a: unknown[]) => number)(p, ...rest);
+    }) as typeof fs.openSync);
+    try {
+      assert.equal((await lock.reclaim({ force: true })).result, 'reclaimed');
+    } finally {
+      restore();
+      await held.handle.release();
+    }
+    assert.ok(next);
+    const standing = realFs.statSync(lock.location.lockDir, { throwIfNoEntry: false });
+    assert.equal(standing && idOf(standing), next, 'the reclaim removed the next taker\'s folder: that taker and another would both hold the lock');
+    realFs.rmdirSync(lock.location.lockDir);
   });
 
   it('a lock home removed and made again while the lock is being taken is not taken blind', async () => {
