@@ -64,6 +64,11 @@ async function reclaim(p: Parsed): Promise<number> {
     case 'reclaimed': {
       const why = r.previous.state === 'stale' ? r.previous.reason : 'forced';
       out(`reclaimed the lock on ${lock.location.folder} from ${holderLine(r.previous)} (${why})`);
+      const running = r.stillRunning ?? [];
+      if (running.length > 0) {
+        const which = running.length === 1 ? `task (pid ${running[0].pid}) has` : `tasks (pid ${running.map((t) => t.pid).join(', ')}) have`;
+        out(`it stays held until the holder's ${which} ended, so that nothing starts beside what is still stopping`);
+      }
       return 0;
     }
   }

@@ -30,7 +30,7 @@ export function reservationNote(r: ReservationView | undefined): string | undefi
     return `the lock is reserved for a handoff for ${(r.remainingMs / 1000).toFixed(1)} s more`;
   }
   if (r?.state === 'bad') {
-    return `${r.reason}; "task-lock reclaim" removes it`;
+    return r.removable ? `${r.reason}; "task-lock reclaim" removes it` : `${r.reason}; remove it by hand`;
   }
   // One that is over is a leftover the next taker removes: not worth a line.
   return undefined;

@@ -134,6 +134,11 @@ function runHolding(handle: LockHandle, p: Parsed, label: string): Promise<numbe
         if (child.pid !== undefined) {
           handle.setTasks([{ name: label, pid: child.pid }]);
         }
+        if (!handle.isHeld) {
+          // Lost before the gate opened (onCompromised says so): CMD never starts.
+          child.kill('SIGKILL');
+          return;
+        }
         openGate(child);
       } catch (e) {
         // Unrecorded, CMD would run unguarded once this CLI died: it does not start at all.

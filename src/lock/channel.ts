@@ -63,6 +63,7 @@ export class HolderChannel {
   private readonly server: net.Server;
   private readonly clients = new Set<net.Socket>();
   private closed = false;
+  private fenced = false;
 
   private constructor(readonly path: string, server: net.Server) {
     this.server = server;
@@ -87,6 +88,14 @@ export class HolderChannel {
     server.on('connection', (socket) => {
       if (channel.closed) {
         socket.destroy();
+        return;
+      }
+      if (channel.fenced) {
+        // The lock is lost, the tasks still stopping: this channel only says that it is still here. The peer
+        // (a next taker's probe) hangs up at once: a write to it may fail, and must not crash this process.
+        socket.on('error', () => socket.destroy());
+        send(socket, { t: 'bye', reason: 'compromised' });
+        socket.end();
         return;
       }
       channel.clients.add(socket);
@@ -114,6 +123,22 @@ export class HolderChannel {
   }
 
   /** Says goodbye (so followers know a release from a death) and closes every connection. */
+  /**
+   * The lock was lost while its tasks may still be stopping: followers are told at once, but the channel stays
+   * open, so that the next taker sees a predecessor still here (predecessorGone) and waits before it starts
+   * its own command. `close` ends it once the tasks have ended; a process exit ends it too.
+   */
+  fence(): void {
+    if (this.closed || this.fenced) {
+      return;
+    }
+    this.fenced = true;
+    for (const c of this.clients) {
+      send(c, { t: 'bye', reason: 'compromised' });
+      c.end();
+    }
+  }
+
   close(reason: ByeReason): void {
     if (this.closed) {
       return;
@@ -142,6 +167,43 @@ export class HolderChannel {
       }
     }
   }
+}
+
+/** How long a new taker waits for a predecessor that lost the lock to stop its tasks: the CLI kills within 3 s. */
+const PREDECESSOR_MAX_MS = 15_000;
+
+/**
+ * Whether the channel at `socketPath` is gone: a predecessor that lost this lock (the lock home removed, a
+ * forced reclaim) keeps it open while its tasks stop (HolderChannel.fence). The next taker waits for that
+ * before its own command starts, backing off from 10 ms; false when it is still there after
+ * PREDECESSOR_MAX_MS (a frozen process): the caller goes on, and says so.
+ */
+export async function predecessorGone(socketPath: string | null): Promise<boolean> {
+  if (socketPath === null || process.platform === 'win32') {
+    return true;
+  }
+  const until = Date.now() + PREDECESSOR_MAX_MS;
+  for (let delay = 10; await answers(socketPath); delay = Math.min(200, delay * 2)) {
+    if (Date.now() >= until) {
+      return false;
+    }
+    await new Promise((resolve) => setTimeout(resolve, delay));
+  }
+  return true;
+}
+
+function answers(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.createConnection(socketPath);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => {
+      s.destroy();
+      resolve(false);
+    });
+  });
 }
 
 /** A follower's connection to the holder. `onClose` gets the goodbye reason, or undefined for a drop. */

@@ -154,6 +154,14 @@ export class LockHandle {
     this.watchFolder();
   }
 
+  /**
+   * Whether the folder at the lock's path is still the one this handle took. Asked once the watch is up
+   * (open): anything done to the folder before the watch began is seen here, anything after by the watch.
+   */
+  holdsFolder(): boolean {
+    return !this.released && this.stillOurs();
+  }
+
   /** The folder at the lock's path is still the one this handle took (by dev, inode and birth time). */
   private stillOurs(): boolean {
     return identityOf(this.lock.location.lockDir) === this.rec.lockId;
@@ -217,6 +225,11 @@ export class LockHandle {
     if (this.released) {
       return;
     }
+    // The folder may have gone since the watch's last word: a record written now would land on someone else's.
+    if (!this.stillOurs()) {
+      this.lose('the lock folder was removed or replaced');
+      return;
+    }
     const refs: TaskRef[] = [];
     for (const t of tasks) {
       const start = processStart(t.pid);
@@ -227,21 +240,31 @@ export class LockHandle {
     }
     this.rec = { ...this.rec, tasks: refs };
     writeRecord(this.lock.location.recordPath, this.rec);
+    // Taken away while the record was written: the taker read the record before ours, or it reads ours; either
+    // way the owner must learn it now (isHeld), before it lets the tasks start.
+    if (!this.stillOurs()) {
+      this.lose('the lock folder was removed or replaced');
+    }
   }
 
   async release(reason: ByeReason = 'released', beforeGoodbye?: () => void): Promise<void> {
     if (this.released) {
+      // Lost before: its owner has stopped its tasks now, so the fenced channel (see lose) may go.
+      this.channel?.close('compromised');
       return;
     }
     this.released = true;
     heldHandles.delete(this);
-    removeRecordIfOwned(this.lock.location.recordPath, this.rec.token);
+    // The folder first, then the record: killed in between, a record without a folder counts for nothing,
+    // while a folder without a record is a lock nobody can name, judged by its heartbeat alone (and a touch
+    // can date that ahead).
     try {
       await this.unlock();
     } catch {
       // ENOTACQUIRED after proper-lockfile gave the lock up: letGoOfFolder removes it.
     }
     this.letGoOfFolder();
+    removeRecordIfOwned(this.lock.location.recordPath, this.rec.token);
     beforeGoodbye?.();
     this.channel?.close(reason);
     this.dispose();
@@ -264,13 +287,14 @@ export class LockHandle {
       return;
     }
     this.released = true;
-    removeRecordIfOwned(this.lock.location.recordPath, this.rec.token);
+    // The folder first, then the record (see release).
     try {
       lockfile.unlockSync(this.lock.location.target, { realpath: false, fs: lockFs });
     } catch {
       // Already released, or given up by proper-lockfile: letGoOfFolder removes it.
     }
     this.letGoOfFolder();
+    removeRecordIfOwned(this.lock.location.recordPath, this.rec.token);
     this.channel?.closeSync();
   }
 
@@ -297,9 +321,12 @@ export class LockHandle {
     heldHandles.delete(this);
     const err = new Error(why);
     this.compromiseError = err;
-    // The record may be a new holder's by now: only ours is removed.
-    removeRecordIfOwned(this.lock.location.recordPath, this.rec.token);
-    this.channel?.close('compromised');
+    // The record stays. It names what this holder started, and whoever took the folder away may still read it
+    // (a forced reclaim keeps the lock held for the tasks it names); without our folder it counts for nothing,
+    // and the next holder writes its own over it. Removing it here also raced with that next holder's write.
+    // The channel stays, fenced, until the owner has stopped its tasks and calls release(): the next taker
+    // waits for it before starting its own (the lock home removed under a running command: found by the soak).
+    this.channel?.fence();
     this.compromised.fire(new LockError('io', `The lock in ${this.lock.location.home} was removed or taken over while held (${err.message}).`));
     this.dispose();
   }

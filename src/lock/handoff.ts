@@ -1,5 +1,6 @@
 // Handing the lock over to a requester: the request over the holder's channel, and the short reservation
 // that keeps other waiters from slipping in between the holder's release and the requester's claim.
+import * as fs from 'node:fs';
 import { connect, send } from './channel';
 import { LockError } from './errors';
 import { readSmallFile, writeFileAtomic } from './files';
@@ -39,7 +40,7 @@ export function readReservation(p: string): { token: string; until: number } | u
 }
 
 /** What `status` says of the reservation file: in effect (for how long), over (a harmless leftover), or bad. */
-export type ReservationView = { state: 'active'; remainingMs: number } | { state: 'over' } | { state: 'bad'; reason: string };
+export type ReservationView = { state: 'active'; remainingMs: number } | { state: 'over' } | { state: 'bad'; reason: string; removable: boolean };
 
 export function viewReservation(p: string, nowMs = Date.now()): ReservationView | undefined {
   const f = readSmallFile(p, 1024);
@@ -47,13 +48,57 @@ export function viewReservation(p: string, nowMs = Date.now()): ReservationView 
     return undefined;
   }
   if (f.kind === 'bad') {
-    return { state: 'bad', reason: f.reason };
+    // unlink removes anything but a folder.
+    let removable = true;
+    try {
+      removable = !fs.lstatSync(p).isDirectory();
+    } catch {
+      // Gone meanwhile.
+    }
+    return { state: 'bad', reason: f.reason, removable };
   }
   const r = readReservation(p);
   if (r === undefined) {
-    return { state: 'bad', reason: `${p} is not a valid reservation` };
+    return { state: 'bad', reason: `${p} is not a valid reservation`, removable: true };
   }
   return r.until > nowMs ? { state: 'active', remainingMs: r.until - nowMs } : { state: 'over' };
+}
+
+/**
+ * Removes a reservation file that is over or bad, under the reclaim mutex, and says what it removed. One in
+ * effect ends by itself within seconds: it stays. A handoff writes its reservation without the mutex, so the
+ * file is looked at again right before the unlink, by identity: a fresh one renamed into place meanwhile
+ * stays. What cannot be removed (a folder named handoff.json) is left and said, never an error: a reclaim
+ * must go on past it.
+ */
+export async function clearReservation(lock: WorkspaceLock): Promise<ReservationView | undefined> {
+  const p = lock.location.reservationPath;
+  return lock.withReclaimMutex(() => {
+    const r = viewReservation(p);
+    if (r === undefined || r.state === 'active') {
+      return undefined;
+    }
+    const seen = identityOf(p);
+    if (seen === undefined || viewReservation(p)?.state === 'active' || identityOf(p) !== seen) {
+      return undefined;
+    }
+    try {
+      // unlink removes a link or a FIFO itself, never what it points to.
+      fs.unlinkSync(p);
+    } catch {
+      return undefined;
+    }
+    return r;
+  });
+}
+
+function identityOf(p: string): string | undefined {
+  try {
+    const st = fs.lstatSync(p);
+    return `${st.dev}:${st.ino}:${st.mtimeMs}`;
+  } catch {
+    return undefined;
+  }
 }
 
 export function writeReservation(p: string, token: string): void {

@@ -113,6 +113,26 @@ export function locate(folder: string, options: LocationOptions = {}): LockLocat
   }
 }
 
+/**
+ * Makes a lock home again as locate() made it, after someone removed it (rm -rf) while this process was about
+ * to use it: a waiting holder goes on instead of failing. Best effort: the next attempt reports what fails.
+ */
+export function remakeHome(loc: LockLocation): void {
+  try {
+    if (loc.legacyHomes.length === 0) {
+      // An explicit lock directory (the only layout without old homes to respect).
+      prepareHome(loc.home, loc.home, '');
+    } else {
+      makePrivateRoot(loc.home);
+    }
+  } catch {
+    // Reported by the next mkdir of the lock folder, in its own words.
+  }
+}
+
+/** Made, then removed by someone (rm -rf) before it was used: made again, a few times, then reported. */
+const HOME_ATTEMPTS = 3;
+
 function isDirectory(p: string): boolean {
   try {
     return p !== '' && fs.statSync(p).isDirectory();
@@ -156,9 +176,18 @@ function legacyHomesOf(realFolder: string): string[] {
  * owned by this user, not writable by others. Another user's folder or one that others can write is
  * refused with its owner named: its contents could be anyone's.
  */
-export function makePrivateRoot(dir: string): void {
-  makeDirs(dir, 0o700);
-  const st = fs.lstatSync(dir);
+export function makePrivateRoot(dir: string, attempt = 1): void {
+  let st: fs.Stats;
+  try {
+    makeDirs(dir, 0o700);
+    st = fs.lstatSync(dir);
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT' && attempt < HOME_ATTEMPTS) {
+      makePrivateRoot(dir, attempt + 1);
+      return;
+    }
+    throw err;
+  }
   if (st.isSymbolicLink() || !st.isDirectory()) {
     throw new LockError('home-unusable', `${dir} is in the way: ${st.isSymbolicLink() ? 'a symbolic link' : 'a file'} stands where Task Lock needs a folder. Move or remove it.`);
   }
@@ -186,7 +215,7 @@ function ownerName(uid: number): string {
   }
 }
 
-function prepareHome(home: string, what: string, advice: string): void {
+function prepareHome(home: string, what: string, advice: string, attempt = 1): void {
   const base = path.dirname(home);
   let baseMode: number;
   try {
@@ -213,6 +242,10 @@ function prepareHome(home: string, what: string, advice: string): void {
     fs.accessSync(home, fs.constants.W_OK);
   } catch (err) {
     const code = errnoCode(err);
+    if (code === 'ENOENT' && attempt < HOME_ATTEMPTS) {
+      prepareHome(home, what, advice, attempt + 1);
+      return;
+    }
     const made = statOrUndefined(home);
     if ((code === 'EACCES' || code === 'EPERM') && made !== undefined) {
       // The workspace's own folder is the one in the way: name it and its maker, not the shared folder.

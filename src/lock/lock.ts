@@ -3,16 +3,19 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as lockfile from 'proper-lockfile';
-import { socketPathFor } from './channel';
+import { predecessorGone, socketPathFor } from './channel';
 import { LockError, errnoCode, errorMessage } from './errors';
 import type { Disposable } from './events';
 import { HolderInfo, LockHandle, lockFs } from './handle';
-import { ReservationView, readReservation, requestHandoff, viewReservation } from './handoff';
+import { ReservationView, clearReservation, readReservation, requestHandoff, viewReservation } from './handoff';
 import { lookInterval, observe } from './heartbeat';
-import { LocationOptions, LockLocation, folderHash, locate } from './location';
+import { sweepTemporaries } from './leftovers';
+import { LocationOptions, LockLocation, folderHash, locate, remakeHome } from './location';
 import { hostname, isAlive, pidNamespace, selfRef } from './process-identity';
-import { HolderRecord, clipName, newToken, readRecord } from './record';
-import { LockState, describeHolder, judge, lockIdOf } from './state';
+import { HolderRecord, TaskRef, clipName, newToken, readRecord } from './record';
+import { LockState, TAKING_MS, judge, lockIdOf } from './state';
+import { takeAway, unrecordedAndNew } from './forced';
+import { WaitOptions, acquireWaiting, watchHeartbeat } from './waiting';
 import { LockWatcher, WatchEvent } from './watcher';
 
 export interface LockOptions extends LocationOptions {
@@ -43,7 +46,8 @@ export type AcquireResult = { ok: true; handle: LockHandle } | { ok: false; stat
 
 export type ReclaimResult =
   | { result: 'nothing'; state: LockState }
-  | { result: 'reclaimed'; previous: LockState }
+  /** `stillRunning`: the taken-away holder's tasks that still ran; the lock stays held until they have ended. */
+  | { result: 'reclaimed'; previous: LockState; stillRunning?: TaskRef[] }
   | { result: 'alive'; state: LockState };
 
 /** One workspace folder's lock. Cheap to make; it touches the disk only when asked. */
@@ -118,11 +122,29 @@ export class WorkspaceLock {
    * waiters see the same dead holder exactly one of them wins.
    */
   async tryAcquire(info: HolderInfo, token = newToken(), opts: { waitForReclaim?: boolean } = {}): Promise<AcquireResult> {
+    const r = await this.claim(info, token, opts);
+    if (r.ok && this.location.legacyHomes.length > 0) {
+      // An older version may have taken its old lock between the look and this claim: it knows nothing of
+      // this one, so this side yields.
+      const old = this.inspectLegacy();
+      if (old.state === 'held') {
+        await r.handle.release();
+        return { ok: false, state: old };
+      }
+    }
+    return r;
+  }
+
+  private async claim(info: HolderInfo, token: string, opts: { waitForReclaim?: boolean }): Promise<AcquireResult> {
     // proper-lockfile removes a lock whose heartbeat is old by itself; that would break a lock kept alive
     // by a task that outlived its launcher. So it is only asked when no lock directory exists.
     const first = this.inspect();
     if (first.state === 'free') {
-      const r = await this.mkdirAndClaim(info, token);
+      let r = await this.mkdirAndClaim(info, token);
+      // Still free: the folder went while it was being taken (the lock home removed): once more, now.
+      if (!r.ok && r.state.state === 'free') {
+        r = await this.mkdirAndClaim(info, token);
+      }
       if (r.ok || r.state.state !== 'stale') {
         return r;
       }
@@ -130,9 +152,10 @@ export class WorkspaceLock {
       return { ok: false, state: first };
     }
     const reclaim = async (): Promise<AcquireResult> => {
+      const judged = this.folderId();
       const now = this.inspect();
       if (now.state === 'stale') {
-        this.removeStale();
+        this.removeStale(judged);
       } else if (now.state !== 'free') {
         return { ok: false, state: now };
       }
@@ -149,72 +172,10 @@ export class WorkspaceLock {
 
   /**
    * Waits for the lock until `waitMs` (default: forever) or the signal aborts. `onWaiting` is told whom
-   * it waits for each time the holder changes. No polling: it wakes on the holder's channel and the
-   * lock folder's events.
+   * it waits for each time the holder changes. No polling: see waiting.ts.
    */
-  async acquire(
-    info: HolderInfo,
-    opts: { waitMs?: number; signal?: AbortSignal; onWaiting?(state: LockState): void; token?: string } = {},
-  ): Promise<LockHandle> {
-    const token = opts.token ?? newToken();
-    const deadline = opts.waitMs === undefined ? Infinity : Date.now() + opts.waitMs;
-    let lastSeen = '';
-    let wake: (() => void) | undefined;
-    // A change may arrive while an attempt is running, before anyone waits: it must not be lost.
-    let changed = false;
-    const watcher = this.watch(
-      () => {
-        changed = true;
-        wake?.();
-      },
-      { myToken: token, everyCheck: true },
-    );
-    // The watcher's handles are unref'd so that a holder never pins its process; a waiter should.
-    const keepAlive = setInterval(() => undefined, 1 << 30);
-    try {
-      for (;;) {
-        if (opts.signal?.aborted) {
-          throw new LockError('timeout', 'Gave up waiting for the lock.');
-        }
-        changed = false;
-        const r = await this.tryAcquire(info, token, { waitForReclaim: false });
-        if (r.ok) {
-          return r.handle;
-        }
-        if (r.state.state === 'error') {
-          throw new LockError('io', r.state.message);
-        }
-        const who = r.state.state === 'held' ? describeHolder(r.state.holder) : r.state.state;
-        if (who !== lastSeen) {
-          lastSeen = who;
-          opts.onWaiting?.(r.state);
-        }
-        const left = deadline - Date.now();
-        if (left <= 0) {
-          throw new LockError('timeout', `The lock is still held by ${who}.`);
-        }
-        if (changed) {
-          continue;
-        }
-        await new Promise<void>((resolve) => {
-          // The watcher wakes us on every change; the timer is a safety net for a reservation that runs out.
-          // A reclaimer that died holding the mutex leaves no event: its mutex turns stale after MIN_STALE_MS.
-          const timer = setTimeout(done, Math.min(left, r.reserved ? 250 : r.reclaiming ? MIN_STALE_MS + 100 : this.staleMs));
-          const onAbort = (): void => done();
-          opts.signal?.addEventListener('abort', onAbort, { once: true });
-          function done(): void {
-            clearTimeout(timer);
-            opts.signal?.removeEventListener('abort', onAbort);
-            wake = undefined;
-            resolve();
-          }
-          wake = done;
-        });
-      }
-    } finally {
-      clearInterval(keepAlive);
-      watcher.dispose();
-    }
+  acquire(info: HolderInfo, opts: WaitOptions = {}): Promise<LockHandle> {
+    return acquireWaiting(this, info, opts);
   }
 
   /**
@@ -224,12 +185,13 @@ export class WorkspaceLock {
    */
   async adopt(info: HolderInfo, isMine: (record: HolderRecord) => boolean): Promise<AcquireResult> {
     return this.withReclaimMutex(async () => {
+      const judged = this.folderId();
       const now = this.inspect();
       const rec = now.state === 'held' && now.holder.sameHost ? now.holder.record : undefined;
       if (!rec || isAlive(rec) || !isMine(rec)) {
         return { ok: false, state: now };
       }
-      this.removeStale();
+      this.removeStale(judged);
       const r = await this.mkdirAndClaim(info, newToken());
       if (r.ok) {
         r.handle.setTasks(rec.tasks);
@@ -240,14 +202,23 @@ export class WorkspaceLock {
 
   /**
    * Removes a stale lock, re-checking staleness at that moment under the reclaim mutex (never a blind
-   * removal). A live holder is refused unless `force`; a forced holder learns it as a compromise.
+   * removal). A live holder is refused unless `force`; a forced holder learns it as a compromise. When a
+   * forced holder's tasks still run on this host, the lock stays held until they have ended (takeAway).
    */
   async reclaim(opts: { force?: boolean } = {}): Promise<ReclaimResult> {
     if (!opts.force) {
-      await this.watchHeartbeat();
+      await watchHeartbeat(this);
     }
-    return this.withReclaimMutex(() => {
-      const now = this.inspect();
+    return this.withReclaimMutex(async () => {
+      let judged = this.folderId();
+      let now = this.inspect();
+      // A folder without a record that was born just now is being taken: removed now, its taker and the next one
+      // would both take the next folder for their own. Its record comes, or it outgrows being new.
+      for (let waited = 0; opts.force && unrecordedAndNew(this, now) && waited < TAKING_MS; waited += 20) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        judged = this.folderId();
+        now = this.inspect();
+      }
       if (now.state === 'free' || now.state === 'error') {
         return { result: 'nothing', state: now };
       }
@@ -255,7 +226,11 @@ export class WorkspaceLock {
       if (now.state !== 'stale' && (!opts.force || (now.state === 'held' && now.holder.legacyHome !== undefined))) {
         return { result: 'alive', state: now };
       }
-      this.removeStale();
+      if (now.state === 'held' && now.holder.sameHost) {
+        const stillRunning = takeAway(this);
+        return { result: 'reclaimed', previous: now, ...(stillRunning.length > 0 ? { stillRunning } : {}) };
+      }
+      this.removeStale(judged);
       return { result: 'reclaimed', previous: now };
     });
   }
@@ -265,42 +240,13 @@ export class WorkspaceLock {
     return viewReservation(this.location.reservationPath);
   }
 
-  /**
-   * Removes a reservation file that is over or bad (under the reclaim mutex, so never one a handoff writes
-   * at this moment), and says what it removed. One in effect ends by itself within seconds: it stays.
-   */
-  async clearReservation(): Promise<ReservationView | undefined> {
-    return this.withReclaimMutex(() => {
-      const r = this.reservation();
-      if (r === undefined || r.state === 'active') {
-        return undefined;
-      }
-      try {
-        // unlink removes a link or a FIFO itself, never what it points to; a folder there is left, and named.
-        fs.unlinkSync(this.location.reservationPath);
-      } catch (err) {
-        throw new LockError('reclaim-failed', `Cannot remove ${this.location.reservationPath}: ${errorMessage(err)}. Remove it by hand.`);
-      }
-      return r;
-    });
+  /** Removes a reservation file that is over or bad, and says what it removed (see handoff.ts). */
+  clearReservation(): Promise<ReservationView | undefined> {
+    return clearReservation(this);
   }
 
-  /**
-   * A holder judged by its heartbeat is alive at a first look (heartbeat.ts): before a reclaim, watch it until
-   * it is seen to beat (alive) or to stand still for `stale` (stale), at most `stale + look`.
-   */
-  private async watchHeartbeat(): Promise<void> {
-    let lastStill = -1;
-    for (;;) {
-      const s = this.inspect();
-      const still = s.state === 'held' ? s.holder.heartbeatStillMs : undefined;
-      if (still === undefined || still < lastStill) {
-        return;
-      }
-      lastStill = still;
-      await new Promise((resolve) => setTimeout(resolve, Math.max(20, Math.min(this.lookMs, this.staleMs - still + 20))));
-    }
-  }
+
+
 
   /** Asks the live holder to hand the lock over; see handoff.ts. */
   requestHandoff(info: HolderInfo, opts: { timeoutMs?: number } = {}): Promise<LockHandle> {
@@ -332,6 +278,11 @@ export class WorkspaceLock {
       if (errnoCode(err) === 'ELOCKED') {
         return { ok: false, state: this.inspect() };
       }
+      if (errnoCode(err) === 'ENOENT') {
+        // The lock home was removed (rm -rf) since this process found it: made again, it is free to take.
+        remakeHome(this.location);
+        return { ok: false, state: this.inspect() };
+      }
       throw new LockError('io', `Cannot take the lock in ${this.location.home}: ${errorMessage(err)}`);
     }
     try {
@@ -341,6 +292,10 @@ export class WorkspaceLock {
         await release();
         return { ok: false, state: this.inspect(), reserved: true };
       }
+      const socketPath = socketPathFor(this.socketKey);
+      // A predecessor that lost this lock may still be stopping its command: ours starts after it (a frozen
+      // one is waited for a bounded time: README, "Guarantees and limits").
+      await predecessorGone(socketPath);
       const me = selfRef();
       const record: HolderRecord = {
         version: 1,
@@ -357,10 +312,17 @@ export class WorkspaceLock {
         tasks: [],
       };
       handle = new LockHandle(this, record, release);
-      await handle.open(socketPathFor(this.socketKey));
+      await handle.open(socketPath);
+      if (!handle.holdsFolder()) {
+        // The folder went (rm -rf of the lock home, which someone made again) before the watch began: a holder
+        // told it holds would be blind to its loss and run beside the next one.
+        await handle.release();
+        return { ok: false, state: this.inspect() };
+      }
       if (reservation) {
         fs.rmSync(this.location.reservationPath, { force: true });
       }
+      sweepTemporaries(this.location);
       return { ok: true, handle };
     } catch (err) {
       if (handle) {
@@ -368,12 +330,50 @@ export class WorkspaceLock {
       } else {
         await release().catch(() => undefined);
       }
+      if (errnoCode(err) === 'ENOENT') {
+        // The lock home went with the folder just taken (rm -rf): nothing is held, and the way is free again.
+        remakeHome(this.location);
+        return { ok: false, state: this.inspect() };
+      }
       throw new LockError('io', `Took the lock in ${this.location.home} but could not record the holder: ${errorMessage(err)}`);
     }
   }
 
-  /** Only under the reclaim mutex, after the lock was judged stale (or a reclaim is forced). */
-  private removeStale(): void {
+  /** The identity of the folder at the lock's path, or 'none'. */
+  /**
+   * proper-lockfile judges the mutex by its mtime against this clock: one dated ahead (a clock stepped back
+   * after a reclaimer was killed, a `touch -d`) would look fresh for that long and lock everyone out. A
+   * mutex is held for milliseconds, so one dated more than MIN_STALE_MS ahead is a leftover: it is dated
+   * back, and proper-lockfile takes it as stale.
+   */
+  private ageFutureMutex(): void {
+    const dir = `${this.location.reclaimTarget}.lock`;
+    try {
+      if (fs.statSync(dir).mtimeMs > Date.now() + MIN_STALE_MS) {
+        fs.utimesSync(dir, new Date(0), new Date(0));
+      }
+    } catch {
+      // No mutex there, or not ours to date: proper-lockfile says what it finds.
+    }
+  }
+
+  /** The lock folder's identity now ('none' without one). For the engine's own modules. */
+  folderId(): string {
+    const st = statOrNull(this.location.lockDir);
+    return st === null ? 'none' : lockIdOf(st);
+  }
+
+  /**
+   * Only under the reclaim mutex, after the lock was judged stale (or a reclaim is forced), and only the folder
+   * that was judged (`judged`, its identity when it was judged): another may stand there by now (a release that
+   * removed a folder it took for its own a moment earlier, then a taker's new one), and removing that let two
+   * holders take the lock (found by the soak).
+   */
+  /** For the engine's own modules, only under the reclaim mutex: see the comment below. */
+  removeStale(judged: string): void {
+    if (this.folderId() !== judged) {
+      return;
+    }
     const rec = readRecord(this.location.recordPath);
     if (rec.kind !== 'none') {
       fs.rmSync(this.location.recordPath, { force: true });
@@ -390,12 +390,16 @@ export class WorkspaceLock {
     }
   }
 
-  /** Runs `fn` under the reclaim mutex; with `wait` false, undefined at once when someone else holds it. */
-  private async withReclaimMutex<T>(fn: () => T | Promise<T>): Promise<T>;
-  private async withReclaimMutex<T>(fn: () => T | Promise<T>, wait: false): Promise<T | undefined>;
-  private async withReclaimMutex<T>(fn: () => T | Promise<T>, wait = true): Promise<T | undefined> {
+  /**
+   * Runs `fn` under the reclaim mutex; with `wait` false, undefined at once when someone else holds it. For the
+   * engine's own modules (handoff.ts): what removes files in the lock home runs under it.
+   */
+  async withReclaimMutex<T>(fn: () => T | Promise<T>): Promise<T>;
+  async withReclaimMutex<T>(fn: () => T | Promise<T>, wait: false): Promise<T | undefined>;
+  async withReclaimMutex<T>(fn: () => T | Promise<T>, wait = true): Promise<T | undefined> {
     let release: () => Promise<void>;
     try {
+      this.ageFutureMutex();
       release = await lockfile.lock(this.location.reclaimTarget, {
         stale: MIN_STALE_MS,
         update: 1000,
@@ -417,7 +421,7 @@ export class WorkspaceLock {
   }
 }
 
-function statOrNull(p: string): fs.Stats | null {
+export function statOrNull(p: string): fs.Stats | null {
   try {
     return fs.statSync(p);
   } catch (err) {

@@ -50,6 +50,20 @@ export interface JudgeInput {
   isAlive(ref: ProcessRef): boolean;
 }
 
+/**
+ * How long a lock folder may stand without its record because its taker is between mkdir and record write (a few
+ * milliseconds, longer on a loaded machine). Removed meanwhile (a forced reclaim), its taker and the next one both
+ * took the next folder for their own: the taker learns its folder's identity by a stat after the mkdir.
+ */
+export const TAKING_MS = 2_000;
+
+/** Whether a lock folder was born so recently that its taker may still be writing its record (by birth time, which no touch changes). */
+export function beingTaken(lockDir: Pick<Stats, 'birthtimeMs'>, nowMs: number): boolean {
+  const age = nowMs - lockDir.birthtimeMs;
+  // Without birth times (some file systems give 0) nothing is young: the heartbeat decides, as before.
+  return lockDir.birthtimeMs > 0 && age >= 0 && age < TAKING_MS;
+}
+
 export function lockIdOf(st: Pick<Stats, 'dev' | 'ino' | 'birthtimeMs'>): string {
   return `${st.dev}:${st.ino}:${st.birthtimeMs}`;
 }

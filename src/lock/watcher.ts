@@ -54,6 +54,8 @@ export class LockWatcher implements Disposable {
   private dropCheckDelay = DROP_CHECK_FIRST_MS;
   private lastKey = '';
   private lockDirId = '';
+  /** The lock home's identity when its watch began (see check). */
+  private homeId = '';
   private disposed = false;
 
   /**
@@ -82,6 +84,7 @@ export class LockWatcher implements Disposable {
 
   private watchFolder(): void {
     const lockDirName = path.basename(this.lock.location.lockDir);
+    this.homeId = identity(this.lock.location.home);
     try {
       this.fsWatcher = fs.watch(this.lock.location.home, { persistent: false }, (eventType, filename) => {
         // A heartbeat (proper-lockfile touching the lock folder) teaches nothing. Linux reports it as 'rename'
@@ -118,6 +121,12 @@ export class LockWatcher implements Disposable {
     }
     clearTimeout(this.timer);
     this.timer = undefined;
+    // A watch follows the folder, not its path: after rm -rf of the lock home (made again by the next holder)
+    // it hears nothing more, and no error says so. A lock home that is not the one watched is watched anew.
+    if (this.fsWatcher && identity(this.lock.location.home) !== this.homeId) {
+      this.fsWatcher.close();
+      this.fsWatcher = undefined;
+    }
     if (!this.fsWatcher) {
       this.watchFolder();
     }
@@ -131,6 +140,10 @@ export class LockWatcher implements Disposable {
       return;
     }
     this.follow(state);
+    if (!this.fsWatcher && !this.timer) {
+      // No lock home to watch yet: look again in a while, as after a watch error.
+      this.later(this.lock.updateMs, 'timer');
+    }
   }
 
   private follow(state: LockState): void {

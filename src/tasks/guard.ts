@@ -387,8 +387,8 @@ export class FolderGuard implements vscode.Disposable {
       return;
     }
     this.log.error(err.message);
-    // Someone else may run the tasks now: never keep a second copy.
-    void this.lock.serial(() => this.running.stopAll('the lock was lost', undefined));
+    // Never keep a second copy; once they ended, the lost handle's channel goes (the next holder waits for it).
+    void this.lock.serial(() => this.running.stopAll('the lock was lost', undefined).then(() => h.release()));
     this.host.events.compromised(this);
     this.lock.refresh();
   }

@@ -168,3 +168,38 @@ describe('faults: a reclaimer killed while it held the reclaim mutex', () => {
     assert.equal(lock.inspect().state, 'free');
   });
 });
+
+describe('faults: a folder named handoff.json (review)', () => {
+  it('status says to remove it by hand, and reclaim still reclaims a stale lock past it', async () => {
+    const folder = tempFolder();
+    const lock = new WorkspaceLock(folder);
+    fs.mkdirSync(lock.location.reservationPath);
+    const text = await runCli(['status', '--folder', folder]);
+    assert.match(text.stdout, /handoff\.json is not a regular file; remove it by hand\n$/);
+    fs.mkdirSync(lock.location.lockDir);
+    const st = fs.statSync(lock.location.lockDir);
+    fs.writeFileSync(lock.location.recordPath, JSON.stringify({ version: 1, token: 'f'.repeat(32), kind: 'cli', label: 'gone', pid: 2 ** 22 - 1, start: 'x', hostname: os.hostname(), since: new Date().toISOString(), socket: null, lockId: `${st.dev}:${st.ino}:${st.birthtimeMs}`, tasks: [] }));
+    const r = await runCli(['reclaim', '--folder', folder]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /reclaimed the lock/);
+    assert.equal(fs.statSync(lock.location.reservationPath).isDirectory(), true, 'left where it is');
+  });
+});
+
+describe('faults: a reclaim mutex dated ahead (review)', () => {
+  it('a waiter takes a dead holder\'s lock although a leftover mutex claims to be fresh for an hour', async () => {
+    const folder = tempFolder();
+    const lock = new WorkspaceLock(folder);
+    fs.mkdirSync(lock.location.lockDir);
+    const st = fs.statSync(lock.location.lockDir);
+    fs.writeFileSync(lock.location.recordPath, JSON.stringify({ version: 1, token: 'a'.repeat(32), kind: 'cli', label: 'gone', pid: 2 ** 22 - 1, start: 'x', hostname: os.hostname(), since: new Date().toISOString(), socket: null, lockId: `${st.dev}:${st.ino}:${st.birthtimeMs}`, tasks: [] }));
+    const mutex = `${lock.location.reclaimTarget}.lock`;
+    fs.mkdirSync(mutex);
+    const ahead = new Date(Date.now() + 3600_000);
+    fs.utimesSync(mutex, ahead, ahead);
+    // Within the time a dead holder's lock takes anyway: no hour-long wait, no error.
+    const r = await runCli(['run', '--wait=20', '--folder', folder, '--', 'sh', '-c', 'echo ran']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'ran\n');
+  });
+});

@@ -131,6 +131,30 @@ describe('lock location', () => {
     }
   });
 
+  it('yields to an older version that takes its old lock between the look and the claim', async () => {
+    const folder = tempFolder();
+    const lock = new WorkspaceLock(folder);
+    const old = path.join(folder, '.vscode', 'task-lock');
+    // The older version takes its lock the moment this one has looked (its inspect found nothing there).
+    const inspect = lock.inspect.bind(lock);
+    let looked = false;
+    lock.inspect = (token?: string) => {
+      const s = inspect(token);
+      if (!looked) {
+        looked = true;
+        fs.mkdirSync(path.join(old, 'workspace.lock'), { recursive: true });
+        const st = fs.statSync(path.join(old, 'workspace.lock'));
+        fs.writeFileSync(path.join(old, 'holder.json'), JSON.stringify({ version: 1, token: 'b'.repeat(32), kind: 'cli', label: 'old', pid: process.pid, start: null, hostname: os.hostname(), since: new Date().toISOString(), socket: null, lockId: `${st.dev}:${st.ino}:${st.birthtimeMs}`, tasks: [] }));
+      }
+      return s;
+    };
+    const r = await lock.tryAcquire({ kind: 'cli', label: 'new' });
+    assert.equal(r.ok, false);
+    assert.equal(!r.ok && r.state.state === 'held' ? r.state.holder.legacyHome : undefined, old);
+    assert.equal(new WorkspaceLock(folder).inspect().state, 'held', 'still the older version\'s: this one let go of its own');
+    assert.equal(fs.existsSync(lock.location.lockDir), false);
+  });
+
   it('ignores a dead older version\'s lock inside the folder and leaves it where it is', async () => {
     const folder = tempFolder();
     const old = path.join(folder, '.vscode', 'task-lock');
