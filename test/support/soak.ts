@@ -628,6 +628,10 @@ export async function soak(options: SoakOptions): Promise<SoakReport> {
   if (options.keep || report.overlaps > 0 || report.leftovers.length > 0) {
     report.kept = root;
   } else {
+    // The lock home lives in the user's cache (unless --lock-dir put it under the root): not left there.
+    if (home !== '' && !home.startsWith(root + path.sep)) {
+      fs.rmSync(home, { recursive: true, force: true });
+    }
     fs.rmSync(root, { recursive: true, force: true });
   }
   return report;
