@@ -115,6 +115,11 @@ export class HolderChannel {
     });
     // The channel serves the lock; it must not keep a process alive on its own.
     server.unref();
+    try {
+      channel.inode = fs.lstatSync(socketPath).ino;
+    } catch {
+      // Windows pipes have no file: nothing to remove later either.
+    }
     return channel;
   }
 
@@ -158,10 +163,15 @@ export class HolderChannel {
     this.removeSocketFile();
   }
 
+  /** The socket file this channel made: a lost holder closing late must not unlink its successor's. */
+  private inode: number | undefined;
+
   private removeSocketFile(): void {
     if (process.platform !== 'win32') {
       try {
-        fs.unlinkSync(this.path);
+        if (this.inode === undefined || fs.lstatSync(this.path).ino === this.inode) {
+          fs.unlinkSync(this.path);
+        }
       } catch {
         // Already gone.
       }

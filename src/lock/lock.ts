@@ -397,21 +397,28 @@ export class WorkspaceLock {
   async withReclaimMutex<T>(fn: () => T | Promise<T>): Promise<T>;
   async withReclaimMutex<T>(fn: () => T | Promise<T>, wait: false): Promise<T | undefined>;
   async withReclaimMutex<T>(fn: () => T | Promise<T>, wait = true): Promise<T | undefined> {
-    let release: () => Promise<void>;
-    try {
-      this.ageFutureMutex();
-      release = await lockfile.lock(this.location.reclaimTarget, {
-        stale: MIN_STALE_MS,
-        update: 1000,
-        realpath: false,
-        retries: wait ? { retries: 400, minTimeout: 1, maxTimeout: 20, factor: 1.3 } : 0,
-        onCompromised: () => undefined,
-      });
-    } catch (err) {
-      if (!wait && errnoCode(err) === 'ELOCKED') {
-        return undefined;
+    let release: (() => Promise<void>) | undefined;
+    for (let attempt = 1; release === undefined; attempt++) {
+      try {
+        this.ageFutureMutex();
+        release = await lockfile.lock(this.location.reclaimTarget, {
+          stale: MIN_STALE_MS,
+          update: 1000,
+          realpath: false,
+          retries: wait ? { retries: 400, minTimeout: 1, maxTimeout: 20, factor: 1.3 } : 0,
+          onCompromised: () => undefined,
+        });
+      } catch (err) {
+        if (!wait && errnoCode(err) === 'ELOCKED') {
+          return undefined;
+        }
+        // The lock home removed meanwhile (rm -rf; found by the soak): made again, once or twice.
+        if (errnoCode(err) === 'ENOENT' && attempt < 3) {
+          remakeHome(this.location);
+          continue;
+        }
+        throw new LockError('io', `Cannot check the lock in ${this.location.home}: ${errorMessage(err)}`);
       }
-      throw new LockError('io', `Cannot check the lock in ${this.location.home}: ${errorMessage(err)}`);
     }
     try {
       return await fn();

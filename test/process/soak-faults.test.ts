@@ -258,3 +258,13 @@ describe('soak faults: the lock taken away while the command is still stopping',
     assert.deepEqual(order, ['A start', 'A end', 'B start', 'B end'], 'B ran while A\'s command was still stopping');
   });
 });
+
+describe('soak faults: the lock home removed before the reclaim mutex is taken', () => {
+  it('a reclaim (and a waiter\'s reclaim of a stale lock) makes the home again instead of failing', async () => {
+    const lock = new WorkspaceLock(tempFolder());
+    // Found by the soak: rm -rf between locating the home and taking the mutex ended nine CLIs with status 1.
+    fs.rmSync(lock.location.home, { recursive: true, force: true });
+    const r = await lock.reclaim();
+    assert.equal(r.result, 'nothing');
+  });
+});
