@@ -245,9 +245,6 @@ export class WorkspaceLock {
     return clearReservation(this);
   }
 
-
-
-
   /** Asks the live holder to hand the lock over; see handoff.ts. */
   requestHandoff(info: HolderInfo, opts: { timeoutMs?: number } = {}): Promise<LockHandle> {
     return requestHandoff(this, info, opts);
