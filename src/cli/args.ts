@@ -1,8 +1,18 @@
 // The command line, parsed: no I/O here, so every rule is unit-tested.
 import { DEFAULT_STALE_MS, MAX_STALE_MS, MIN_STALE_MS } from '../lock';
 
+const RUN_OPTIONS = `run:
+  --wait              wait for the lock instead of exiting with status 75 when it is held
+  --wait=SECONDS      wait at most that long, then exit with status 75
+  -E N, --conflict-exit-code=N
+                      the exit status when the lock is held (default 75), as flock(1) has it
+  --label NAME        how other windows and commands name this holder (default: the command line)
+  --no-handoff        refuse requests from VS Code's "Take Over" (by default CMD is stopped and the lock handed over)`;
+
+const EXIT_STATUS = 'Exit status: CMD\'s status for run; 75 when the lock is held by someone else; 2 for a usage error; 1 for other errors.';
+
 export const USAGE = `Usage:
-  task-lock run [--folder DIR] [--wait[=SECONDS]] [--label NAME] [--no-handoff] -- CMD [ARGS...]
+  task-lock run [--folder DIR] [--wait[=SECONDS]] [-E N] [--label NAME] [--no-handoff] -- CMD [ARGS...]
   task-lock status [--folder DIR] [--json]
   task-lock reclaim [--folder DIR] [--force]
 
@@ -16,13 +26,17 @@ Common options:
   --lock-dir=DIR      keep the lock in DIR (one subfolder per folder) instead of ~/.cache/task-lock, for example
                       a path shared with other machines or a container
 
-run:
-  --wait              wait for the lock instead of exiting with status 75 when it is held
-  --wait=SECONDS      wait at most that long, then exit with status 75
-  --label NAME        how other windows and commands name this holder (default: the command line)
-  --no-handoff        refuse requests from VS Code's "Take Over" (by default CMD is stopped and the lock handed over)
+${RUN_OPTIONS}
 
-Exit status: CMD's status for run; 75 when the lock is held by someone else; 2 for a usage error; 1 for other errors.`;
+${EXIT_STATUS}`;
+
+
+/** The help of one command: its line of the usage, the common options and its own. */
+export function usageOf(command: 'run' | 'status' | 'reclaim'): string {
+  const line = USAGE.split('\n').find((l) => l.trim().startsWith(`task-lock ${command} `)) ?? '';
+  const common = USAGE.slice(USAGE.indexOf('Common options:'), USAGE.indexOf('\n\nrun:'));
+  return `Usage: ${line.trim()}\n\n${common}${command === 'run' ? `\n\n${RUN_OPTIONS}` : ''}\n\n${EXIT_STATUS}`;
+}
 
 export class UsageError extends Error {}
 
@@ -36,11 +50,15 @@ export interface Parsed {
   handoff: boolean;
   staleMs?: number;
   lockDirectory?: string;
+  /** With `help`: the command whose help was asked for. */
+  helpFor?: 'run' | 'status' | 'reclaim';
+  /** run: the exit status when the lock is held (-E, flock's name); default 75. */
+  conflictExitCode?: number;
   argv: string[];
 }
 
 const FLAGS: Record<Parsed['command'], string[]> = {
-  run: ['--folder', '--wait', '--label', '--no-handoff', '--stale', '--lock-dir'],
+  run: ['--folder', '--wait', '--label', '--no-handoff', '--stale', '--lock-dir', '-E', '--conflict-exit-code'],
   status: ['--folder', '--json', '--stale', '--lock-dir'],
   reclaim: ['--folder', '--force', '--stale', '--lock-dir'],
   help: [],
@@ -49,7 +67,11 @@ const FLAGS: Record<Parsed['command'], string[]> = {
 
 export function parseArgs(args: string[]): Parsed {
   const [first, ...rest] = args;
-  if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
+  if (first === undefined) {
+    // As flock(1) and most tools: a bare command is a mistake, not a request for help.
+    throw new UsageError('no command: use run, status or reclaim');
+  }
+  if (first === '--help' || first === '-h' || first === 'help') {
     return { command: 'help', folder: '.', json: false, force: false, handoff: true, argv: [] };
   }
   if (first === '--version' || first === '-V') {
@@ -66,7 +88,7 @@ export function parseArgs(args: string[]): Parsed {
       break;
     }
     if (arg === '--help' || arg === '-h') {
-      return { ...p, command: 'help' };
+      return { ...p, command: 'help', helpFor: p.command as 'run' | 'status' | 'reclaim' };
     }
     const eq = arg.indexOf('=');
     const name = eq > 0 ? arg.slice(0, eq) : arg;
@@ -122,6 +144,16 @@ export function parseArgs(args: string[]): Parsed {
         noValue();
         p.handoff = false;
         break;
+      case '-E':
+      case '--conflict-exit-code': {
+        const text = value();
+        const n = Number(text);
+        if (!Number.isInteger(n) || n < 1 || n > 255) {
+          throw new UsageError(`${name} needs an exit status from 1 to 255, not "${text}"`);
+        }
+        p.conflictExitCode = n;
+        break;
+      }
     }
   }
   if (p.command === 'run' && p.argv.length === 0) {

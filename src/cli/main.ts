@@ -1,6 +1,6 @@
 // The `task-lock` command: parse, dispatch, print. The lock semantics are the engine's (src/lock).
 import { LockError, WorkspaceLock, errorMessage } from '../lock';
-import { Parsed, USAGE, UsageError, parseArgs } from './args';
+import { Parsed, USAGE, UsageError, parseArgs, usageOf } from './args';
 import { EXIT_ERROR, EXIT_USAGE } from './codes';
 import { err, holderLine, out, reservationNote, stateJson } from './report';
 import { forgetLauncherEnv } from './launcher';
@@ -75,6 +75,10 @@ async function reclaim(p: Parsed): Promise<number> {
 }
 
 export async function main(args: string[]): Promise<number> {
+  if (args.length === 0) {
+    process.stderr.write(`${USAGE}\n`);
+    return EXIT_USAGE;
+  }
   let p: Parsed;
   try {
     p = parseArgs(args);
@@ -88,7 +92,7 @@ export async function main(args: string[]): Promise<number> {
   try {
     switch (p.command) {
       case 'help':
-        out(USAGE);
+        out(p.helpFor === undefined ? USAGE : usageOf(p.helpFor));
         return 0;
       case 'version':
         out(VERSION);

@@ -25,7 +25,7 @@ export async function run(p: Parsed): Promise<number> {
           ? `${lock.location.folder} is being handed over to another holder; try again in a moment or use --wait.`
           : `${lock.location.folder} is locked by ${holderLine(r.state)}. Use --wait to wait for it${r.state.state === 'stale' ? ', or task-lock reclaim to clear it' : ''}.`,
       );
-      return EXIT_BUSY;
+      return p.conflictExitCode ?? EXIT_BUSY;
     }
     handle = r.handle;
   } else {
@@ -57,7 +57,7 @@ export async function run(p: Parsed): Promise<number> {
           return 128 + os.constants.signals[stoppedBy];
         }
         err(`gave up waiting: ${e.message}`);
-        return EXIT_BUSY;
+        return p.conflictExitCode ?? EXIT_BUSY;
       }
       throw e;
     } finally {

@@ -44,6 +44,33 @@ function oneLine(stderr: string): string {
   return lines[0];
 }
 
+describe('task-lock conventions (#11 item 4, part)', () => {
+  it('with no arguments: the usage on stderr and status 2', async () => {
+    const r = await runCli([]);
+    assert.equal(r.code, 2);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /^Usage:\n {2}task-lock run /);
+  });
+
+  it('run --help: the help of run', async () => {
+    const r = await runCli(['run', '--help']);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /^Usage: task-lock run /);
+    assert.match(r.stdout, /--conflict-exit-code/);
+    assert.doesNotMatch(r.stdout, /task-lock reclaim/);
+  });
+
+  it('run -E N: status N when the lock is held', async () => {
+    const folder = tempFolder();
+    const holder = cli(['run', '--folder', folder, ...SLEEPER]);
+    await heldBy(folder);
+    const r = await runCli(['run', '-E', '42', '--folder', folder, '--', 'true']);
+    assert.equal(r.code, 42, r.stderr);
+    holder.kill('SIGTERM');
+    await holder.result;
+  });
+});
+
 describe('task-lock run', () => {
   it('runs the command under the lock, passes its exit status, and leaves the lock free', async () => {
     const folder = tempFolder();

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseArgs } from '../../src/cli/args';
+import { UsageError, parseArgs } from '../../src/cli/args';
 
 describe('task-lock arguments', () => {
   it('reads run with its options and the command after --', () => {
@@ -36,8 +36,20 @@ describe('task-lock arguments', () => {
     });
   }
 
-  it('shows help for no arguments and for --help anywhere', () => {
-    assert.equal(parseArgs([]).command, 'help');
-    assert.equal(parseArgs(['status', '--help']).command, 'help');
+  it('no arguments is a usage error (as flock(1)); --help is help, for the command it follows', () => {
+    assert.throws(() => parseArgs([]), UsageError);
+    assert.equal(parseArgs(['--help']).command, 'help');
+    const runHelp = parseArgs(['run', '--help']);
+    assert.equal(runHelp.command, 'help');
+    assert.equal(runHelp.helpFor, 'run');
+    assert.equal(parseArgs(['status', '--help']).helpFor, 'status');
+  });
+
+  it('-E / --conflict-exit-code sets the status when the lock is held (flock\'s name), 1 to 255', () => {
+    assert.equal(parseArgs(['run', '-E', '3', '--', 'true']).conflictExitCode, 3);
+    assert.equal(parseArgs(['run', '--conflict-exit-code=9', '--', 'true']).conflictExitCode, 9);
+    assert.equal(parseArgs(['run', '--', 'true']).conflictExitCode, undefined);
+    assert.throws(() => parseArgs(['run', '-E', '0', '--', 'true']), /-E needs an exit status from 1 to 255/);
+    assert.throws(() => parseArgs(['status', '-E', '3']), /unknown option -E for "status"/);
   });
 });
