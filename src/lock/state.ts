@@ -89,10 +89,14 @@ export function judge(input: JudgeInput): LockState {
   if (!bound) {
     const unknownReason =
       record.kind === 'corrupt' ? record.reason : record.kind === 'ok' ? 'the holder record belongs to an earlier lock' : 'no holder record';
-    const holder: HolderView = { unknownReason, sameHost: false, heartbeatAgeMs };
-    return heartbeatFresh
-      ? { state: 'held', holder }
-      : { state: 'stale', holder, reason: `the lock has an unknown holder (${unknownReason}) and no heartbeat for ${seconds(heartbeatAgeMs)}` };
+    const holder: HolderView = { unknownReason, sameHost: false, heartbeatAgeMs, heartbeatStillMs: input.heartbeatStillMs };
+    // Old by this host's clock, or seen standing still for `stale`: a folder dated ahead (a taker killed
+    // before its record, then a touch -d) must not count as alive until that date (found by the soak).
+    if (heartbeatFresh && input.heartbeatStillMs <= staleMs) {
+      return { state: 'held', holder };
+    }
+    const quiet = heartbeatFresh ? input.heartbeatStillMs : heartbeatAgeMs;
+    return { state: 'stale', holder, reason: `the lock has an unknown holder (${unknownReason}) and no heartbeat for ${seconds(quiet)}` };
   }
 
   const rec = record.record;

@@ -64,11 +64,21 @@ describe('WorkspaceLock', () => {
     assert.equal(handle.isHeld, false);
   });
 
-  it('reclaims a lock whose record is corrupt once its heartbeat is old, and refuses while it is fresh', async () => {
+  it('reclaims a lock whose record is corrupt once its heartbeat stands still, and refuses while it beats', async () => {
     const lock = new WorkspaceLock(tempFolder(), { staleMs: 2000 });
     fs.mkdirSync(lock.location.lockDir);
     fs.writeFileSync(lock.location.recordPath, '{ this is not json');
-    const fresh = await lock.reclaim();
+    // A holder whose record this version cannot read, still beating: alive.
+    const beat = setInterval(() => {
+      const now = new Date();
+      fs.utimesSync(lock.location.lockDir, now, now);
+    }, 300);
+    let fresh;
+    try {
+      fresh = await lock.reclaim();
+    } finally {
+      clearInterval(beat);
+    }
     assert.equal(fresh.result, 'alive');
     const old = new Date(Date.now() - 60_000);
     fs.utimesSync(lock.location.lockDir, old, old);

@@ -34,6 +34,17 @@ function input(over: Partial<JudgeInput> & { alive?: number[] } = {}): JudgeInpu
 }
 
 describe('judge', () => {
+  it('a nameless lock folder dated ahead (a killed taker, then a touch -d) turns stale once seen still for stale, not in an hour', () => {
+    // Found by the in-test soak: a lock-out of an hour from one SIGKILL and one touch.
+    const none: RecordRead = { kind: 'none' };
+    const ahead = { ...dir, mtimeMs: dir.mtimeMs + 3_600_000 };
+    assert.equal(judge(input({ lockDir: ahead, record: none, heartbeatStillMs: 0 })).state, 'held');
+    const s = judge(input({ lockDir: ahead, record: none, heartbeatStillMs: 10_001 }));
+    assert.equal(s.state, 'stale');
+    // An old one is stale at a first look, as before: a plain run need not watch it.
+    assert.equal(judge(input({ lockDir: dir, record: none, nowMs: dir.mtimeMs + 20_000, heartbeatStillMs: 0 })).state, 'stale');
+  });
+
   it('calls a lock without a lock directory free, whatever record is left', () => {
     assert.deepEqual(judge(input({ lockDir: null })), { state: 'free' });
   });
