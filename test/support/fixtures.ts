@@ -2,7 +2,8 @@ import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { defaultHome } from '../../src/lock/location';
+import { socketPathFor } from '../../src/lock/channel';
+import { defaultHome, folderHash } from '../../src/lock/location';
 import { sleep } from './wait';
 
 /** The bundled CLI, as users run it: tests exercise what ships. */
@@ -98,7 +99,13 @@ export async function cleanup(): Promise<string[]> {
  */
 export function removeLockHomes(dir: string, depth = 3): void {
   try {
-    fs.rmSync(defaultHome(dir), { recursive: true, force: true });
+    const home = defaultHome(dir);
+    fs.rmSync(home, { recursive: true, force: true });
+    // A holder killed by a test leaves its socket in the user's private folder: named by the lock folder.
+    const socket = socketPathFor(folderHash(path.join(home, 'workspace.lock')));
+    if (socket !== null) {
+      fs.rmSync(socket, { force: true });
+    }
   } catch {
     // Not a folder any more (or never locked): nothing of ours to remove.
   }
