@@ -1,6 +1,7 @@
 // A forced reclaim from a live holder: its lock folder is taken away at once, and the lock stays held while
 // the tasks it started still run (found by the soak: a waiter started beside the outgoing command).
 import * as fs from 'node:fs';
+import { takeClaim } from './claim';
 import { LockError, errnoCode, errorMessage } from './errors';
 import { type WorkspaceLock, statOrNull } from './lock';
 import { hostname, isAlive } from './process-identity';
@@ -20,6 +21,8 @@ export function takeAway(lock: WorkspaceLock): TaskRef[] {
   fs.mkdirSync(fresh);
   // A rename keeps a folder's identity: this is the lock folder's from now on.
   const ours = lockIdOf(fs.statSync(fresh));
+  // A taker whose mkdir this rename replaces would stat this folder as its own: the claim says it is not.
+  takeClaim(lock.location, ours);
   try {
     // A rename replaces an empty folder at once: at no moment is there no lock to see.
     fs.renameSync(fresh, lock.location.lockDir);

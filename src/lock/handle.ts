@@ -2,6 +2,7 @@
 import * as fs from 'node:fs';
 import * as lockfile from 'proper-lockfile';
 import { ByeReason, HolderChannel, Message } from './channel';
+import { dropClaim } from './claim';
 import { LockError } from './errors';
 import { Emitter } from './events';
 import { onExit } from './exit';
@@ -29,8 +30,26 @@ function keptForTasks(lockDir: string): boolean {
   return false;
 }
 
-/** The identities (lockIdOf) of the lock folders this process created and has not removed yet. */
-const createdHere = new Set<string>();
+/**
+ * The identities (lockIdOf) of the lock folders this process created and has not removed yet, each with how many
+ * of its takers saw it as their own (two in one process when one lost the folder's claim: see claim.ts).
+ */
+const createdHere = new Map<string, number>();
+
+/** A taker that won the claim of the folder it stat'ed: that folder is this process's to remove. */
+export function ownFolder(id: string): void {
+  createdHere.set(id, Math.max(1, createdHere.get(id) ?? 0));
+}
+
+/** A taker that lost the claim: the folder it stat'ed is another taker's, never to be removed by this one. */
+export function disownFolder(id: string): void {
+  const n = (createdHere.get(id) ?? 0) - 1;
+  if (n > 0) {
+    createdHere.set(id, n);
+  } else {
+    createdHere.delete(id);
+  }
+}
 
 function identityOf(p: fs.PathLike): string | undefined {
   try {
@@ -68,7 +87,7 @@ export const lockFs: typeof fs = {
     fs.mkdir(p, (err) => {
       const id = err ? undefined : identityOf(p);
       if (id !== undefined) {
-        createdHere.add(id);
+        createdHere.set(id, (createdHere.get(id) ?? 0) + 1);
       }
       callback(err);
     });
@@ -265,6 +284,7 @@ export class LockHandle {
     }
     this.letGoOfFolder();
     removeRecordIfOwned(this.lock.location.recordPath, this.rec.token);
+    dropClaim(this.lock.location, this.rec.lockId, identityOf(this.lock.location.lockDir) ?? 'none');
     beforeGoodbye?.();
     this.channel?.close(reason);
     this.dispose();
@@ -295,6 +315,7 @@ export class LockHandle {
     }
     this.letGoOfFolder();
     removeRecordIfOwned(this.lock.location.recordPath, this.rec.token);
+    dropClaim(this.lock.location, this.rec.lockId, identityOf(this.lock.location.lockDir) ?? 'none');
     this.channel?.closeSync();
   }
 

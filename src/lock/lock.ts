@@ -6,7 +6,8 @@ import * as lockfile from 'proper-lockfile';
 import { predecessorGone, socketPathFor } from './channel';
 import { LockError, errnoCode, errorMessage } from './errors';
 import type { Disposable } from './events';
-import { HolderInfo, LockHandle, lockFs } from './handle';
+import { HolderInfo, LockHandle, disownFolder, lockFs, ownFolder } from './handle';
+import { sweepClaims, takeClaim } from './claim';
 import { ReservationView, clearReservation, readReservation, requestHandoff, viewReservation } from './handoff';
 import { lookInterval, observe } from './heartbeat';
 import { sweepTemporaries } from './leftovers';
@@ -284,6 +285,13 @@ export class WorkspaceLock {
     }
     try {
       const st = fs.statSync(this.location.lockDir);
+      // Another taker may stat this same folder as its own (see claim.ts): exactly one of them claims it.
+      if (!takeClaim(this.location, lockIdOf(st))) {
+        disownFolder(lockIdOf(st));
+        await release();
+        return { ok: false, state: this.inspect() };
+      }
+      ownFolder(lockIdOf(st));
       const reservation = readReservation(this.location.reservationPath);
       if (reservation && reservation.token !== token && reservation.until > Date.now()) {
         await release();
@@ -320,6 +328,7 @@ export class WorkspaceLock {
         fs.rmSync(this.location.reservationPath, { force: true });
       }
       sweepTemporaries(this.location);
+      sweepClaims(this.location, () => this.folderId());
       return { ok: true, handle };
     } catch (err) {
       if (handle) {

@@ -21,7 +21,7 @@ after(async () => {
  */
 const realFs = createRequire(__filename)('node:fs') as typeof fs;
 
-function intercept<K extends 'writeFileSync' | 'unlinkSync' | 'rmdirSync' | 'rmSync' | 'openSync' | 'lstatSync'>(name: K, around: (original: (typeof fs)[K]) => (typeof fs)[K]): () => void {
+function intercept<K extends 'writeFileSync' | 'unlinkSync' | 'rmdirSync' | 'rmSync' | 'openSync' | 'lstatSync' | 'mkdir'>(name: K, around: (original: (typeof fs)[K]) => (typeof fs)[K]): () => void {
   const original = realFs[name];
   (realFs as unknown as Record<string, unknown>)[name] = around(original);
   return () => {
@@ -130,6 +130,48 @@ describe('soak faults: what a kill or a tool at one precise step leaves behind',
     const standing = realFs.statSync(lock.location.lockDir, { throwIfNoEntry: false });
     assert.equal(standing && idOf(standing), next, 'the reclaim removed the next taker\'s folder: that taker and another would both hold the lock');
     realFs.rmdirSync(lock.location.lockDir);
+  });
+
+  it('two takers never both hold one folder: a lock folder removed right after its mkdir and made again by the next taker (the full soak\'s one overlap)', async () => {
+    const folder = tempFolder();
+    const lock = new WorkspaceLock(folder);
+    let struck = false;
+    let second: ReturnType<typeof cli> | undefined;
+    // rm -rf of the lock home between this taker's mkdir and the stat that tells it its folder's identity, and
+    // another taker (a CLI, which makes the home again) taking the lock right then: both stat that one's folder.
+    const restore = intercept('mkdir', (original) => ((p: fs.PathLike, ...rest: unknown[]) => {
+      const callback = rest.pop() as (err: NodeJS.ErrnoException | null) => void;
+      (original as (...a: unknown[]) => void)(p, ...rest, (err: NodeJS.ErrnoException | null) => {
+        if (struck || err || String(p) !== lock.location.lockDir) {
+          callback(err);
+          return;
+        }
+        struck = true;
+        realFs.rmSync(lock.location.home, { recursive: true, force: true });
+        const b = cli(['run', '--folder', folder, '--', process.execPath, '-e', 'console.log(process.pid); setInterval(() => {}, 1000)']);
+        second = b;
+        void waitFor('the other taker\'s command to run', () => b.out().trim() || undefined).then((pid) => {
+          ownPid(Number(pid));
+          callback(err);
+        });
+      });
+    }) as typeof fs.mkdir);
+    let r: Awaited<ReturnType<WorkspaceLock['tryAcquire']>>;
+    try {
+      r = await lock.tryAcquire({ kind: 'cli', label: 'first' });
+    } finally {
+      restore();
+    }
+    assert.ok(struck && second);
+    if (r.ok) {
+      await r.handle.release();
+    }
+    second.kill('SIGTERM');
+    await second.result;
+    assert.equal(r.ok, false, 'this taker was told it holds the lock while the other one runs its command: two copies');
+    const next = await lock.tryAcquire({ kind: 'cli', label: 'next' });
+    assert.ok(next.ok, 'the lock was left taken');
+    await next.handle.release();
   });
 
   it('a lock home removed and made again while the lock is being taken is not taken blind', async () => {
