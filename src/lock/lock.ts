@@ -16,6 +16,8 @@ import { hostname, isAlive, pidNamespace, selfRef } from './process-identity';
 import { HolderRecord, TaskRef, clipName, newToken, readRecord } from './record';
 import { LockState, TAKING_MS, judge, lockIdOf } from './state';
 import { takeAway, unrecordedAndNew } from './forced';
+import { orphanOf, stopOrphanTasks } from './orphan';
+import { withMutex } from './mutex';
 import { WaitOptions, acquireWaiting, watchHeartbeat } from './waiting';
 import { LockWatcher, WatchEvent } from './watcher';
 
@@ -202,6 +204,24 @@ export class WorkspaceLock {
   }
 
   /**
+   * Stops the tasks of an orphan (see orphan.ts) whose record has `token`, and takes the lock. One caller at a time
+   * (the reclaim mutex): the others find the lock taken. Not ok when the lock is no longer that orphan's, or its
+   * tasks did not end; `wait: false` gives up at once (undefined) while another caller is at it.
+   */
+  async takeFromOrphan(info: HolderInfo, token: string, wait = true): Promise<AcquireResult | undefined> {
+    const take = async (): Promise<AcquireResult> => {
+      const judged = this.folderId();
+      const rec = orphanOf(this.inspect());
+      if (rec?.token !== token || !(await stopOrphanTasks(rec))) {
+        return { ok: false, state: this.inspect() };
+      }
+      this.removeStale(judged);
+      return this.mkdirAndClaim(info, newToken());
+    };
+    return wait ? this.withReclaimMutex(take) : this.withReclaimMutex(take, false);
+  }
+
+  /**
    * Removes a stale lock, re-checking staleness at that moment under the reclaim mutex (never a blind
    * removal). A live holder is refused unless `force`; a forced holder learns it as a compromise. When a
    * forced holder's tasks still run on this host, the lock stays held until they have ended (takeAway).
@@ -345,24 +365,6 @@ export class WorkspaceLock {
     }
   }
 
-  /** The identity of the folder at the lock's path, or 'none'. */
-  /**
-   * proper-lockfile judges the mutex by its mtime against this clock: one dated ahead (a clock stepped back
-   * after a reclaimer was killed, a `touch -d`) would look fresh for that long and lock everyone out. A
-   * mutex is held for milliseconds, so one dated more than MIN_STALE_MS ahead is a leftover: it is dated
-   * back, and proper-lockfile takes it as stale.
-   */
-  private ageFutureMutex(): void {
-    const dir = `${this.location.reclaimTarget}.lock`;
-    try {
-      if (fs.statSync(dir).mtimeMs > Date.now() + MIN_STALE_MS) {
-        fs.utimesSync(dir, new Date(0), new Date(0));
-      }
-    } catch {
-      // No mutex there, or not ours to date: proper-lockfile says what it finds.
-    }
-  }
-
   /** The lock folder's identity now ('none' without one). For the engine's own modules. */
   folderId(): string {
     const st = statOrNull(this.location.lockDir);
@@ -375,7 +377,6 @@ export class WorkspaceLock {
    * removed a folder it took for its own a moment earlier, then a taker's new one), and removing that let two
    * holders take the lock (found by the soak).
    */
-  /** For the engine's own modules, only under the reclaim mutex: see the comment below. */
   removeStale(judged: string): void {
     if (this.folderId() !== judged) {
       return;
@@ -403,35 +404,9 @@ export class WorkspaceLock {
   async withReclaimMutex<T>(fn: () => T | Promise<T>): Promise<T>;
   async withReclaimMutex<T>(fn: () => T | Promise<T>, wait: false): Promise<T | undefined>;
   async withReclaimMutex<T>(fn: () => T | Promise<T>, wait = true): Promise<T | undefined> {
-    let release: (() => Promise<void>) | undefined;
-    for (let attempt = 1; release === undefined; attempt++) {
-      try {
-        this.ageFutureMutex();
-        release = await lockfile.lock(this.location.reclaimTarget, {
-          stale: MIN_STALE_MS,
-          update: 1000,
-          realpath: false,
-          retries: wait ? { retries: 400, minTimeout: 1, maxTimeout: 20, factor: 1.3 } : 0,
-          onCompromised: () => undefined,
-        });
-      } catch (err) {
-        if (!wait && errnoCode(err) === 'ELOCKED') {
-          return undefined;
-        }
-        // The lock home removed meanwhile (rm -rf; found by the soak): made again, once or twice.
-        if (errnoCode(err) === 'ENOENT' && attempt < 3) {
-          remakeHome(this.location);
-          continue;
-        }
-        throw new LockError('io', `Cannot check the lock in ${this.location.home}: ${errorMessage(err)}`);
-      }
-    }
-    try {
-      return await fn();
-    } finally {
-      await release().catch(() => undefined);
-    }
+    return withMutex(this.location, fn, wait);
   }
+
 }
 
 export function statOrNull(p: string): fs.Stats | null {

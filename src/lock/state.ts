@@ -27,6 +27,11 @@ export interface HolderView {
    * heartbeat stand still, by its own clock (see heartbeat.ts). 0 at a first look.
    */
   heartbeatStillMs?: number;
+  /**
+   * Set for an orphan: a holder on this host whose process has gone while tasks it recorded still run (a closed
+   * window's terminals live on). Its last heartbeat, by this host's clock: about when its process ended.
+   */
+  orphanedSinceMs?: number;
 }
 
 export type LockState =
@@ -109,8 +114,11 @@ export function judge(input: JudgeInput): LockState {
     return { state: 'mine', holder };
   }
   if (sameHost) {
-    if (input.isAlive(rec) || rec.tasks.some((t) => input.isAlive(t))) {
+    if (input.isAlive(rec)) {
       return { state: 'held', holder };
+    }
+    if (rec.tasks.some((t) => input.isAlive(t))) {
+      return { state: 'held', holder: { ...holder, orphanedSinceMs: lockDir.mtimeMs } };
     }
     const what = rec.tasks.length > 0 ? `holder pid ${rec.pid} and its ${rec.tasks.length === 1 ? 'task' : 'tasks'} have exited` : `holder pid ${rec.pid} has exited`;
     return { state: 'stale', holder, reason: what };
@@ -145,7 +153,8 @@ export function describeHolder(holder: HolderView): string {
   // A CLI's task is usually named like the holder itself: repeating the label would only add noise.
   const tasks = r.tasks.length > 0 ? `, ${r.tasks.length === 1 ? 'task' : 'tasks'} ${r.tasks.map((t) => (t.name === r.label ? `pid ${t.pid}` : `${t.name} (pid ${t.pid})`)).join(', ')}` : '';
   const older = holder.legacyHome === undefined ? '' : `, an older Task Lock with its lock in ${holder.legacyHome}`;
-  return `${r.kind} “${r.label}” (pid ${r.pid} on ${where(holder)}, since ${r.since}${tasks}${older})`;
+  const gone = holder.orphanedSinceMs === undefined ? '' : `; pid ${r.pid} is gone since ${new Date(holder.orphanedSinceMs).toISOString()}, its tasks run on`;
+  return `${r.kind} “${r.label}” (pid ${r.pid} on ${where(holder)}, since ${r.since}${tasks}${older}${gone})`;
 }
 
 /** A holder's plain fields, as the CLI's JSON and the extension's status carry them. */
@@ -167,6 +176,8 @@ export interface HolderFields {
   legacyHome?: string;
   /** Judged by heartbeat: how long it was seen standing still by this process's clock (0 at a first look). */
   heartbeatStillMs?: number;
+  /** An orphan (see HolderView): since when its tasks run without it (ISO). */
+  orphanedSince?: string;
 }
 
 /** The one projection of a holder for output: undefined when the record is missing, foreign or corrupt. */
@@ -188,6 +199,7 @@ export function holderFields(holder: HolderView): HolderFields | undefined {
     heartbeatAgeMs: Math.round(holder.heartbeatAgeMs),
     ...(holder.legacyHome === undefined ? {} : { legacyHome: holder.legacyHome }),
     ...(holder.heartbeatStillMs === undefined ? {} : { heartbeatStillMs: Math.round(holder.heartbeatStillMs) }),
+    ...(holder.orphanedSinceMs === undefined ? {} : { orphanedSince: new Date(holder.orphanedSinceMs).toISOString() }),
   };
 }
 

@@ -56,6 +56,33 @@ export function onLockFree(i: FreeInput): FreeDecision {
   return { action: 'take', start: i.autoStart };
 }
 
+export interface OrphanInput {
+  /** The gone holder's kind: only a window's orphan is moved by itself. */
+  kind: HolderKind;
+  /** Milliseconds since the holder went (its last heartbeat). */
+  orphanedForMs: number;
+  graceMs: number;
+  failover: boolean;
+  trusted: boolean;
+}
+
+export type OrphanDecision = { action: 'nothing' } | { action: 'look-again'; afterMs: number } | { action: 'take-orphan' };
+
+/**
+ * The holder's process is gone while its tasks run on (an orphan). A closed window's terminals live on for the
+ * reconnection grace (minutes to hours on remote and code-server windows): after `graceMs`, which leaves time
+ * for Reload Window to re-adopt its tasks, a waiting window moves them (stops them, takes the lock, starts
+ * them). A `task-lock run` whose CLI was killed runs a terminal command no window can start again: it is left
+ * to its user (Take Over asks first).
+ */
+export function onOrphan(i: OrphanInput): OrphanDecision {
+  if (i.kind !== 'vscode' || !i.failover || !i.trusted) {
+    return { action: 'nothing' };
+  }
+  const left = i.graceMs - i.orphanedForMs;
+  return left > 0 ? { action: 'look-again', afterMs: left } : { action: 'take-orphan' };
+}
+
 export type TaskStartDecision = 'track' | 'stop-intruder' | 'run-unguarded' | 'claim';
 
 /**

@@ -8,6 +8,8 @@ export interface Settings {
   autoStart: boolean;
   failover: boolean;
   staleSeconds: number;
+  /** How long a window's tasks may run on without it (a closed window) before a follower moves them. */
+  orphanGraceSeconds: number;
   /** Absolute, or undefined for the engine's default lock home in the folder. */
   lockDirectory: string | undefined;
 }
@@ -15,10 +17,12 @@ export interface Settings {
 export const MIN_STALE_SECONDS = MIN_STALE_MS / 1000;
 export const MAX_STALE_SECONDS = MAX_STALE_MS / 1000;
 
-export const DEFAULT_SETTINGS: Settings = { tasks: [], autoStart: true, failover: true, staleSeconds: DEFAULT_STALE_MS / 1000, lockDirectory: undefined };
+export const MAX_ORPHAN_GRACE_SECONDS = 86_400;
+
+export const DEFAULT_SETTINGS: Settings = { tasks: [], autoStart: true, failover: true, staleSeconds: DEFAULT_STALE_MS / 1000, orphanGraceSeconds: 30, lockDirectory: undefined };
 
 /** What was wrong with a setting's value; the UI turns it into words. */
-export type SettingProblem = 'not-a-label-list' | 'not-a-boolean' | 'stale-out-of-range' | 'not-a-path';
+export type SettingProblem = 'not-a-label-list' | 'not-a-boolean' | 'stale-out-of-range' | 'grace-out-of-range' | 'not-a-path';
 
 export interface SettingsRead {
   settings: Settings;
@@ -61,6 +65,15 @@ export function readSettings(get: (key: keyof Settings) => unknown, folder: stri
       s.staleSeconds = stale;
     } else {
       warnings.push({ setting: 'taskLock.staleSeconds', problem: 'stale-out-of-range' });
+    }
+  }
+
+  const grace = get('orphanGraceSeconds');
+  if (grace !== undefined && grace !== null) {
+    if (typeof grace === 'number' && Number.isFinite(grace) && grace >= 0 && grace <= MAX_ORPHAN_GRACE_SECONDS) {
+      s.orphanGraceSeconds = grace;
+    } else {
+      warnings.push({ setting: 'taskLock.orphanGraceSeconds', problem: 'grace-out-of-range' });
     }
   }
 

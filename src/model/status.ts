@@ -11,6 +11,8 @@ export interface HolderSummary {
   hostname?: string;
   since?: string;
   tasks: Array<{ name: string; pid: number }>;
+  /** An orphan: its process is gone while its tasks run on, since this time (ISO). */
+  orphanedSince?: string;
   /** The engine's one-line description, for messages. */
   description: string;
 }
@@ -48,7 +50,16 @@ export function summarize(v: HolderView): HolderSummary {
   if (!f) {
     return { kind: 'unknown', label: v.unknownReason ?? 'unknown', tasks: [], description: describeHolder(v) };
   }
-  return { kind: f.kind, label: f.label, pid: f.pid, hostname: f.hostname, since: f.since, tasks: f.tasks, description: describeHolder(v) };
+  return {
+    kind: f.kind,
+    label: f.label,
+    pid: f.pid,
+    hostname: f.hostname,
+    since: f.since,
+    tasks: f.tasks,
+    ...(f.orphanedSince === undefined ? {} : { orphanedSince: f.orphanedSince }),
+    description: describeHolder(v),
+  };
 }
 
 /** The folder's status from what its guard knows: this window's handle (when it holds) or the lock's state. */

@@ -1,7 +1,7 @@
 // A follower's memory of the other holder, and what it does when the lock frees: the decision is
 // model/policy.ts's onLockFree; this keeps the state that decision needs between two looks at the lock.
 import { HolderRecord, LockState, isAlive } from '../lock';
-import { onLockFree, type FreeDecision } from '../model/policy';
+import { onLockFree, onOrphan, type FreeDecision } from '../model/policy';
 import type { Settings } from '../model/settings';
 import type { FolderLog } from './running';
 
@@ -13,6 +13,8 @@ export class Failover {
   /** When the lock was first seen free after the last holder: the grace for telling an exit from a release. */
   private freeSeenAt: number | undefined;
   private recheck: NodeJS.Timeout | undefined;
+  /** The orphan already told of in the log. */
+  private orphanSeen: string | undefined;
 
   /** The holder this window would take over from, if any. */
   get previous(): HolderRecord | undefined {
@@ -23,15 +25,29 @@ export class Failover {
    * A state seen in a window that does not hold the lock. A holder is remembered; a free or stale lock is
    * decided on. `lookAgain` runs when the decision needs a second look.
    */
-  observe(state: LockState, cause: string, settings: Settings, trusted: boolean, lookAgain: () => void): FreeDecision {
+  observe(state: LockState, cause: string, settings: Settings, trusted: boolean, lookAgain: () => void): FreeDecision | { action: 'take-orphan'; token: string } {
     if (state.state === 'held' && state.holder.record) {
       const rec = state.holder.record;
       if (this.lastHolder?.token !== rec.token) {
         this.freeSeenAt = undefined;
       }
-      // A dead holder whose tasks keep the lock needs nothing here: the engine's watcher follows the tasks.
       this.lastHolder = rec;
-      return { action: 'nothing' };
+      const since = state.holder.orphanedSinceMs;
+      if (since === undefined) {
+        return { action: 'nothing' };
+      }
+      // Its process is gone and its tasks run on: the engine's watcher sees no change while they do, so this
+      // looks again when the grace is over.
+      const d = onOrphan({ kind: rec.kind, orphanedForMs: Date.now() - since, graceMs: settings.orphanGraceSeconds * 1000, failover: settings.failover, trusted });
+      if (this.orphanSeen !== rec.token) {
+        this.orphanSeen = rec.token;
+        this.log.info(`the holder ${rec.label} (pid ${rec.pid}) is gone while ${rec.tasks.map((t) => t.name).join(', ')} ${rec.tasks.length === 1 ? 'runs' : 'run'} on${d.action === 'nothing' ? '' : `: moving ${rec.tasks.length === 1 ? 'it' : 'them'} here once taskLock.orphanGraceSeconds (${settings.orphanGraceSeconds}) is over`}`);
+      }
+      if (d.action === 'look-again') {
+        clearTimeout(this.recheck);
+        this.recheck = setTimeout(lookAgain, d.afterMs);
+      }
+      return d.action === 'take-orphan' ? { action: 'take-orphan', token: rec.token } : { action: 'nothing' };
     }
     if (state.state !== 'free' && state.state !== 'stale') {
       return { action: 'nothing' };

@@ -228,6 +228,35 @@ export class FolderLock {
     }
   }
 
+  /**
+   * Stops the tasks of the orphan whose record has `token` (its window is gone, its tasks run on) and takes the
+   * lock. With `wait` false, gives up at once while another window is at it. True when this window holds it.
+   */
+  async takeFromOrphan(token: string, why: string, wait: boolean): Promise<boolean> {
+    if (!this.lock || this.isHolder) {
+      return this.isHolder;
+    }
+    try {
+      const r = await this.lock.takeFromOrphan({ kind: 'vscode', label: this.owner.holderLabel }, token, wait);
+      if (r?.ok && this.closed) {
+        await r.handle.release();
+        return false;
+      }
+      if (r?.ok) {
+        this.owner.log.info(`stopped the tasks of a holder that is gone and took the lock: ${why}`);
+        this.take(r.handle);
+        return true;
+      }
+      this.state = r?.state ?? this.look();
+      this.owner.log.info(`could not take the lock from the gone holder (${why}): ${r ? describeState(this.state) : 'another window is at it'}`);
+    } catch (err) {
+      this.state = { state: 'error', message: errorMessage(err) };
+      this.owner.log.error(errorMessage(err));
+    }
+    this.owner.changed();
+    return false;
+  }
+
   async reclaim(): Promise<ReclaimOutcome> {
     const lock = this.lock;
     if (!lock) {

@@ -3,15 +3,16 @@
 // the events this class emits.
 import * as vscode from 'vscode';
 import { HolderView, LockHandle, LockState, describeState, errorMessage, isAlive, type HandoffRequest } from '../lock';
-import { atStartup, holderIsDead, onTaskStart, stopsEarlyCopies } from '../model/policy';
+import { atStartup, onTaskStart, stopsEarlyCopies } from '../model/policy';
 import type { Settings } from '../model/settings';
 import { folderStatus, summarize, type FolderStatus, type HolderSummary } from '../model/status';
 import { missingTasks, owningFolder } from '../model/match';
 import { TaskCatalog, labelFor, taskId } from './catalog';
 import type { GuardEvents, ReclaimOutcome } from './events';
 import { Failover } from './failover';
+import { Moves } from './moves';
 import { FolderLock } from './folderLock';
-import { FolderLog, RunningTasks, STOP_WAIT_MS, terminalPids } from './running';
+import { FolderLog, RunningTasks, terminalPids } from './running';
 import { GATED_TYPE } from './gatedTask';
 
 /** What a folder's guard needs from the rest of the extension. */
@@ -35,6 +36,7 @@ export class FolderGuard implements vscode.Disposable {
   private readonly catalog: TaskCatalog;
   private readonly failover: Failover;
   private readonly lock: FolderLock;
+  private readonly moves: Moves;
   private adopted: vscode.Disposable | undefined;
 
   constructor(
@@ -59,6 +61,7 @@ export class FolderGuard implements vscode.Disposable {
       },
       changed: () => host.events.changed(),
     });
+    this.moves = new Moves(this, this.lock, log, host.events, (why) => this.acquireAndStart(why));
   }
 
   get isHolder(): boolean {
@@ -159,7 +162,9 @@ export class FolderGuard implements vscode.Disposable {
         this.onWatch(this.lock.lock.inspect(), 'timer');
       }
     });
-    if (d.action === 'take') {
+    if (d.action === 'take-orphan') {
+      void this.lock.serial(() => this.moves.fromOrphan(d.token, 'its window is gone and taskLock.orphanGraceSeconds is over', false));
+    } else if (d.action === 'take') {
       void this.lock.serial(async () => {
         if (!this.isHolder && !this.lock.isClosed) {
           this.log.info(`failover: the holder ${prev ? `${prev.kind} ${prev.label} (pid ${prev.pid})` : ''} is gone`);
@@ -393,28 +398,12 @@ export class FolderGuard implements vscode.Disposable {
     this.lock.refresh();
   }
 
-  /** Take Over: asks the holder to hand over, then starts the tasks here. */
-  async takeOver(): Promise<void> {
-    if (!this.lock.lock) {
-      return;
-    }
-    await this.lock.serial(async () => {
-      if (this.isHolder) {
-        await this.acquireAndStart('Take Over (already the holder)');
-        return;
-      }
-      this.log.info('Take Over: asking the holder to hand over');
-      const r = await this.lock.requestHandoff(STOP_WAIT_MS + 5_000);
-      if (!r.ok) {
-        this.log.info(`Take Over failed: ${r.detail}`);
-        this.host.events.takeOverFailed(this, { code: r.code, detail: r.detail, holderDead: holderIsDead(this.lock.current, isAlive) });
-        this.host.events.changed();
-        return;
-      }
-      this.log.info('Take Over: the holder handed over');
-      this.lock.take(r.handle);
-      await this.acquireAndStart('Take Over');
-    });
+  /**
+   * Take Over: asks the holder to hand over, then starts the tasks here. A holder that is gone while its tasks
+   * run on (an orphan) cannot answer: its tasks are stopped instead (the UI asks the user first).
+   */
+  takeOver(): Promise<void> {
+    return this.moves.takeOver();
   }
 
   /** Take Over of a dead holder: remove its lock, then start here. */

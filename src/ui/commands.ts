@@ -6,6 +6,7 @@ import type { Guards } from '../tasks/guards';
 import { t } from './l10n';
 import { STATUS_COMMAND } from './statusBar';
 import { holderName } from './statusText';
+import { takeOverAsked } from './takeOver';
 
 export const COMMANDS: Record<ActionId, string> = {
   start: 'taskLock.startTasks',
@@ -86,7 +87,7 @@ export function registerCommands(guards: Guards, log: vscode.LogOutputChannel): 
     const actions = s.phase === 'follower' || s.phase === 'stale' ? [takeOver] : [];
     const a = await vscode.window.showInformationMessage(text, ...actions);
     if (a === takeOver) {
-      await g.takeOver();
+      await takeOverAsked(g);
     }
   };
   const handlers: Record<ActionId, (arg?: unknown) => Promise<void>> = {
@@ -102,7 +103,7 @@ export function registerCommands(guards: Guards, log: vscode.LogOutputChannel): 
             ? await vscode.window.showWarningMessage(t('Task Lock: {0} runs in {1}. Take Over moves it here.', s.tasks.join(', '), holderName(s.holder, t)), takeOver)
             : await vscode.window.showWarningMessage(t('Task Lock: could not start the guarded tasks; the log says why.'), showLog);
         if (a === takeOver) {
-          await g.takeOver();
+          await takeOverAsked(g);
         } else if (a === showLog) {
           log.show(true);
         }
@@ -120,7 +121,9 @@ export function registerCommands(guards: Guards, log: vscode.LogOutputChannel): 
         return;
       }
       const g = await pickFolder(guards, (x) => !x.isHolder && x.status().phase !== 'error', arg);
-      await g?.takeOver();
+      if (g) {
+        await takeOverAsked(g);
+      }
     },
     reclaim: async (arg) => {
       const g = await pickFolder(guards, (x) => x.status().phase === 'stale', arg);

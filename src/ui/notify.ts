@@ -1,11 +1,12 @@
 // Every notification the guards cause: they emit plain events (src/tasks/events.ts), this chooses the words
 // and the buttons.
 import * as vscode from 'vscode';
-import { MAX_STALE_SECONDS, MIN_STALE_SECONDS, type SettingProblem } from '../model/settings';
+import { MAX_STALE_SECONDS, MAX_ORPHAN_GRACE_SECONDS, MIN_STALE_SECONDS, type SettingProblem } from '../model/settings';
 import type { HolderSummary } from '../model/status';
 import type { GuardEvents } from '../tasks/events';
 import type { FolderGuard } from '../tasks/guard';
 import { t } from './l10n';
+import { takeOverAsked } from './takeOver';
 import { holderName } from './statusText';
 
 /** Time of day for a holder's ISO `since`; the full date only when it is not today. */
@@ -28,6 +29,8 @@ function problemText(p: SettingProblem): string {
       return t('must be true or false');
     case 'stale-out-of-range':
       return t('must be a number from {0} to {1}', MIN_STALE_SECONDS, MAX_STALE_SECONDS);
+    case 'grace-out-of-range':
+      return t('must be a number from {0} to {1}', 0, MAX_ORPHAN_GRACE_SECONDS);
     case 'not-a-path':
       return t('must be a path');
   }
@@ -49,7 +52,7 @@ function intruderStopped(guard: FolderGuard, task: string, holder: HolderSummary
   const show = t('Show Holder');
   void vscode.window.showWarningMessage(msg, takeOver, show).then((a) => {
     if (a === takeOver) {
-      void guard.takeOver();
+      void takeOverAsked(guard);
     } else if (a === show) {
       void vscode.commands.executeCommand('taskLock.showHolder', guard.folder.uri.fsPath);
     }

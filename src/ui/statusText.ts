@@ -22,6 +22,17 @@ export function holderName(h: HolderSummary | undefined, t: Translate = plain): 
   return h.kind === 'cli' ? t('task-lock run “{0}”', h.label) : h.label;
 }
 
+/** Local time of day for an ISO time ("10:42"), with the date when it is not today. */
+export function clockTime(iso: string, now = new Date()): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) {
+    return iso;
+  }
+  const two = (n: number): string => String(n).padStart(2, '0');
+  const time = `${two(d.getHours())}:${two(d.getMinutes())}`;
+  return d.toDateString() === now.toDateString() ? time : `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} ${time}`;
+}
+
 function taskList(tasks: readonly string[]): string {
   return tasks.join(', ');
 }
@@ -40,6 +51,13 @@ function oneLine(f: FolderStatus, t: Translate): { text: string; aria: string } 
         return { text: `$(eye) ${t('{0} holds the lock', holderName(f.holder, t))}`, aria: t('Task Lock: {0} holds the lock, running no guarded task', holderName(f.holder, t)) };
       }
       const tasks = running.length > 0 ? running : f.tasks;
+      const orphaned = f.holder?.orphanedSince;
+      if (orphaned !== undefined) {
+        const since = clockTime(orphaned);
+        return f.holder?.kind === 'cli'
+          ? { text: `$(debug-disconnect) ${t('{0} runs without its task-lock run since {1}', taskList(tasks), since)}`, aria: t('Task Lock: {0} runs on since {1}, its task-lock run was ended', taskList(tasks), since) }
+          : { text: `$(debug-disconnect) ${t('{0} runs without a window since {1}', taskList(tasks), since)}`, aria: t('Task Lock: {0} runs on since {1}, the window that ran it is gone', taskList(tasks), since) };
+      }
       return { text: `$(eye) ${t('{0} runs in {1}', taskList(tasks), holderName(f.holder, t))}`, aria: t('Task Lock: {0} runs in {1}', taskList(tasks), holderName(f.holder, t)) };
     }
     case 'free':
@@ -80,6 +98,16 @@ function describeFolder(f: FolderStatus, t: Translate): string {
     }
     if (h.tasks.length > 0) {
       lines.push(`- ${t('Running: {0}', escapeMarkdown(h.tasks.map((x) => `${x.name} (pid ${x.pid})`).join(', ')))}`);
+    }
+    if (h.orphanedSince !== undefined) {
+      const since = escapeMarkdown(clockTime(h.orphanedSince));
+      lines.push(
+        `- ${
+          h.kind === 'cli'
+            ? t('Its task-lock run was ended at {0}; its command runs on. Take Over stops it (after asking) and runs the tasks here.', since)
+            : t('Its window is gone since {0}; its tasks run on. After taskLock.orphanGraceSeconds a waiting window stops them and runs them; Take Over does it now.', since)
+        }`,
+      );
     }
   }
   if (f.message) {

@@ -218,6 +218,15 @@ export class EditorWindow {
     await waitFor(`extension host ${pid} to end after SIGKILL`, () => !pidAlive(pid), { timeoutMs: 30_000, everyMs: 100 });
   }
 
+  /**
+   * Closes the page as a user closes a browser tab, and nothing else: the server ends the window's extension host
+   * in its own time, and its terminal host keeps the window's terminals (and tasks) for the reconnection grace.
+   */
+  async closePage(): Promise<void> {
+    say(`closing the page of window ${this.index}`);
+    await this.page.close({ runBeforeUnload: true });
+  }
+
   /** Closes the page and ends its extension host (the server would keep it for its reconnection grace time). */
   async close(): Promise<void> {
     await this.context.close().catch(() => undefined);

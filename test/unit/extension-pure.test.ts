@@ -18,17 +18,17 @@ describe('settings', () => {
   });
 
   it('takes valid values; trims, dedupes and drops blank labels; resolves a relative lock directory', () => {
-    const r = read({ tasks: [' watch ', 'watch', '', 'serve'], autoStart: false, failover: false, staleSeconds: 2, lockDirectory: 'locks' });
-    assert.deepEqual(r.settings, { tasks: ['watch', 'serve'], autoStart: false, failover: false, staleSeconds: 2, lockDirectory: '/ws/locks' });
+    const r = read({ tasks: [' watch ', 'watch', '', 'serve'], autoStart: false, failover: false, staleSeconds: 2, orphanGraceSeconds: 0, lockDirectory: 'locks' });
+    assert.deepEqual(r.settings, { tasks: ['watch', 'serve'], autoStart: false, failover: false, staleSeconds: 2, orphanGraceSeconds: 0, lockDirectory: '/ws/locks' });
     assert.deepEqual(r.warnings, []);
   });
 
   it('warns once per invalid setting, naming it, and uses the default', () => {
-    const r = read({ tasks: 'watch', autoStart: 'yes', failover: 1, staleSeconds: 1, lockDirectory: 42 });
+    const r = read({ tasks: 'watch', autoStart: 'yes', failover: 1, staleSeconds: 1, orphanGraceSeconds: -1, lockDirectory: 42 });
     assert.deepEqual(r.settings, DEFAULT_SETTINGS);
     assert.deepEqual(
       r.warnings.map((w) => w.setting),
-      ['taskLock.tasks', 'taskLock.autoStart', 'taskLock.failover', 'taskLock.staleSeconds', 'taskLock.lockDirectory'],
+      ['taskLock.tasks', 'taskLock.autoStart', 'taskLock.failover', 'taskLock.staleSeconds', 'taskLock.orphanGraceSeconds', 'taskLock.lockDirectory'],
     );
     for (const bad of [NaN, Infinity, -5, '10', 86_401, 5_000_000]) {
       assert.equal(read({ staleSeconds: bad }).settings.staleSeconds, 10);
@@ -109,6 +109,16 @@ describe('status bar rendering', () => {
     assert.equal(v.text, '$(eye) watch runs in Code — app');
     const idle = renderStatus([folder({ phase: 'follower', tasks: ['watch', 'serve'], holder: { ...holder, tasks: [] } })]);
     assert.equal(idle.text, '$(eye) Code — app holds the lock');
+  });
+
+  it('follower of an orphan: says the task runs without its window (or its CLI), since when, and what will happen', () => {
+    const orphanedSince = new Date(2026, 10, 28, 10, 42, 0).toISOString();
+    const v = renderStatus([folder({ phase: 'follower', holder: { ...holder, orphanedSince } })]);
+    assert.match(v.text, /^\$\(debug-disconnect\) watch runs without a window since \d\d:\d\d/);
+    assert.match(v.tooltip, /Its window is gone since .*orphanGraceSeconds/);
+    const cli = renderStatus([folder({ phase: 'follower', holder: { ...holder, kind: 'cli', orphanedSince } })]);
+    assert.match(cli.text, /watch runs without its task-lock run since/);
+    assert.match(cli.tooltip, /Take Over stops it \(after asking\)/);
   });
 
   it('hidden without guarded folders', () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { HolderRecord, LockState, ProcessRef } from '../../src/lock';
-import { EXIT_GRACE_MS, EXIT_RECHECK_MS, atStartup, holderIsDead, onLockFree, onTaskStart, readoptCandidate, stopsEarlyCopies, type FreeInput } from '../../src/model/policy';
+import { EXIT_GRACE_MS, EXIT_RECHECK_MS, atStartup, holderIsDead, onLockFree, onOrphan, onTaskStart, readoptCandidate, stopsEarlyCopies, type FreeInput, type OrphanInput } from '../../src/model/policy';
 
 // The guard's decisions as tables: each row is one situation and the one answer the guard must act on.
 
@@ -36,6 +36,21 @@ describe('policy: the lock became free or stale in a follower', () => {
   ];
   for (const [name, over, want] of rows) {
     it(name, () => assert.deepEqual(onLockFree({ ...base, ...over }), want));
+  }
+});
+
+describe('policy: the holder is gone while its tasks run on (an orphan)', () => {
+  const base: OrphanInput = { kind: 'vscode', orphanedForMs: 0, graceMs: 30_000, failover: true, trusted: true };
+  const rows: Array<[string, Partial<OrphanInput>, ReturnType<typeof onOrphan>]> = [
+    ['a window just went: look again when the grace is over (Reload Window re-adopts meanwhile)', { orphanedForMs: 10_000 }, { action: 'look-again', afterMs: 20_000 }],
+    ['a window went longer than the grace ago: move its tasks here', { orphanedForMs: 30_000 }, { action: 'take-orphan' }],
+    ['grace 0: at once', { graceMs: 0 }, { action: 'take-orphan' }],
+    ['a task-lock run whose CLI was killed: never by itself', { kind: 'cli', orphanedForMs: 3_600_000 }, { action: 'nothing' }],
+    ['failover off: nothing', { failover: false, orphanedForMs: 60_000 }, { action: 'nothing' }],
+    ['untrusted workspace: nothing', { trusted: false, orphanedForMs: 60_000 }, { action: 'nothing' }],
+  ];
+  for (const [name, over, want] of rows) {
+    it(name, () => assert.deepEqual(onOrphan({ ...base, ...over }), want));
   }
 });
 

@@ -58,8 +58,13 @@ describe('judge', () => {
     assert.equal(s.state, 'held');
   });
 
-  it('keeps a same-host lock held by a task that outlived its launcher', () => {
-    assert.equal(judge(input({ alive: [20] })).state, 'held');
+  it('keeps a same-host lock held by a task that outlived its launcher, and calls that holder an orphan since its last heartbeat', () => {
+    const s = judge(input({ alive: [20] }));
+    assert.equal(s.state, 'held');
+    assert.equal(s.state === 'held' ? s.holder.orphanedSinceMs : undefined, dir.mtimeMs);
+    assert.equal(s.state === 'held' ? holderFields(s.holder)?.orphanedSince : undefined, new Date(dir.mtimeMs).toISOString());
+    const live = judge(input());
+    assert.equal(live.state === 'held' ? live.holder.orphanedSinceMs : 'not held', undefined, 'a live holder is no orphan');
   });
 
   it('calls a same-host lock stale at once when the holder and its tasks are gone, heartbeat or not', () => {

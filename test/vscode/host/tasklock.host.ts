@@ -66,6 +66,15 @@ function sampleCopies(folder: string, everyMs: number): { stop: () => Promise<nu
   };
 }
 
+function processGone(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
 /** What an earlier `it` of the same story found; undefined when that step failed. */
 function earlier<T>(value: T | undefined, what: string): T {
   if (value === undefined) {
@@ -271,6 +280,47 @@ describe('Task Lock in the real editor', function () {
         return s.state === 'held' && s.holder?.pid !== win.extensionHostPid && t.length === 1 && s.holder?.tasks.some((x) => x.pid === t[0]) ? t[0] : undefined;
       }, slowEditor);
       assert.notStrictEqual(after, tick);
+    });
+  });
+
+  describe('the holder\'s window closed (its page, as a user closes a tab) while its task runs on', function () {
+    let folder = '';
+    let windows: EditorWindow[] = [];
+    let first: { win: EditorWindow; tick: number } | undefined;
+    let sampler: { stop: () => Promise<number> } | undefined;
+    const GRACE_S = 5;
+    before(async () => {
+      folder = workspace();
+      const settings = path.join(folder, '.vscode', 'settings.json');
+      fs.writeFileSync(settings, JSON.stringify({ ...JSON.parse(fs.readFileSync(settings, 'utf8')), 'taskLock.orphanGraceSeconds': GRACE_S }));
+      windows = await harness().openWindows(2, { folder });
+      first = await holderWindow(folder, windows, 'one window to run watch');
+      sampler = sampleCopies(folder, 20);
+    });
+    after(async () => {
+      await sampler?.stop();
+      killTicks(folder);
+      await closeAll(windows);
+    });
+
+    it('the other window runs the task once the closed window\'s extension host is gone and the grace is over; never two copies', async () => {
+      const { win, tick } = earlier(first, 'the holder');
+      const host = win.extensionHostPid;
+      const t0 = Date.now();
+      await win.closePage();
+      await waitFor('the closed window\'s extension host to end', () => processGone(host), { timeoutMs: 280_000, everyMs: 100 });
+      const t1 = Date.now();
+      figures.push(`page closed → its extension host gone: ${t1 - t0} ms`);
+      assert.ok(ticks(folder).includes(tick), 'the closed window\'s task should outlive its extension host (the terminal host keeps it)');
+      const moved = await waitFor('the other window to run watch', () => {
+        const s = status(folder);
+        const t = ticks(folder);
+        return s.state === 'held' && s.holder?.pid !== host && t.length === 1 && t[0] !== tick && s.holder?.tasks.some((x) => x.pid === t[0]) ? t[0] : undefined;
+      }, { ...slowEditor, timeoutMs: GRACE_S * 1000 + 60_000 });
+      figures.push(`extension host gone → the other window's task running: ${Date.now() - t1} ms (taskLock.orphanGraceSeconds ${GRACE_S} s)`);
+      assert.notStrictEqual(moved, tick);
+      assert.strictEqual(await earlier(sampler, 'the sampler').stop(), 1, 'two copies ran at one moment');
+      sampler = undefined;
     });
   });
 
