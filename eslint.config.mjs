@@ -47,7 +47,7 @@ export default tseslint.config(
     },
   },
   {
-    // Layers by folder (the folder's name states its layer; see DEVELOPERS.md). No file grows past 450 lines.
+    // Layers by folder (the folder's name states its layer; see CONTRIBUTING.md). No file grows past 450 lines.
     files: ['src/**/*.ts'],
     rules: { 'max-lines': ['error', { max: 450 }] },
   },

@@ -5,7 +5,7 @@ import { repoRoot } from './paths';
 import { sleep, waitFor } from '../support/wait';
 import type { EditorWindow } from './window';
 
-// `npm run screenshots`: pictures for the README, taken from the real editor with the extension installed.
+// `npm run screenshots`: pictures for the README and CONTRIBUTING.md, taken from the real editor with the extension installed.
 // Not a test: it asserts nothing, it only waits until there is something worth a picture.
 
 const media = path.join(repoRoot, 'media');

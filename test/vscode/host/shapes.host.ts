@@ -109,11 +109,12 @@ describe('Task Lock: task shapes', function () {
       // Once the extension runs (its status bar says so): a terminal opened before it started keeps its
       // environment (VS Code would relaunch it, restarting whatever runs there).
       await win.waitForStatus(/this window runs watch/, 60_000);
-      const launcher = path.join(harness().tempDir, 'user-data', 'User', 'globalStorage', 'task-lock.task-lock', 'bin', 'task-lock');
+      const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', '..', 'package.json'), 'utf8')) as { publisher: string; name: string; version: string };
+      // Global storage is named by the extension's ID (publisher.name), which follows package.json.
+      const launcher = path.join(harness().tempDir, 'user-data', 'User', 'globalStorage', `${pkg.publisher}.${pkg.name}`, 'bin', 'task-lock');
       await win.runTask('cli-version');
       const out = path.join(folder, 'cli-version.txt');
       const text = await waitFor('the task to write the version', () => (fs.existsSync(out) && fs.readFileSync(out, 'utf8').trim().split('\n').length >= 2 ? fs.readFileSync(out, 'utf8') : undefined), slowEditor);
-      const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', '..', 'package.json'), 'utf8')) as { version: string };
       // The extension's launcher, not some other task-lock on PATH (an npm link, say).
       assert.deepStrictEqual(text.trim().split('\n'), [launcher, pkg.version]);
     });
