@@ -84,7 +84,7 @@ export function folderStatus(
   }
 }
 
-export type ActionId = 'start' | 'stop' | 'takeOver' | 'reclaim' | 'showHolder' | 'showLog';
+export type ActionId = 'start' | 'stop' | 'takeOver' | 'reclaim' | 'showHolder' | 'guard' | 'showLog';
 
 /** The actions that apply now, for the status bar's quick pick. */
 export function applicableActions(folders: readonly FolderStatus[]): ActionId[] {
@@ -105,6 +105,6 @@ export function applicableActions(folders: readonly FolderStatus[]): ActionId[] 
   if (has('follower') || has('holder') || has('stale')) {
     out.push('showHolder');
   }
-  out.push('showLog');
+  out.push('guard', 'showLog');
   return out;
 }

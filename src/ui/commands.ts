@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { applicableActions, type ActionId } from '../model/status';
+import { applicableActions, type ActionId, type FolderStatus } from '../model/status';
 import type { ReclaimOutcome } from '../tasks/events';
 import type { FolderGuard } from '../tasks/guard';
 import type { Guards } from '../tasks/guards';
@@ -7,6 +7,7 @@ import { t } from './l10n';
 import { STATUS_COMMAND } from './statusBar';
 import { holderName } from './statusText';
 import { takeOverAsked } from './takeOver';
+import { guardTask } from './guardTask';
 
 export const COMMANDS: Record<ActionId, string> = {
   start: 'taskLock.startTasks',
@@ -14,6 +15,7 @@ export const COMMANDS: Record<ActionId, string> = {
   takeOver: 'taskLock.takeOver',
   reclaim: 'taskLock.reclaim',
   showHolder: 'taskLock.showHolder',
+  guard: 'taskLock.guardTask',
   showLog: 'taskLock.showLog',
 };
 
@@ -29,8 +31,34 @@ function actionTitle(a: ActionId): string {
       return t('Reclaim Stale Lock');
     case 'showHolder':
       return t('Show Lock Holder');
+    case 'guard':
+      return t('Guard a Task…');
     case 'showLog':
       return t('Show Log');
+  }
+}
+
+/** What an action of the status bar's menu does, in a few words ("stops watch in … and runs it here"). */
+function actionDetail(a: ActionId, folders: readonly FolderStatus[]): string {
+  const follower = folders.find((f) => f.phase === 'follower');
+  const tasks = (f: FolderStatus | undefined): string => (f ? [...new Set((f.holder?.tasks.length ? f.holder.tasks.map((x) => x.name) : f.tasks))].join(', ') : '');
+  switch (a) {
+    case 'start':
+      return t('takes the lock and starts what is not running yet');
+    case 'stop':
+      return t('stops {0} here and frees the lock; no window starts it', folders.filter((f) => f.phase === 'holder').flatMap((f) => f.running).join(', '));
+    case 'takeOver':
+      return follower?.holder?.orphanedSince !== undefined
+        ? t('stops {0}, which runs without its window, and runs it here', tasks(follower))
+        : t('stops {0} in {1} and runs it here', tasks(follower), holderName(follower?.holder, t));
+    case 'reclaim':
+      return t('removes the lock its dead holder left');
+    case 'showHolder':
+      return t('who holds the lock, since when, which processes');
+    case 'guard':
+      return t('choose which tasks only one window may run');
+    case 'showLog':
+      return t('what Task Lock did and why');
   }
 }
 
@@ -132,6 +160,7 @@ export function registerCommands(guards: Guards, log: vscode.LogOutputChannel): 
       }
     },
     showHolder,
+    guard: () => guardTask(),
     showLog: () => {
       log.show(true);
       return Promise.resolve();
@@ -140,9 +169,10 @@ export function registerCommands(guards: Guards, log: vscode.LogOutputChannel): 
   const disposables = (Object.keys(handlers) as ActionId[]).map((id) => vscode.commands.registerCommand(COMMANDS[id], handlers[id]));
   disposables.push(
     vscode.commands.registerCommand(STATUS_COMMAND, async () => {
-      const actions = applicableActions(guards.status());
+      const now = guards.status();
+      const actions = applicableActions(now);
       const picked = await vscode.window.showQuickPick(
-        actions.map((a) => ({ label: actionTitle(a), id: a })),
+        actions.map((a) => ({ label: actionTitle(a), description: actionDetail(a, now), id: a })),
         { placeHolder: t('Task Lock') },
       );
       if (picked) {

@@ -136,6 +136,19 @@ export class EditorWindow {
   }
 
   /**
+   * In an open multi-select quick pick: ticks the rows whose labels start with `labels` (a click on a row toggles
+   * its checkbox there), then accepts with Enter.
+   */
+  async pickMany(labels: string[]): Promise<void> {
+    for (const label of labels) {
+      const row = this.page.locator(`.quick-input-list .monaco-list-row[aria-label^="${label}"]`).first();
+      await row.waitFor({ state: 'visible', timeout: 30_000 });
+      await row.click();
+    }
+    await this.page.keyboard.press('Enter');
+  }
+
+  /**
    * The titles of the Command Palette's rows for `query`, once `anchor` (a title that is always listed for
    * it) shows: the list is complete then, so a missing title is really missing. Closes the palette.
    */

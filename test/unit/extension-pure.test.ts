@@ -173,9 +173,9 @@ describe('status bar rendering', () => {
 
 describe('status bar actions', () => {
   it('offers what applies now', () => {
-    assert.deepEqual(applicableActions([folder({ phase: 'holder', running: ['watch'] })]), ['stop', 'showHolder', 'showLog']);
-    assert.deepEqual(applicableActions([folder({ phase: 'follower', holder })]), ['takeOver', 'showHolder', 'showLog']);
-    assert.deepEqual(applicableActions([folder({ phase: 'stale', holder })]), ['reclaim', 'showHolder', 'showLog']);
-    assert.deepEqual(applicableActions([folder({})]), ['start', 'showLog']);
+    assert.deepEqual(applicableActions([folder({ phase: 'holder', running: ['watch'] })]), ['stop', 'showHolder', 'guard', 'showLog']);
+    assert.deepEqual(applicableActions([folder({ phase: 'follower', holder })]), ['takeOver', 'showHolder', 'guard', 'showLog']);
+    assert.deepEqual(applicableActions([folder({ phase: 'stale', holder })]), ['reclaim', 'showHolder', 'guard', 'showLog']);
+    assert.deepEqual(applicableActions([folder({})]), ['start', 'guard', 'showLog']);
   });
 });

@@ -160,6 +160,45 @@ describe('Task Lock in the real editor', function () {
     });
   });
 
+  describe('a folder that guards nothing yet', function () {
+    let folder = '';
+    let win: EditorWindow | undefined;
+    before(async () => {
+      folder = workspace();
+      fs.writeFileSync(path.join(folder, '.vscode', 'settings.json'), JSON.stringify({ 'taskLock.tasks': [], 'taskLock.staleSeconds': 2 }));
+      win = await harness().openWindow({ folder });
+    });
+    after(async () => {
+      killTicks(folder);
+      await win?.close();
+    });
+
+    it('its Command Palette offers only Guard a Task… and Show Log', async () => {
+      const rows = (await earlier(win, 'the window').paletteTitles('Task Lock: ', 'Task Lock: Show Log')).filter((r) => r.startsWith('Task Lock: '));
+      assert.deepStrictEqual(rows.map((r) => r.replace(/,.*$/, '')).sort(), ['Task Lock: Guard a Task…', 'Task Lock: Show Log']);
+    });
+
+    it('Guard a Task… picks watch from the folder\'s tasks: the setting is written, and the window takes the lock and runs it', async () => {
+      const w = earlier(win, 'the window');
+      await w.runCommand('Task Lock: Guard a Task…');
+      await w.pickMany(['watch']);
+      const settings = path.join(folder, '.vscode', 'settings.json');
+      await waitFor('taskLock.tasks to name watch', () => {
+        try {
+          return (JSON.parse(fs.readFileSync(settings, 'utf8')) as { 'taskLock.tasks'?: string[] })['taskLock.tasks']?.includes('watch');
+        } catch {
+          // Read while the editor writes it.
+          return false;
+        }
+      }, slowEditor);
+      await waitFor('the window to hold the lock and run watch', () => {
+        const s = status(folder);
+        const t = ticks(folder);
+        return s.state === 'held' && s.holder?.pid === w.extensionHostPid && t.length === 1 && s.holder.tasks.some((x) => x.pid === t[0]);
+      }, slowEditor);
+    });
+  });
+
   describe('inside the window (the test module)', function () {
     // editor/tasklock: the API names the holder; Stop releases and nothing restarts; Start takes the lock first.
     it('the in-window suite passes all four of its tests', async () => {
