@@ -8,6 +8,11 @@ export interface Settings {
   autoStart: boolean;
   failover: boolean;
   staleSeconds: number;
+  /**
+   * A guarded task started outside the holder (VS Code's `runOptions.instancePolicy` names): stop the new copy
+   * and offer Take Over, take over at once (the new start wins), stop it with a plain notice, or only log it.
+   */
+  onConflict: ConflictPolicy;
   /** How long a window's tasks may run on without it (a closed window) before a follower moves them. */
   orphanGraceSeconds: number;
   /** Absolute, or undefined for the engine's default lock home in the folder. */
@@ -19,10 +24,13 @@ export const MAX_STALE_SECONDS = MAX_STALE_MS / 1000;
 
 export const MAX_ORPHAN_GRACE_SECONDS = 86_400;
 
-export const DEFAULT_SETTINGS: Settings = { tasks: [], autoStart: true, failover: true, staleSeconds: DEFAULT_STALE_MS / 1000, orphanGraceSeconds: 30, lockDirectory: undefined };
+export const CONFLICT_POLICIES = ['terminateNewest', 'terminateOldest', 'warn', 'silent'] as const;
+export type ConflictPolicy = (typeof CONFLICT_POLICIES)[number];
+
+export const DEFAULT_SETTINGS: Settings = { tasks: [], autoStart: true, failover: true, staleSeconds: DEFAULT_STALE_MS / 1000, onConflict: 'terminateNewest', orphanGraceSeconds: 30, lockDirectory: undefined };
 
 /** What was wrong with a setting's value; the UI turns it into words. */
-export type SettingProblem = 'not-a-label-list' | 'not-a-boolean' | 'stale-out-of-range' | 'grace-out-of-range' | 'not-a-path';
+export type SettingProblem = 'not-a-label-list' | 'not-a-boolean' | 'stale-out-of-range' | 'grace-out-of-range' | 'not-a-conflict-policy' | 'not-a-path';
 
 export interface SettingsRead {
   settings: Settings;
@@ -65,6 +73,15 @@ export function readSettings(get: (key: keyof Settings) => unknown, folder: stri
       s.staleSeconds = stale;
     } else {
       warnings.push({ setting: 'taskLock.staleSeconds', problem: 'stale-out-of-range' });
+    }
+  }
+
+  const conflict = get('onConflict');
+  if (conflict !== undefined && conflict !== null) {
+    if (typeof conflict === 'string' && (CONFLICT_POLICIES as readonly string[]).includes(conflict)) {
+      s.onConflict = conflict as ConflictPolicy;
+    } else {
+      warnings.push({ setting: 'taskLock.onConflict', problem: 'not-a-conflict-policy' });
     }
   }
 

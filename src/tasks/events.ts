@@ -22,8 +22,11 @@ export type ReclaimOutcome =
 export interface GuardEvents {
   /** Something a status reader shows changed. */
   changed(): void;
-  /** A guarded task was started here while another holder runs it: terminated, or (`notStarted`) refused by its gate. */
-  intruderStopped(guard: FolderGuard, task: string, holder: HolderSummary, notStarted?: boolean): void;
+  /**
+   * A guarded task was started here while another holder runs it: terminated, or (`notStarted`) refused by its
+   * gate; `then` is what follows (taskLock.onConflict): a Take Over offered, one under way, or nothing.
+   */
+  intruderStopped(guard: FolderGuard, task: string, holder: HolderSummary, how: { notStarted: boolean; then: 'offer-take-over' | 'taking-over' | 'nothing' }): void;
   /** This window stopped its tasks and handed the lock to `to` (its label). */
   handedOver(guard: FolderGuard, tasks: readonly string[], to: string): void;
   /** The lock was taken or removed underneath this window; its tasks were stopped. */

@@ -61,7 +61,7 @@ export class FolderGuard implements vscode.Disposable {
       },
       changed: () => host.events.changed(),
     });
-    this.moves = new Moves(this, this.lock, log, host.events, (why) => this.acquireAndStart(why));
+    this.moves = new Moves(this, this.lock, log, host.events, (why) => this.acquireAndStart(why), () => this.settings);
   }
 
   get isHolder(): boolean {
@@ -295,7 +295,7 @@ export class FolderGuard implements vscode.Disposable {
     }
     const h = summarize(view);
     this.log.info(`terminated ${name}: it runs in ${h.description}`);
-    this.host.events.intruderStopped(this, name, h);
+    this.moves.conflict(name, h, false);
   }
 
   /** The pre-spawn gate of the `taskLock` task type: may this window start `name` now? (FolderLock.admit) */
@@ -319,7 +319,7 @@ export class FolderGuard implements vscode.Disposable {
 
   /** The gate refused a `taskLock` task: it never started here. */
   gateRefused(name: string, holder: HolderSummary): void {
-    this.host.events.intruderStopped(this, name, holder, true);
+    this.moves.conflict(name, holder, true);
   }
 
   onTaskProcessStarted(exec: vscode.TaskExecution, pid: number): void {

@@ -2,6 +2,8 @@
 // orphan's tasks moved (its window is gone: they are stopped here). The decisions are model/policy.ts's.
 import { describeState, isAlive, orphanOf } from '../lock';
 import { holderIsDead } from '../model/policy';
+import type { Settings } from '../model/settings';
+import type { HolderSummary } from '../model/status';
 import type { GuardEvents } from './events';
 import type { FolderLock } from './folderLock';
 import type { FolderGuard } from './guard';
@@ -15,7 +17,24 @@ export class Moves {
     private readonly events: GuardEvents,
     /** Takes the lock if need be and starts the guarded tasks not running yet. */
     private readonly start: (why: string) => Promise<boolean>,
+    private readonly settings: () => Settings,
   ) {}
+
+  /**
+   * A guarded task started here while another holder runs it was stopped (or refused by its gate): what follows
+   * is `taskLock.onConflict`'s. The new start wins (terminateOldest) by a Take Over, which starts the task here
+   * once the holder's copy has stopped: never two copies. A `task-lock run`'s orphan is never stopped unasked.
+   */
+  conflict(name: string, holder: HolderSummary, notStarted: boolean): void {
+    const policy = this.settings().onConflict;
+    if (policy === 'terminateOldest' && !(holder.kind === 'cli' && holder.orphanedSince !== undefined)) {
+      this.log.info(`${name} was started here: taking over at once (taskLock.onConflict is terminateOldest)`);
+      this.events.intruderStopped(this.guard, name, holder, { notStarted, then: 'taking-over' });
+      void this.takeOver();
+    } else if (policy !== 'silent') {
+      this.events.intruderStopped(this.guard, name, holder, { notStarted, then: policy === 'warn' ? 'nothing' : 'offer-take-over' });
+    }
+  }
 
   async takeOver(): Promise<void> {
     if (!this.lock.lock) {

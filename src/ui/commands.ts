@@ -1,11 +1,11 @@
 import * as vscode from 'vscode';
-import { applicableActions, type ActionId, type FolderStatus } from '../model/status';
+import { applicableActions, type ActionId, type FolderStatus, type HolderSummary } from '../model/status';
 import type { ReclaimOutcome } from '../tasks/events';
 import type { FolderGuard } from '../tasks/guard';
 import type { Guards } from '../tasks/guards';
 import { t } from './l10n';
 import { STATUS_COMMAND } from './statusBar';
-import { holderName } from './statusText';
+import { holderName, sinceWords } from './statusText';
 import { takeOverAsked } from './takeOver';
 import { guardTask } from './guardTask';
 
@@ -75,6 +75,25 @@ function reclaimText(r: ReclaimOutcome): string {
   }
 }
 
+/** A holder for people: who, since when, what runs, and whether its window is gone; pids as details. */
+function holderWords(h: HolderSummary | undefined): string {
+  if (!h || h.kind === 'unknown') {
+    return h?.description ?? holderName(undefined, t);
+  }
+  const who = h.kind === 'cli' ? t('a terminal command, {0}', holderName(h, t)) : t('the VS Code window {0}', h.label);
+  const parts = [h.pid === undefined ? who : `${who} (pid ${h.pid}${h.hostname ? ` ${t('on {0}', h.hostname)}` : ''})`];
+  if (h.since !== undefined) {
+    parts.push(t('since {0}', sinceWords(h.since)));
+  }
+  if (h.tasks.length > 0) {
+    parts.push(t('running {0}', h.tasks.map((x) => `${x.name} (pid ${x.pid})`).join(', ')));
+  }
+  if (h.orphanedSince !== undefined) {
+    parts.push(t('its {0} is gone since {1}', h.kind === 'cli' ? t('command line') : t('window'), sinceWords(h.orphanedSince)));
+  }
+  return parts.join(', ');
+}
+
 /** The folder a command acts on: the only guarded one, the one given, or the user's pick among those that fit. */
 async function pickFolder(guards: Guards, fits: (g: FolderGuard) => boolean, arg?: unknown): Promise<FolderGuard | undefined> {
   const all = guards.list();
@@ -110,7 +129,7 @@ export function registerCommands(guards: Guards, log: vscode.LogOutputChannel): 
           ? t('{0}: the lock is free.', s.name)
           : s.phase === 'error'
             ? t('{0}: {1}', s.name, s.message ?? '')
-            : t('{0}: held by {1}{2}.', s.name, s.holder?.description ?? holderName(undefined, t), s.phase === 'stale' ? ` — ${t('stale: {0}', s.message ?? '')}` : '');
+            : t('{0}: held by {1}{2}.', s.name, holderWords(s.holder), s.phase === 'stale' ? ` — ${t('stale: {0}', s.message ?? '')}` : '');
     const takeOver = t('Take Over');
     const actions = s.phase === 'follower' || s.phase === 'stale' ? [takeOver] : [];
     const a = await vscode.window.showInformationMessage(text, ...actions);

@@ -1,25 +1,13 @@
 // Every notification the guards cause: they emit plain events (src/tasks/events.ts), this chooses the words
 // and the buttons.
 import * as vscode from 'vscode';
-import { MAX_STALE_SECONDS, MAX_ORPHAN_GRACE_SECONDS, MIN_STALE_SECONDS, type SettingProblem } from '../model/settings';
+import { CONFLICT_POLICIES, MAX_ORPHAN_GRACE_SECONDS, MAX_STALE_SECONDS, MIN_STALE_SECONDS, type SettingProblem } from '../model/settings';
 import type { HolderSummary } from '../model/status';
 import type { GuardEvents } from '../tasks/events';
 import type { FolderGuard } from '../tasks/guard';
 import { t } from './l10n';
 import { takeOverAsked } from './takeOver';
-import { holderName } from './statusText';
-
-/** Time of day for a holder's ISO `since`; the full date only when it is not today. */
-export function sinceText(iso: string | undefined, now = new Date()): string {
-  if (!iso) {
-    return '?';
-  }
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) {
-    return iso;
-  }
-  return d.toDateString() === now.toDateString() ? d.toLocaleTimeString() : d.toLocaleString();
-}
+import { holderName, sinceWords } from './statusText';
 
 function problemText(p: SettingProblem): string {
   switch (p) {
@@ -31,26 +19,34 @@ function problemText(p: SettingProblem): string {
       return t('must be a number from {0} to {1}', MIN_STALE_SECONDS, MAX_STALE_SECONDS);
     case 'grace-out-of-range':
       return t('must be a number from {0} to {1}', 0, MAX_ORPHAN_GRACE_SECONDS);
+    case 'not-a-conflict-policy':
+      return t('must be one of {0}', CONFLICT_POLICIES.join(', '));
     case 'not-a-path':
       return t('must be a path');
   }
 }
 
-/** The notification for a guarded task that was stopped because another holder runs it. */
-function intruderStopped(guard: FolderGuard, task: string, holder: HolderSummary, notStarted = false): void {
+/** The notification for a guarded task that was stopped because another holder runs it (taskLock.onConflict). */
+function intruderStopped(guard: FolderGuard, task: string, holder: HolderSummary, how: { notStarted: boolean; then: 'offer-take-over' | 'taking-over' | 'nothing' }): void {
   const where = holder.pid !== undefined ? `${holderName(holder, t)} (pid ${holder.pid})` : holderName(holder, t);
   const runsThere = holder.kind === 'unknown' || holder.tasks.length === 0 || holder.tasks.some((x) => x.name === task);
   // In a multi-root window the label alone does not say which folder's task it was.
   const label = (vscode.workspace.workspaceFolders?.length ?? 0) > 1 ? `${task} (${guard.folder.name})` : task;
+  const since = holder.since === undefined ? '?' : sinceWords(holder.since);
+  if (how.then === 'taking-over') {
+    void vscode.window.showInformationMessage(t('Task Lock: “{0}” was started here while {1} ran it: taking it over (it stops there, then starts here).', label, where));
+    return;
+  }
   // Never claim it runs where it does not (#10 D4): the holder may run other guarded tasks only.
   const msg = !runsThere
-    ? t('“{0}” is guarded, and {1} holds the lock of this folder (it runs {2}). It {3} here: Take Over runs the guarded tasks here.', label, where, holder.tasks.map((x) => x.name).join(', '), notStarted ? t('did not start') : t('was stopped'))
-    : notStarted
-      ? t('“{0}” is already running in {1} since {2}. It did not start here.', label, where, sinceText(holder.since))
-      : t('“{0}” is already running in {1} since {2}. It was stopped here.', label, where, sinceText(holder.since));
+    ? t('“{0}” is guarded, and {1} holds the lock of this folder (it runs {2}). It {3} here: Take Over runs the guarded tasks here.', label, where, holder.tasks.map((x) => x.name).join(', '), how.notStarted ? t('did not start') : t('was stopped'))
+    : how.notStarted
+      ? t('“{0}” is already running in {1} since {2}. It did not start here.', label, where, since)
+      : t('“{0}” is already running in {1} since {2}. It was stopped here.', label, where, since);
   const takeOver = t('Take Over');
   const show = t('Show Holder');
-  void vscode.window.showWarningMessage(msg, takeOver, show).then((a) => {
+  const buttons = how.then === 'offer-take-over' ? [takeOver, show] : [show];
+  void vscode.window.showWarningMessage(msg, ...buttons).then((a) => {
     if (a === takeOver) {
       void takeOverAsked(guard);
     } else if (a === show) {

@@ -33,6 +33,17 @@ export function clockTime(iso: string, now = new Date()): string {
   return d.toDateString() === now.toDateString() ? time : `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} ${time}`;
 }
 
+/** A time for people: local time of day and how long ago ("10:42 (12 min ago)"). Not for text that stays up. */
+export function sinceWords(iso: string, now = new Date(), t: Translate = plain): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) {
+    return iso;
+  }
+  const min = Math.floor((now.getTime() - d.getTime()) / 60_000);
+  const ago = min < 1 ? t('just now') : min < 60 ? t('{0} min ago', min) : min < 48 * 60 ? t('{0} h ago', Math.floor(min / 60)) : t('{0} days ago', Math.floor(min / (24 * 60)));
+  return `${clockTime(iso, now)} (${ago})`;
+}
+
 function taskList(tasks: readonly string[]): string {
   return tasks.join(', ');
 }
@@ -94,7 +105,7 @@ function describeFolder(f: FolderStatus, t: Translate): string {
       lines.push(`- ${t('Process: pid {0} on {1}', h.pid, escapeMarkdown(h.hostname ?? '?'))}`);
     }
     if (h.since !== undefined) {
-      lines.push(`- ${t('Since: {0}', escapeMarkdown(h.since))}`);
+      lines.push(`- ${t('Since: {0}', escapeMarkdown(clockTime(h.since)))}`);
     }
     if (h.tasks.length > 0) {
       lines.push(`- ${t('Running: {0}', escapeMarkdown(h.tasks.map((x) => `${x.name} (pid ${x.pid})`).join(', ')))}`);

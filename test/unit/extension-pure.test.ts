@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { aliasesOf, guardedLabel, missingTasks, owningFolder } from '../../src/model/match';
 import { DEFAULT_SETTINGS, lockSettingsDiffer, readSettings } from '../../src/model/settings';
 import { applicableActions, windowName, type FolderStatus } from '../../src/model/status';
-import { escapeMarkdown, renderStatus } from '../../src/ui/statusText';
+import { clockTime, escapeMarkdown, renderStatus, sinceWords } from '../../src/ui/statusText';
 
 function read(values: Record<string, unknown>) {
   return readSettings((k) => values[k], '/ws', path.posix.isAbsolute, path.posix.join);
@@ -18,17 +18,17 @@ describe('settings', () => {
   });
 
   it('takes valid values; trims, dedupes and drops blank labels; resolves a relative lock directory', () => {
-    const r = read({ tasks: [' watch ', 'watch', '', 'serve'], autoStart: false, failover: false, staleSeconds: 2, orphanGraceSeconds: 0, lockDirectory: 'locks' });
-    assert.deepEqual(r.settings, { tasks: ['watch', 'serve'], autoStart: false, failover: false, staleSeconds: 2, orphanGraceSeconds: 0, lockDirectory: '/ws/locks' });
+    const r = read({ tasks: [' watch ', 'watch', '', 'serve'], autoStart: false, failover: false, staleSeconds: 2, onConflict: 'terminateOldest', orphanGraceSeconds: 0, lockDirectory: 'locks' });
+    assert.deepEqual(r.settings, { tasks: ['watch', 'serve'], autoStart: false, failover: false, staleSeconds: 2, onConflict: 'terminateOldest', orphanGraceSeconds: 0, lockDirectory: '/ws/locks' });
     assert.deepEqual(r.warnings, []);
   });
 
   it('warns once per invalid setting, naming it, and uses the default', () => {
-    const r = read({ tasks: 'watch', autoStart: 'yes', failover: 1, staleSeconds: 1, orphanGraceSeconds: -1, lockDirectory: 42 });
+    const r = read({ tasks: 'watch', autoStart: 'yes', failover: 1, staleSeconds: 1, onConflict: 'newest', orphanGraceSeconds: -1, lockDirectory: 42 });
     assert.deepEqual(r.settings, DEFAULT_SETTINGS);
     assert.deepEqual(
       r.warnings.map((w) => w.setting),
-      ['taskLock.tasks', 'taskLock.autoStart', 'taskLock.failover', 'taskLock.staleSeconds', 'taskLock.orphanGraceSeconds', 'taskLock.lockDirectory'],
+      ['taskLock.tasks', 'taskLock.autoStart', 'taskLock.failover', 'taskLock.staleSeconds', 'taskLock.onConflict', 'taskLock.orphanGraceSeconds', 'taskLock.lockDirectory'],
     );
     for (const bad of [NaN, Infinity, -5, '10', 86_401, 5_000_000]) {
       assert.equal(read({ staleSeconds: bad }).settings.staleSeconds, 10);
@@ -121,6 +121,14 @@ describe('status bar rendering', () => {
     assert.match(cli.tooltip, /Take Over stops it \(after asking\)/);
   });
 
+  it('times for people: local time of day and how long ago; the date when it is not today', () => {
+    const now = new Date(2026, 10, 28, 10, 54, 30);
+    assert.equal(sinceWords(new Date(2026, 10, 28, 10, 42, 3).toISOString(), now), '10:42 (12 min ago)');
+    assert.equal(sinceWords(new Date(2026, 10, 28, 10, 54, 0).toISOString(), now), '10:54 (just now)');
+    assert.equal(sinceWords(new Date(2026, 10, 27, 7, 5, 0).toISOString(), now), '2026-11-27 07:05 (27 h ago)');
+    assert.equal(clockTime('not a time', now), 'not a time');
+  });
+
   it('hidden without guarded folders', () => {
     assert.equal(renderStatus([]).visible, false);
   });
@@ -137,7 +145,8 @@ describe('status bar rendering', () => {
     assert.equal(v.text, '$(eye) watch runs in Code — app');
     assert.match(v.tooltip, /Code — app/);
     assert.match(v.tooltip, /pid 42 on box/);
-    assert.match(v.tooltip, /2026\\-11\\-26T10:00:00\\.000Z/);
+    // Local time for people, not ISO (the log keeps ISO).
+    assert.ok(v.tooltip.includes(`Since: ${clockTime('2026-11-26T10:00:00.000Z').replace(/-/g, '\\-')}`), v.tooltip);
     assert.match(v.tooltip, /watch \\\(pid 43\\\)/);
   });
 

@@ -322,6 +322,36 @@ describe('Task Lock in the real editor', function () {
     });
   });
 
+  describe('taskLock.onConflict terminateOldest: a start in a follower wins', function () {
+    let folder = '';
+    let windows: EditorWindow[] = [];
+    let first: { win: EditorWindow; tick: number } | undefined;
+    before(async () => {
+      folder = workspace();
+      const settings = path.join(folder, '.vscode', 'settings.json');
+      fs.writeFileSync(settings, JSON.stringify({ ...JSON.parse(fs.readFileSync(settings, 'utf8')), 'taskLock.onConflict': 'terminateOldest' }));
+      windows = await harness().openWindows(2, { folder });
+      first = await holderWindow(folder, windows, 'one window to run watch');
+    });
+    after(async () => {
+      killTicks(folder);
+      await closeAll(windows);
+    });
+
+    it('Run Task in the follower moves the task there: the holder\'s copy stops, the follower holds and runs one copy', async () => {
+      const { win, tick } = earlier(first, 'the holder');
+      const follower = earlier(windows.find((w) => w !== win), 'the follower');
+      await follower.runTask('watch');
+      await follower.waitForText(/taking it over/);
+      const moved = await waitFor('the follower to hold the lock and run watch', () => {
+        const s = status(folder);
+        const t = ticks(folder);
+        return s.state === 'held' && s.holder?.pid === follower.extensionHostPid && t.length === 1 && t[0] !== tick && s.holder.tasks.some((x) => x.pid === t[0]) ? t[0] : undefined;
+      }, slowEditor);
+      await stillOnly(folder, moved, 2_000, 'one copy, in the follower');
+    });
+  });
+
   describe('the holder\'s window closed (its page, as a user closes a tab) while its task runs on', function () {
     let folder = '';
     let windows: EditorWindow[] = [];
