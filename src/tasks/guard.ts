@@ -78,7 +78,7 @@ export class FolderGuard implements vscode.Disposable {
   }
 
   /** Looks at the lock once, re-adopts it after an extension host restart, starts tasks when it may, then watches. */
-  async init(): Promise<void> {
+  async init(when = 'at startup'): Promise<void> {
     if (!this.lock.lock) {
       this.host.events.changed();
       return;
@@ -89,7 +89,7 @@ export class FolderGuard implements vscode.Disposable {
       }
     }
     const first = this.lock.look();
-    this.log.info(`state at startup: ${describeState(first)}; guarded: ${this.settings.tasks.join(', ')}; running here: ${this.running.names().join(', ') || 'none'}`);
+    this.log.info(`state ${when}: ${describeState(first)}; guarded: ${this.settings.tasks.join(', ')}; running here: ${this.running.names().join(', ') || 'none'}`);
     await this.lock.serial(async () => {
       try {
         await this.tryReadopt();
@@ -145,7 +145,10 @@ export class FolderGuard implements vscode.Disposable {
       return;
     }
     const prev = this.lock.saw(state);
-    if (describeState(prev) !== describeState(state) || cause.startsWith('holder-')) {
+    // A lock a moment old whose taker is still writing its record (every handoff and failover passes there) is
+    // not news: the record follows at once, and names the holder.
+    const unnamedYet = state.state === 'held' && state.holder.record === undefined && state.holder.unknownReason === 'no holder record' && state.holder.heartbeatAgeMs < 1_000;
+    if (!unnamedYet && (describeState(prev) !== describeState(state) || cause.startsWith('holder-'))) {
       this.log.info(`lock ${describeState(state)} (${cause})`);
     }
     if (!this.isHolder) {

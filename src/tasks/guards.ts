@@ -110,6 +110,9 @@ export class Guards implements vscode.Disposable {
     return next;
   }
 
+  /** Whether the first refresh (the window's startup) is done: later guards come from a settings or folder change. */
+  private started = false;
+
   private async doRefresh(): Promise<void> {
     const folders = vscode.workspace.workspaceFolders ?? [];
     const seen = new Set<string>();
@@ -138,7 +141,7 @@ export class Guards implements vscode.Disposable {
       }
       const g = new FolderGuard(folder, s, this.host);
       this.guards.set(key, g);
-      inits.push(g.init().catch((err: unknown) => this.log.error(`[${folder.name}] ${String(err)}`)));
+      inits.push(g.init(this.started ? 'after a settings change' : 'at startup').catch((err: unknown) => this.log.error(`[${folder.name}] ${String(err)}`)));
     }
     for (const [key, g] of this.guards) {
       if (!seen.has(key)) {
@@ -146,6 +149,7 @@ export class Guards implements vscode.Disposable {
         await g.letGo();
       }
     }
+    this.started = true;
     this.events.changed();
     await Promise.all(inits);
   }
