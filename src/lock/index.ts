@@ -6,7 +6,7 @@ export { GATE_CLOSED_STATUS, canGate, gatedCommand, openGate } from './gate';
 export { LockHandle, type HolderInfo } from './handle';
 export { type HandoffRequest, type ReservationView } from './handoff';
 export { channelProblem, defaultHome, locate, resolveFolder, type LockLocation, type LocationOptions } from './location';
-export { ORPHAN_TERM_MS, orphanOf } from './orphan';
+export { ORPHAN_TERM_MS, orphanOf, signalTask } from './orphan';
 export { isAlive, processStart, type ProcessRef } from './process-identity';
 export { parseRecord, readRecord, type HolderKind, type HolderRecord, type RecordRead, type TaskRef } from './record';
 export { describeHolder, describeState, holderFields, judge, type HolderFields, type HolderView, type LockState } from './state';

@@ -3,7 +3,7 @@
 // for its reconnection grace: minutes to hours). The lock stays held by those tasks; this is how they are
 // stopped, so that another holder may take the lock and run them instead.
 import { readFileSync } from 'node:fs';
-import { isAlive, processStart } from './process-identity';
+import { type ProcessRef, isAlive, processStart } from './process-identity';
 import type { HolderRecord, TaskRef } from './record';
 import type { LockState } from './state';
 
@@ -32,7 +32,15 @@ function groupLedBy(pid: number): boolean {
   }
 }
 
-function signal(t: TaskRef, sig: NodeJS.Signals): void {
+/**
+ * Sends `sig` to a task's process, and to its process group when the task leads one (its children too), as a
+ * user's Ctrl+C in its terminal would. Checked by pid and start time right before (a null start: by pid only).
+ */
+export function signalTask(t: ProcessRef, sig: NodeJS.Signals): void {
+  signal(t, sig);
+}
+
+function signal(t: ProcessRef, sig: NodeJS.Signals): void {
   // Checked by pid and start time right before: a pid reused since the record was written is not signalled.
   if (!isAlive(t) || processStart(t.pid) === null) {
     return;

@@ -1,8 +1,11 @@
 // The guarded tasks of one folder running in this window: the table of executions and their pids, writing
 // it into the lock's record, and stopping them (by execution, or by pid for adopted tasks).
 import * as vscode from 'vscode';
-import { LockHandle, isAlive } from '../lock';
+import { LockHandle, isAlive, signalTask } from '../lock';
+import { GATED_TYPE } from './gatedTask';
 
+/** How long a task signalled to stop may take before terminate() (which closes its terminal) follows. */
+const SIGNAL_GRACE_MS = 3_000;
 /** How long the owner waits for its tasks to stop before it hands over or releases anyway. */
 export const STOP_WAIT_MS = 10_000;
 /** Adopted tasks that send no end event here are looked at this often (in /proc). */
@@ -153,10 +156,23 @@ export class RunningTasks {
     try {
       this.log.info(`stopping ${this.names().join(', ')}: ${why}`);
       const deadline = Date.now() + STOP_WAIT_MS;
+      // A task with a known process is stopped as a user's Ctrl+C would stop it: its terminal stays, with its
+      // output and exit (terminate() closes the terminal, and with it what the task printed). A gated task's
+      // process is the extension's own, and one without a pid yet has nothing to signal: terminate() then.
+      const signalled = new Set<vscode.TaskExecution>();
+      for (const [exec, r] of this.table) {
+        if (r.pid !== undefined && exec.task.definition.type !== GATED_TYPE && isAlive({ pid: r.pid, start: null })) {
+          signalTask({ pid: r.pid, start: null }, 'SIGTERM');
+          signalled.add(exec);
+        }
+      }
+      const terminateAfter = Date.now() + SIGNAL_GRACE_MS;
       // A task whose process has not started yet ignores terminate(): ask again until it ends.
       while (this.table.size > 0 && Date.now() < deadline) {
         for (const exec of this.table.keys()) {
-          exec.terminate();
+          if (!signalled.has(exec) || Date.now() >= terminateAfter) {
+            exec.terminate();
+          }
         }
         await new Promise<void>((resolve) => {
           const timer = setTimeout(done, 500);

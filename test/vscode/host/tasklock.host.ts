@@ -220,6 +220,7 @@ describe('Task Lock in the real editor', function () {
     let follower: EditorWindow | undefined;
     let firstTick: number | undefined;
     let movedTick: number | undefined;
+    let terminalsBefore: number | undefined;
     before(async () => {
       folder = workspace();
       windows = await harness().openWindows(2, { folder });
@@ -254,6 +255,7 @@ describe('Task Lock in the real editor', function () {
 
     it('Take Over in the follower moves the task to it', async () => {
       const f = earlier(follower, 'the follower');
+      terminalsBefore = await earlier(holder, 'the holder').page.locator('.xterm').count();
       const old = earlier(firstTick, 'the first task process');
       await f.runCommand('Task Lock: Take Over');
       // From the click on the command (typing it in the palette is not counted).
@@ -266,6 +268,13 @@ describe('Task Lock in the real editor', function () {
         return s.holder?.pid === f.extensionHostPid && t.length === 1 && t[0] !== old ? t[0] : undefined;
       }, slowEditor);
       await stillOnly(folder, movedTick, 1_000);
+    });
+
+    it('the old holder keeps the task\'s terminal and its output, as after a stop by hand', async () => {
+      const h = earlier(holder, 'the holder');
+      assert.ok(earlier(terminalsBefore, 'the holder\'s terminals before Take Over') > 0, 'the holder showed no task terminal before Take Over');
+      await h.page.locator('.xterm').first().waitFor({ state: 'attached', timeout: 10_000 }).catch(() => undefined);
+      assert.ok((await h.page.locator('.xterm').count()) > 0, 'the task\'s terminal vanished with its output on the handoff');
     });
 
     it('the new holder\'s extension host and task killed: the other window fails over', async () => {
