@@ -71,12 +71,13 @@ function oneLine(f: FolderStatus, t: Translate): { text: string; aria: string } 
       }
       return { text: `$(eye) ${t('{0} runs in {1}', taskList(tasks), holderName(f.holder, t))}`, aria: t('Task Lock: {0} runs in {1}', taskList(tasks), holderName(f.holder, t)) };
     }
+    // No "Task Lock:" prefix in any state: the icon and the guarded labels say whose item it is, as in the others.
     case 'free':
-      return { text: `$(unlock) ${t('Task Lock: free')}`, aria: t('Task Lock: the lock is free') };
+      return { text: `$(unlock) ${t('{0}: lock free', taskList(f.tasks))}`, aria: t('Task Lock: the lock is free') };
     case 'stale':
-      return { text: `$(warning) ${t('Task Lock: stale')}`, aria: t('Task Lock: the lock is stale') };
+      return { text: `$(warning) ${t('{0}: stale lock', taskList(f.tasks))}`, aria: t('Task Lock: the lock is stale') };
     case 'error':
-      return { text: `$(error) ${t('Task Lock: error')}`, aria: t('Task Lock: the lock cannot be used') };
+      return { text: `$(error) ${t('{0}: lock unusable', taskList(f.tasks))}`, aria: t('Task Lock: the lock cannot be used') };
   }
 }
 
@@ -148,12 +149,13 @@ export function renderStatus(folders: readonly FolderStatus[], t: Translate = pl
       parts.push(s);
     }
   };
-  push(count('holder'), t('{0} here', count('holder')));
-  push(count('follower'), t('{0} elsewhere', count('follower')));
-  push(count('free'), t('{0} free', count('free')));
-  push(count('stale'), t('{0} stale', count('stale')));
-  push(count('error'), t('{0} error', count('error')));
+  const folders_ = (n: number): string => (n === 1 ? t('1 folder') : t('{0} folders', n));
+  push(count('holder'), t('{0} here', folders_(count('holder'))));
+  push(count('follower'), t('{0} elsewhere', folders_(count('follower'))));
+  push(count('free'), t('{0} free', folders_(count('free'))));
+  push(count('stale'), t('{0} stale', folders_(count('stale'))));
+  push(count('error'), t('{0} unusable', folders_(count('error'))));
   const icon = background === 'error' ? '$(error)' : background === 'warning' ? '$(warning)' : count('holder') > 0 ? '$(lock)' : '$(eye)';
   const summary = parts.join(' · ');
-  return { visible: true, text: `${icon} ${t('Task Lock: {0}', summary)}`, tooltip, background, ariaLabel: t('Task Lock: {0}', summary) };
+  return { visible: true, text: `${icon} ${summary}`, tooltip, background, ariaLabel: t('Task Lock: {0}', summary) };
 }

@@ -155,8 +155,12 @@ describe('status bar rendering', () => {
     assert.equal(v.text, '$(eye) watch runs in task-lock run “npm run watch”');
   });
 
-  it('free, stale (warning) and error (error background)', () => {
-    assert.equal(renderStatus([folder({})]).text, '$(unlock) Task Lock: free');
+  it('free, stale (warning) and error (error background); no "Task Lock:" prefix in any state (#8 item 3)', () => {
+    assert.equal(renderStatus([folder({})]).text, '$(unlock) watch: lock free');
+    assert.equal(renderStatus([folder({ phase: 'stale', holder })]).text, '$(warning) watch: stale lock');
+    for (const phase of ['holder', 'follower', 'free', 'stale', 'error'] as const) {
+      assert.doesNotMatch(renderStatus([folder({ phase, holder, running: ['watch'] })]).text, /Task Lock/);
+    }
     const stale = renderStatus([folder({ phase: 'stale', holder, message: 'holder pid 42 has exited' })]);
     assert.equal(stale.background, 'warning');
     assert.match(stale.tooltip, /holder pid 42 has exited/);
@@ -165,14 +169,14 @@ describe('status bar rendering', () => {
 
   it('multi-root: sums the folders up, worst background wins', () => {
     const v = renderStatus([folder({ phase: 'holder', running: ['watch'] }), folder({ name: 'b', phase: 'follower', holder }), folder({ name: 'c', phase: 'stale', holder })]);
-    assert.equal(v.text, '$(warning) Task Lock: 1 here · 1 elsewhere · 1 stale');
+    assert.equal(v.text, '$(warning) 1 folder here · 1 folder elsewhere · 1 folder stale');
     assert.equal(v.background, 'warning');
     assert.equal(v.tooltip.split('---').length, 3);
   });
 
   it('uses the translation function it is given', () => {
     const v = renderStatus([folder({})], (m) => `<${m}>`);
-    assert.equal(v.text, '$(unlock) <Task Lock: free>');
+    assert.equal(v.text, '$(unlock) <{0}: lock free>');
   });
 
   it('escapes Markdown in labels', () => {

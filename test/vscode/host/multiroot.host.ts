@@ -43,10 +43,10 @@ describe('Task Lock in a multi-root workspace', function () {
         return s.state === 'held' && s.holder?.pid === first.extensionHostPid && t.length === 1 && s.holder.tasks.some((x) => x.pid === t[0]);
       }, slowEditor);
     }
-    await first.waitForStatus(/Task Lock: 2 here/);
+    await first.waitForStatus(/2 folders here/);
 
     const second = await harness.openWindow({ folder: file });
-    await second.waitForStatus(/Task Lock: 2 elsewhere/, 60_000);
+    await second.waitForStatus(/2 folders elsewhere/, 60_000);
     // Give the second window time to do anything wrong, then count: still one copy per folder, same holder.
     // A start that must not happen has no event to wait for: this sleep is the period it gets to show.
     await sleep(3000);
