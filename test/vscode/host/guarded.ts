@@ -20,12 +20,12 @@ export function status(folder: string): Status {
 }
 
 /** The pids of this folder's tick.js processes (the guarded task), wherever they were started. */
-export function ticks(folder: string): number[] {
-  const script = path.join(folder, 'tick.js');
+export function ticks(folder: string, name = 'tick.js'): number[] {
+  const script = path.join(folder, name);
   return listProcesses()
     // The CLI's own command line names the script too, and so does the shell npm runs it with: only the
     // node running it counts.
-    .filter((p) => path.basename(p.cmdline.split(' ')[0]) === 'node' && p.cmdline.includes('tick.js') && !p.cmdline.includes('cli.js') && (p.cmdline.includes(script) || cwdOf(p.pid) === folder))
+    .filter((p) => path.basename(p.cmdline.split(' ')[0]) === 'node' && p.cmdline.includes(name) && !p.cmdline.includes('cli.js') && (p.cmdline.includes(script) || cwdOf(p.pid) === folder))
     .map((p) => p.pid);
 }
 

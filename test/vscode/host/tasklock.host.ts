@@ -103,6 +103,13 @@ describe('Task Lock in the real editor', function () {
   let h: Harness | undefined;
   const folders: string[] = [];
   const figures: string[] = [];
+  /** VS Code's own start of an unguarded task (click → process), measured in the same run: the figures' baseline. */
+  const baselineMs: number[] = [];
+  /** A figure with its ratio to the baseline, when one was measured by then. */
+  function timed(what: string, ms: number): void {
+    const base = baselineMs[0];
+    figures.push(`${what}: ${ms} ms${base === undefined ? '' : ` (${(ms / base).toFixed(2)}× the baseline, ${base} ms)`}`);
+  }
   before(async () => {
     h = await Harness.start('task lock');
   });
@@ -253,6 +260,18 @@ describe('Task Lock in the real editor', function () {
       assert.strictEqual(status(folder).holder?.pid, earlier(holder, 'the holder').extensionHostPid);
     });
 
+    it('(figure) VS Code\'s own start of such a task, unguarded, in the follower: the baseline', async () => {
+      const f = earlier(follower, 'the follower');
+      await f.runTask('baseline');
+      // From the click on the task, as Take Over is timed from the click on its command.
+      const t0 = Date.now();
+      const pid = await waitFor('the baseline task\'s process', () => ticks(folder, 'plain.js')[0], { timeoutMs: 60_000, everyMs: 5 });
+      baselineMs.push(Date.now() - t0);
+      figures.push(`baseline: VS Code's own start of an unguarded task (Run Task click → process running): ${baselineMs[0]} ms`);
+      process.kill(pid, 'SIGKILL');
+      await waitFor('the baseline task to end', () => ticks(folder, 'plain.js').length === 0, slowEditor);
+    });
+
     it('Take Over in the follower moves the task to it', async () => {
       const f = earlier(follower, 'the follower');
       terminalsBefore = await earlier(holder, 'the holder').page.locator('.xterm').count();
@@ -260,8 +279,20 @@ describe('Task Lock in the real editor', function () {
       await f.runCommand('Task Lock: Take Over');
       // From the click on the command (typing it in the palette is not counted).
       const t0 = Date.now();
-      await waitFor('a new task process after Take Over', () => ticks(folder).some((p) => p !== old), { timeoutMs: 60_000, everyMs: 5 });
-      figures.push(`Take Over → task running in the new window: ${Date.now() - t0} ms (including the old task's stop)`);
+      let oldGone: number | undefined;
+      await waitFor('a new task process after Take Over', () => {
+        const t = ticks(folder);
+        if (oldGone === undefined && !t.includes(old)) {
+          oldGone = Date.now();
+        }
+        return t.some((p) => p !== old);
+      }, { timeoutMs: 60_000, everyMs: 5 });
+      const total = Date.now() - t0;
+      timed('Take Over → task running in the new window (including the old task\'s stop)', total);
+      if (oldGone !== undefined) {
+        timed('  of which: Take Over → the old task gone (the request, the holder\'s stop)', oldGone - t0);
+        timed('  and: the old task gone → the new one running (the handoff\'s end, the start)', total - (oldGone - t0));
+      }
       movedTick = await waitFor('Take Over to move watch to the follower', () => {
         const s = status(folder);
         const t = ticks(folder);
@@ -285,7 +316,7 @@ describe('Task Lock in the real editor', function () {
       process.kill(moved, 'SIGKILL');
       // The process table alone, polled fast, times the failover; the lock is checked right after.
       await waitFor('a new task process', () => ticks(folder).some((p) => p !== moved), { timeoutMs: 60_000, everyMs: 5 });
-      figures.push(`holder's extension host and task killed → the other window's task process running: ${Date.now() - t1} ms`);
+      timed('holder\'s extension host and task killed → the other window\'s task process running', Date.now() - t1);
       await f.killExtensionHost();
       const after = await holderWindow(folder, [earlier(holder, 'the first holder')], 'failover to the first window');
       assert.notStrictEqual(after.tick, moved);
@@ -386,6 +417,7 @@ describe('Task Lock in the real editor', function () {
       const host = win.extensionHostPid;
       const t0 = Date.now();
       await win.closePage();
+      const closed = Date.now();
       await waitFor('the closed window\'s extension host to end', () => processGone(host), { timeoutMs: 280_000, everyMs: 100 });
       const t1 = Date.now();
       figures.push(`page closed → its extension host gone: ${t1 - t0} ms`);
@@ -395,7 +427,7 @@ describe('Task Lock in the real editor', function () {
         const t = ticks(folder);
         return s.state === 'held' && s.holder?.pid !== host && t.length === 1 && t[0] !== tick && s.holder?.tasks.some((x) => x.pid === t[0]) ? t[0] : undefined;
       }, { ...slowEditor, timeoutMs: GRACE_S * 1000 + 60_000 });
-      figures.push(`extension host gone → the other window's task running: ${Date.now() - t1} ms (taskLock.orphanGraceSeconds ${GRACE_S} s)`);
+      timed(`holder window closed → the other window's task running, minus taskLock.orphanGraceSeconds (${GRACE_S} s; counted from the closed window's last heartbeat), the old task's stop included`, Date.now() - closed - GRACE_S * 1000);
       assert.notStrictEqual(moved, tick);
       assert.strictEqual(await earlier(sampler, 'the sampler').stop(), 1, 'two copies ran at one moment');
       sampler = undefined;
