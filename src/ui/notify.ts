@@ -77,7 +77,11 @@ export const notifications: Omit<GuardEvents, 'changed'> = {
       });
       return;
     }
-    void vscode.window.showWarningMessage(f.code === 'handoff-no-answer' ? t('Task Lock: the holder did not answer. {0}', f.detail) : t('Task Lock: {0}', f.detail));
+    // Say what happened and offer the next step: the log tells the whole story of the attempt.
+    const showLog = t('Show Log');
+    void vscode.window
+      .showWarningMessage(f.code === 'handoff-no-answer' ? t('Task Lock: the holder did not answer. {0}', f.detail) : t('Task Lock: Take Over did not move the tasks here: {0}', f.detail), showLog)
+      .then((a) => a === showLog && void vscode.commands.executeCommand('taskLock.showLog'));
   },
   settingInvalid: (folder, setting, problem) => {
     // Say what happens meanwhile: a bad task list means nothing is guarded there, not a silent stop.
