@@ -9,7 +9,12 @@ const RUN_OPTIONS = `run:
   --label NAME        how other windows and commands name this holder (default: the command line)
   --no-handoff        refuse requests from VS Code's "Take Over" (by default CMD is stopped and the lock handed over)`;
 
-const EXIT_STATUS = 'Exit status: CMD\'s status for run; 75 when the lock is held by someone else; 2 for a usage error; 1 for other errors.';
+const STATUS_OPTIONS = `status:
+  --json              print one JSON object instead of a line (its "version" field names the format)
+  status exits 0 when the lock is free, 75 when it is held, 3 when it is stale (its holder is gone: the
+  next run takes it over) and 1 when it cannot be read, with --json or without`;
+
+const EXIT_STATUS = 'Exit status: CMD\'s status for run; for status 0 free, 75 held, 3 stale; 75 when the lock is held by someone else; 2 for a usage error; 1 for other errors.';
 
 export const USAGE = `Usage:
   task-lock run [--folder DIR] [--wait[=SECONDS]] [-E N] [--label NAME] [--no-handoff] -- CMD [ARGS...]
@@ -28,6 +33,8 @@ Common options:
 
 ${RUN_OPTIONS}
 
+${STATUS_OPTIONS}
+
 ${EXIT_STATUS}`;
 
 
@@ -35,7 +42,8 @@ ${EXIT_STATUS}`;
 export function usageOf(command: 'run' | 'status' | 'reclaim'): string {
   const line = USAGE.split('\n').find((l) => l.trim().startsWith(`task-lock ${command} `)) ?? '';
   const common = USAGE.slice(USAGE.indexOf('Common options:'), USAGE.indexOf('\n\nrun:'));
-  return `Usage: ${line.trim()}\n\n${common}${command === 'run' ? `\n\n${RUN_OPTIONS}` : ''}\n\n${EXIT_STATUS}`;
+  const own = { run: `\n\n${RUN_OPTIONS}`, status: `\n\n${STATUS_OPTIONS}`, reclaim: '' }[command];
+  return `Usage: ${line.trim()}\n\n${common}${own}\n\n${EXIT_STATUS}`;
 }
 
 export class UsageError extends Error {}

@@ -1,5 +1,6 @@
 // What the CLI prints about a lock: one line of text, or JSON from the engine's one holder projection.
 import { LockState, ReservationView, WorkspaceLock, describeHolder, holderFields } from '../lock';
+import { STATUS_JSON_VERSION } from './codes';
 
 /**
  * Control characters as `\uXXXX`: a label or a path is someone else's text, and a terminal would obey the
@@ -36,19 +37,21 @@ export function reservationNote(r: ReservationView | undefined): string | undefi
   return undefined;
 }
 
+/** `status --json`: README's "status --json" describes every field; STATUS_JSON_VERSION says which format. */
 export function stateJson(lock: WorkspaceLock, s: LockState): Record<string, unknown> {
   const base: Record<string, unknown> = { folder: lock.location.folder, lockHome: lock.location.home, reservation: lock.reservation() ?? null };
   if (lock.location.fallbackReason) {
     base.fallback = lock.location.fallbackReason;
   }
   if (s.state === 'free') {
-    return { state: 'free', ...base };
+    return { version: STATUS_JSON_VERSION, state: 'free', ...base };
   }
   if (s.state === 'error') {
-    return { state: 'error', message: s.message, ...base };
+    return { version: STATUS_JSON_VERSION, state: 'error', message: s.message, ...base };
   }
   const holder = holderFields(s.holder) ?? null;
   return {
+    version: STATUS_JSON_VERSION,
     state: s.state === 'stale' ? 'stale' : 'held',
     holder,
     ...(holder ? {} : { unknownHolder: s.holder.unknownReason }),

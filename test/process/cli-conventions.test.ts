@@ -1,0 +1,117 @@
+// The CLI conventions of #11 item 4 (measured against flock(1), run-one and Bazel): status tells the state by
+// its exit code and writes nothing; run --take-over; task-lock stop. Real processes, the real file system.
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { defaultHome, folderHash } from '../../src/lock/location';
+import { CLI, cli, cleanup, ownPid, runCli, start, tempFolder } from '../support/fixtures';
+import { pidAlive, waitFor } from '../support/wait';
+
+after(async () => {
+  assert.deepEqual(await cleanup(), [], 'processes were left running');
+});
+
+/** A command that runs until killed and tells its pid on stdout. */
+const SLEEPER = ['--', process.execPath, '-e', 'console.log(process.pid); setInterval(() => {}, 1000)'];
+
+interface StatusJson {
+  version: number;
+  state: 'free' | 'held' | 'stale';
+  holder?: { pid: number; label: string; tasks: Array<{ pid: number }> } | null;
+}
+
+/** status --json, whatever its exit code: the code is what these tests look at. */
+async function statusOf(folder: string): Promise<{ code: number | null; json: StatusJson }> {
+  const r = await runCli(['status', '--folder', folder, '--json']);
+  return { code: r.code, json: JSON.parse(r.stdout) as StatusJson };
+}
+
+/** Waits for a holder with its task recorded; the task is cleanup()'s to end if a test fails before it does. */
+async function heldBy(folder: string): Promise<StatusJson> {
+  const s = await waitFor('the lock to be held with its task recorded', async () => {
+    const { json } = await statusOf(folder);
+    return json.state === 'held' && json.holder && json.holder.tasks.length > 0 ? json : undefined;
+  });
+  for (const t of s.holder?.tasks ?? []) {
+    ownPid(t.pid);
+  }
+  return s;
+}
+
+/** Every path under `dir`, for "nothing was made here". */
+function tree(dir: string): string[] {
+  return fs.readdirSync(dir, { recursive: true, encoding: 'utf8' }).sort();
+}
+
+describe('task-lock status (#11 item 4)', () => {
+  it('reads only: no lock home, no file, anywhere', async () => {
+    const folder = tempFolder();
+    // Where the CLI could make private folders of its own (sockets, fallbacks): fresh, so anything made shows.
+    const tmp = tempFolder();
+    const runtime = tempFolder();
+    const shared = tempFolder();
+    const env = { ...process.env, TMPDIR: tmp, XDG_RUNTIME_DIR: runtime };
+    for (const args of [[], ['--json'], [`--lock-dir=${path.join(shared, 'locks')}`], ['--json', `--lock-dir=${path.join(shared, 'locks')}`]]) {
+      const r = await cli(['status', '--folder', folder, ...args], { env }).result;
+      assert.equal(r.code, 0, r.stderr);
+    }
+    assert.equal(fs.existsSync(defaultHome(folder)), false, 'status made the lock home');
+    assert.deepEqual(tree(folder), [], 'status wrote into the folder');
+    assert.deepEqual(tree(tmp), [], 'status made something in TMPDIR');
+    assert.deepEqual(tree(runtime), [], 'status made something in XDG_RUNTIME_DIR');
+    assert.deepEqual(tree(shared), [], 'status made the lock directory');
+  });
+
+  it('reads only for a user without a home folder too: no fallback lock home', { skip: process.getuid?.() !== 0 && 'needs root to run as a user without a home folder' }, async () => {
+    const base = tempFolder();
+    fs.chmodSync(base, 0o755);
+    const folder = path.join(base, 'project');
+    fs.mkdirSync(folder, { mode: 0o755 });
+    // nobody may not be able to enter the checkout: it runs a copy of the (self-contained) bundle.
+    const cliCopy = path.join(base, 'cli.js');
+    fs.copyFileSync(CLI, cliCopy);
+    fs.chmodSync(cliCopy, 0o755);
+    const r = await start(process.execPath, [cliCopy, 'status', '--folder', folder], { uid: 65534, gid: 65534, env: { PATH: process.env.PATH, TMPDIR: os.tmpdir() } }).result;
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^free: /);
+    const fallback = path.join('/tmp/task-lock-65534/locks', `project-${folderHash(folder)}`);
+    assert.equal(fs.existsSync(fallback), false, `status made ${fallback}`);
+  });
+
+  it('tells the state by its exit code: 0 free, 75 held, 3 stale; --json carries version 1', async () => {
+    const folder = tempFolder();
+    const free = await statusOf(folder);
+    assert.equal(free.code, 0);
+    assert.equal(free.json.version, 1);
+    assert.equal(free.json.state, 'free');
+    assert.equal((await runCli(['status', '--folder', folder])).code, 0);
+
+    const holder = cli(['run', '--folder', folder, ...SLEEPER]);
+    const held = await heldBy(folder);
+    assert.equal((await statusOf(folder)).code, 75);
+    assert.equal(held.version, 1);
+    const text = await runCli(['status', '--folder', folder]);
+    assert.equal(text.code, 75);
+    assert.match(text.stdout, /^held: /);
+    assert.equal(text.stderr, '');
+
+    // Holder and command killed: nobody runs, the lock is left behind (stale).
+    const taskPid = held.holder?.tasks[0]?.pid as number;
+    holder.kill('SIGKILL');
+    process.kill(taskPid, 'SIGKILL');
+    await holder.result;
+    await waitFor('the task to be gone', () => !pidAlive(taskPid));
+    const stale = await statusOf(folder);
+    assert.equal(stale.json.state, 'stale');
+    assert.equal(stale.code, 3);
+    assert.equal((await runCli(['status', '--folder', folder])).code, 3);
+  });
+
+  it('the help names the exit codes of status', async () => {
+    const r = await runCli(['status', '--help']);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /0 when the lock is free, 75 when it is held, 3 when it is stale/);
+  });
+});
