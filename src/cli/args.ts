@@ -1,13 +1,17 @@
 // The command line, parsed: no I/O here, so every rule is unit-tested.
-import { DEFAULT_STALE_MS, MAX_STALE_MS, MIN_STALE_MS } from '../lock';
+import { DEFAULT_STALE_MS, MAX_STALE_MS, MIN_STALE_MS, TAKE_OVER_WAIT_MS } from '../lock';
 
 const RUN_OPTIONS = `run:
   --wait              wait for the lock instead of exiting with status 75 when it is held
   --wait=SECONDS      wait at most that long, then exit with status 75
   -E N, --conflict-exit-code=N
                       the exit status when the lock is held (default 75), as flock(1) has it
+  --take-over         when the lock is held, ask its holder to hand over, as VS Code's "Take Over" does (it stops
+                      its tasks first); wait up to ${TAKE_OVER_WAIT_MS / 1000} s for it, then run. A refusal exits with the -E status (75),
+                      no answer with 1
   --label NAME        how other windows and commands name this holder (default: the command line)
-  --no-handoff        refuse requests from VS Code's "Take Over" (by default CMD is stopped and the lock handed over)`;
+  --no-handoff        refuse to hand over when asked (Take Over, --take-over, stop); by default CMD is stopped
+                      with SIGTERM, the lock handed over, and run exits with CMD's status (143 after SIGTERM)`;
 
 const STATUS_OPTIONS = `status:
   --json              print one JSON object instead of a line (its "version" field names the format)
@@ -17,7 +21,7 @@ const STATUS_OPTIONS = `status:
 const EXIT_STATUS = 'Exit status: CMD\'s status for run; for status 0 free, 75 held, 3 stale; 75 when the lock is held by someone else; 2 for a usage error; 1 for other errors.';
 
 export const USAGE = `Usage:
-  task-lock run [--folder DIR] [--wait[=SECONDS]] [-E N] [--label NAME] [--no-handoff] -- CMD [ARGS...]
+  task-lock run [--folder DIR] [--wait[=SECONDS] | --take-over] [-E N] [--label NAME] [--no-handoff] -- CMD [ARGS...]
   task-lock status [--folder DIR] [--json]
   task-lock reclaim [--folder DIR] [--force]
 
@@ -56,6 +60,8 @@ export interface Parsed {
   json: boolean;
   force: boolean;
   handoff: boolean;
+  /** run: ask a live holder to hand over instead of giving up. */
+  takeOver?: boolean;
   staleMs?: number;
   lockDirectory?: string;
   /** With `help`: the command whose help was asked for. */
@@ -66,7 +72,7 @@ export interface Parsed {
 }
 
 const FLAGS: Record<Parsed['command'], string[]> = {
-  run: ['--folder', '--wait', '--label', '--no-handoff', '--stale', '--lock-dir', '-E', '--conflict-exit-code'],
+  run: ['--folder', '--wait', '--take-over', '--label', '--no-handoff', '--stale', '--lock-dir', '-E', '--conflict-exit-code'],
   status: ['--folder', '--json', '--stale', '--lock-dir'],
   reclaim: ['--folder', '--force', '--stale', '--lock-dir'],
   help: [],
@@ -152,6 +158,10 @@ export function parseArgs(args: string[]): Parsed {
         noValue();
         p.handoff = false;
         break;
+      case '--take-over':
+        noValue();
+        p.takeOver = true;
+        break;
       case '-E':
       case '--conflict-exit-code': {
         const text = value();
@@ -163,6 +173,10 @@ export function parseArgs(args: string[]): Parsed {
         break;
       }
     }
+  }
+  if (p.takeOver && p.waitMs !== undefined) {
+    // One would wait for the holder to end, the other asks it to: saying which is the user's call.
+    throw new UsageError('use --take-over or --wait, not both: --take-over asks the holder to hand over, --wait waits for it to end');
   }
   if (p.command === 'run' && p.argv.length === 0) {
     throw new UsageError('no command to run: put it after --, as in: task-lock run -- npm run watch');

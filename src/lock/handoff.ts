@@ -20,6 +20,13 @@ export interface HandoffRequest {
 export const RESERVATION_MS = 5_000;
 
 /**
+ * How long a Take Over (VS Code's, `run --take-over`, `task-lock stop`) waits for the holder's answer. A window
+ * holder first stops its tasks, for up to 10 s (src/tasks/running.ts, STOP_WAIT_MS), and refuses if they do not
+ * stop; 5 s more leave room for that answer on a busy machine.
+ */
+export const TAKE_OVER_WAIT_MS = 15_000;
+
+/**
  * The reservation, if any. Its end is what it says, but never later than RESERVATION_MS after its file was
  * written: a file claiming a far-future end (a bug, a clock jump, a hand edit) must not lock everyone out.
  */
@@ -160,15 +167,16 @@ export async function requestHandoff(lock: WorkspaceLock, info: HolderInfo, opts
     send(socket, { t: 'handoff', id, token, kind: info.kind, label: info.label, pid: process.pid });
   });
   if (answer === 'no-answer') {
-    throw new LockError('handoff-no-answer', `The holder, ${describeHolder(state.holder)}, did not answer within ${Math.round(timeoutMs / 1000)} s.`);
+    const reason = `did not answer within ${Math.round(timeoutMs / 1000)} s`;
+    throw new LockError('handoff-no-answer', `The holder, ${describeHolder(state.holder)}, ${reason}.`, { reason });
   }
   if (typeof answer === 'object') {
-    throw new LockError('handoff-refused', `The holder, ${describeHolder(state.holder)}, refused: ${answer.refused}`);
+    throw new LockError('handoff-refused', `The holder, ${describeHolder(state.holder)}, refused: ${answer.refused}`, { reason: answer.refused });
   }
   // Accepted, or the holder went away meanwhile: either way the lock is (about to be) free or reserved for us.
   return lock.acquire(info, { waitMs: RESERVATION_MS, token }).catch((err: unknown) => {
     throw err instanceof LockError && err.code === 'timeout' && answer === 'gone'
-      ? new LockError('handoff-no-answer', `The holder, ${describeHolder(state.holder)}, closed the channel without handing over.`)
+      ? new LockError('handoff-no-answer', `The holder, ${describeHolder(state.holder)}, closed the channel without handing over.`, { reason: 'closed its channel without handing over' })
       : err;
   });
 }

@@ -4,7 +4,7 @@ export { Emitter, type Disposable, type Listener } from './events';
 export { onExit, type ExitPhase } from './exit';
 export { GATE_CLOSED_STATUS, canGate, gatedCommand, openGate } from './gate';
 export { LockHandle, type HolderInfo } from './handle';
-export { type HandoffRequest, type ReservationView } from './handoff';
+export { TAKE_OVER_WAIT_MS, type HandoffRequest, type ReservationView } from './handoff';
 export { defaultHome, locate, resolveFolder, type LockLocation, type LocationOptions } from './location';
 export { channelProblem } from './state-dir';
 export { isAlive, processStart, type ProcessRef } from './process-identity';

@@ -2,7 +2,7 @@
 // The decisions come from model/policy.ts, the task table from running.ts; the words from src/ui, through
 // the events this class emits.
 import * as vscode from 'vscode';
-import { HolderView, LockHandle, LockState, describeState, errorMessage, isAlive, type HandoffRequest } from '../lock';
+import { HolderView, LockHandle, LockState, TAKE_OVER_WAIT_MS, describeState, errorMessage, isAlive, type HandoffRequest } from '../lock';
 import { atStartup, holderIsDead, onTaskStart, stopsEarlyCopies } from '../model/policy';
 import type { Settings } from '../model/settings';
 import { folderStatus, summarize, type FolderStatus, type HolderSummary } from '../model/status';
@@ -11,7 +11,7 @@ import { TaskCatalog, labelFor, taskId } from './catalog';
 import type { GuardEvents, ReclaimOutcome } from './events';
 import { Failover } from './failover';
 import { FolderLock } from './folderLock';
-import { FolderLog, RunningTasks, STOP_WAIT_MS, terminalPids } from './running';
+import { FolderLog, RunningTasks, terminalPids } from './running';
 import { GATED_TYPE } from './gatedTask';
 
 /** What a folder's guard needs from the rest of the extension. */
@@ -404,7 +404,7 @@ export class FolderGuard implements vscode.Disposable {
         return;
       }
       this.log.info('Take Over: asking the holder to hand over');
-      const r = await this.lock.requestHandoff(STOP_WAIT_MS + 5_000);
+      const r = await this.lock.requestHandoff(TAKE_OVER_WAIT_MS);
       if (!r.ok) {
         this.log.info(`Take Over failed: ${r.detail}`);
         this.host.events.takeOverFailed(this, { code: r.code, detail: r.detail, holderDead: holderIsDead(this.lock.current, isAlive) });

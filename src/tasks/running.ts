@@ -3,7 +3,10 @@
 import * as vscode from 'vscode';
 import { LockHandle, isAlive } from '../lock';
 
-/** How long the owner waits for its tasks to stop before it hands over or releases anyway. */
+/**
+ * How long the owner waits for its tasks to stop before it hands over or releases anyway. A requester waits
+ * TAKE_OVER_WAIT_MS (lock/handoff.ts) for the answer: that one must stay the longer.
+ */
 export const STOP_WAIT_MS = 10_000;
 /** Adopted tasks that send no end event here are looked at this often (in /proc). */
 const ADOPTED_POLL_MS = 500;

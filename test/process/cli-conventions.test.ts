@@ -40,6 +40,13 @@ async function heldBy(folder: string): Promise<StatusJson> {
   return s;
 }
 
+function oneLine(stderr: string): string {
+  const lines = stderr.trim().split('\n');
+  assert.equal(lines.length, 1, `expected one line on stderr, got:\n${stderr}`);
+  assert.doesNotMatch(stderr, /\n\s+at /, 'no stack trace');
+  return lines[0];
+}
+
 /** Every path under `dir`, for "nothing was made here". */
 function tree(dir: string): string[] {
   return fs.readdirSync(dir, { recursive: true, encoding: 'utf8' }).sort();
@@ -113,5 +120,79 @@ describe('task-lock status (#11 item 4)', () => {
     const r = await runCli(['status', '--help']);
     assert.equal(r.code, 0);
     assert.match(r.stdout, /0 when the lock is free, 75 when it is held, 3 when it is stale/);
+  });
+});
+
+/** A command that ignores SIGTERM (a holder that cannot hand over in time); "ready" once it does. */
+const STUBBORN = ['--', process.execPath, '-e', 'process.on("SIGTERM", () => {}); console.log("ready"); setInterval(() => {}, 1000)'];
+
+describe('task-lock run --take-over (#11 item 4)', () => {
+  it('asks the holder to hand over, waits for it, then runs; the holder\'s run exits 143', async () => {
+    const folder = tempFolder();
+    const holder = cli(['run', '--folder', folder, '--label', 'old watch', ...SLEEPER]);
+    await heldBy(folder);
+    const r = await runCli(['run', '--take-over', '--folder', folder, '--label', 'new watch', '--', process.execPath, '-e', 'console.log("ran")']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), 'ran');
+    assert.match(r.stderr, /is held by cli “old watch” \(pid \d+ .*\)\. Asking it to hand over \(up to 15 s\)\.\.\./);
+    const h = await holder.result;
+    assert.equal(h.code, 143, 'the holder\'s command was stopped with SIGTERM');
+    assert.match(h.stderr, /cli “new watch” asks for the lock: stopping .* and handing over/);
+    assert.equal((await statusOf(folder)).json.state, 'free');
+  });
+
+  it('takes a free lock like a plain run', async () => {
+    const folder = tempFolder();
+    const r = await runCli(['run', '--take-over', '--folder', folder, '--', 'true']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, '');
+  });
+
+  it('a holder that refuses (--no-handoff): the conflict status, 75 or -E, and a line naming it', async () => {
+    const folder = tempFolder();
+    const holder = cli(['run', '--folder', folder, '--no-handoff', '--label', 'pinned', ...SLEEPER]);
+    await heldBy(folder);
+    const r = await runCli(['run', '--take-over', '--folder', folder, '--', process.execPath, '-e', 'console.log("should not run")']);
+    assert.equal(r.code, 75);
+    assert.equal(r.stdout, '');
+    const [asking, refused, ...more] = r.stderr.trim().split('\n');
+    assert.deepEqual(more, [], r.stderr);
+    assert.match(asking, /Asking it to hand over/);
+    assert.match(refused, /is held by cli “pinned” \(pid \d+ .*\), which refused to hand over: it was started with --no-handoff\. Use --wait to wait for it\.$/);
+    const e = await runCli(['run', '--take-over', '-E', '42', '--folder', folder, '--', 'true']);
+    assert.equal(e.code, 42, e.stderr);
+    assert.equal((await heldBy(folder)).holder?.pid, holder.pid, 'the holder keeps the lock');
+    holder.kill('SIGTERM');
+    await holder.result;
+  });
+
+  it('a holder that does not answer: status 1, saying so and what to do', async () => {
+    const folder = tempFolder();
+    const holder = cli(['run', '--folder', folder, '--label', 'deaf', ...STUBBORN]);
+    await heldBy(folder);
+    await waitFor('the command to ignore SIGTERM', () => holder.out().includes('ready'));
+    const r = await runCli(['run', '--take-over', '--folder', folder, '--', process.execPath, '-e', 'console.log("should not run")']);
+    assert.equal(r.code, 1);
+    assert.equal(r.stdout, '');
+    const [asking, silent, ...more] = r.stderr.trim().split('\n');
+    assert.deepEqual(more, [], r.stderr);
+    assert.match(asking, /Asking it to hand over/);
+    assert.match(silent, /is held by cli “deaf” \(pid \d+ .*\), which did not answer within 15 s\. .*task-lock reclaim --force\.$/);
+    holder.kill('SIGKILL');
+    const task = (await heldBy(folder)).holder?.tasks[0]?.pid as number;
+    process.kill(task, 'SIGKILL');
+    await holder.result;
+  });
+
+  it('--take-over and --wait together are a usage error', async () => {
+    const r = await runCli(['run', '--take-over', '--wait', '--', 'true']);
+    assert.equal(r.code, 2);
+    assert.match(oneLine(r.stderr), /use --take-over or --wait, not both/);
+  });
+
+  it('run --help names --take-over, its bound, and --no-handoff', async () => {
+    const r = await runCli(['run', '--help']);
+    assert.match(r.stdout, /--take-over .*\n.*15 s/);
+    assert.match(r.stdout, /--no-handoff/);
   });
 });

@@ -45,6 +45,14 @@ describe('task-lock arguments', () => {
     assert.equal(parseArgs(['status', '--help']).helpFor, 'status');
   });
 
+  it('--take-over asks the holder to hand over; with --wait it is a usage error', () => {
+    assert.equal(parseArgs(['run', '--take-over', '--', 'true']).takeOver, true);
+    assert.equal(parseArgs(['run', '--', 'true']).takeOver, undefined);
+    assert.throws(() => parseArgs(['run', '--take-over', '--wait=3', '--', 'true']), /use --take-over or --wait, not both/);
+    assert.throws(() => parseArgs(['run', '--take-over=yes', '--', 'true']), /--take-over takes no value/);
+    assert.throws(() => parseArgs(['status', '--take-over']), /unknown option --take-over for "status"/);
+  });
+
   it('-E / --conflict-exit-code sets the status when the lock is held (flock\'s name), 1 to 255', () => {
     assert.equal(parseArgs(['run', '-E', '3', '--', 'true']).conflictExitCode, 3);
     assert.equal(parseArgs(['run', '--conflict-exit-code=9', '--', 'true']).conflictExitCode, 9);
