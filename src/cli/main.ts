@@ -5,6 +5,7 @@ import { EXIT_BUSY, EXIT_ERROR, EXIT_STALE, EXIT_USAGE } from './codes';
 import { err, holderLine, out, reservationNote, stateJson } from './report';
 import { forgetLauncherEnv } from './launcher';
 import { run } from './run';
+import { stop } from './stop';
 
 export { EXIT_BUSY } from './codes';
 
@@ -114,6 +115,8 @@ export async function main(args: string[]): Promise<number> {
         return 0;
       case 'status':
         return status(p);
+      case 'stop':
+        return await stop(p);
       case 'reclaim':
         return await reclaim(p);
       case 'run':

@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import { HolderInfo, LockError, LockHandle, TAKE_OVER_WAIT_MS, WorkspaceLock, canGate, channelProblem, errorMessage, gatedCommand, openGate } from '../lock';
 import { Parsed, commandLine } from './args';
 import { EXIT_BUSY, EXIT_ERROR } from './codes';
-import { err, holderLine } from './report';
+import { err, holderLine, nobodyToAsk } from './report';
 
 export async function run(p: Parsed): Promise<number> {
   const lock = new WorkspaceLock(p.folder, { staleMs: p.staleMs, lockDirectory: p.lockDirectory });
@@ -90,6 +90,11 @@ async function takeOver(lock: WorkspaceLock, info: HolderInfo, p: Parsed): Promi
   const folder = lock.location.folder;
   const before = lock.inspect();
   if (before.state === 'held') {
+    const orphan = nobodyToAsk(before);
+    if (orphan !== undefined) {
+      err(`${folder} is held by ${holderLine(before)}: ${orphan}`);
+      return EXIT_ERROR;
+    }
     err(`${folder} is held by ${holderLine(before)}. Asking it to hand over (up to ${TAKE_OVER_WAIT_MS / 1000} s)...`);
   }
   try {

@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
+import { WorkspaceLock } from '../../src/lock';
 import { defaultHome, folderHash } from '../../src/lock/location';
 import { CLI, cli, cleanup, ownPid, runCli, start, tempFolder } from '../support/fixtures';
 import { pidAlive, waitFor } from '../support/wait';
@@ -194,5 +195,134 @@ describe('task-lock run --take-over (#11 item 4)', () => {
     const r = await runCli(['run', '--help']);
     assert.match(r.stdout, /--take-over .*\n.*15 s/);
     assert.match(r.stdout, /--no-handoff/);
+  });
+});
+
+describe('task-lock stop (#11 item 4)', () => {
+  it('stops a run: its command ends, the run exits 143, the lock is free, stop exits 0', async () => {
+    const folder = tempFolder();
+    const holder = cli(['run', '--folder', folder, '--label', 'dev server', ...SLEEPER]);
+    const held = await heldBy(folder);
+    const r = await runCli(['stop', '--folder', folder]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^stopped cli “dev server” \(pid \d+ .*\): the lock on .* is free\n$/);
+    assert.match(r.stderr, /is held by cli “dev server” .*\. Asking it to stop its tasks and release the lock \(up to 15 s\)\.\.\.\n$/);
+    const h = await holder.result;
+    assert.equal(h.code, 143);
+    assert.match(h.stderr, /cli “task-lock stop” asks for the lock: stopping .* and handing over/);
+    assert.equal(pidAlive(held.holder?.tasks[0]?.pid as number), false, 'the command ended');
+    const after = await statusOf(folder);
+    assert.equal(after.json.state, 'free');
+    assert.equal(after.code, 0);
+  });
+
+  it('stops a window (a vscode holder): it stops its tasks and releases; the reservation left for stop is given up', async () => {
+    const folder = tempFolder();
+    const lock = new WorkspaceLock(folder);
+    const taken = await lock.tryAcquire({ kind: 'vscode', label: 'Window 1' });
+    assert.ok(taken.ok);
+    let asked: string | undefined;
+    taken.handle.onHandoffRequest((req) => {
+      // What a window does (src/tasks/guard.ts): stop its tasks, then accept.
+      asked = `${req.requester.kind} ${req.requester.label}`;
+      void req.accept();
+    });
+    const r = await runCli(['stop', '--folder', folder]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^stopped vscode “Window 1” \(pid \d+ .*\): the lock on .* is free\n$/);
+    assert.equal(asked, 'cli task-lock stop');
+    assert.equal(taken.handle.isHeld, false);
+    assert.equal(lock.inspect().state, 'free');
+    // Kept, it would turn every taker away for 5 s ("being handed over to another holder").
+    assert.equal(lock.reservation(), undefined, 'the reservation left for stop is still there');
+    const next = await runCli(['run', '--folder', folder, '--', 'true']);
+    assert.equal(next.code, 0, next.stderr);
+  });
+
+  it('on a free lock: exit 0, saying it was free already', async () => {
+    const folder = tempFolder();
+    const r = await runCli(['stop', '--folder', folder]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^nothing to stop: the lock on .* is free already\n$/);
+  });
+
+  it('runs in the current directory by default', async () => {
+    const folder = tempFolder();
+    const holder = cli(['run', ...SLEEPER], { cwd: folder });
+    await heldBy(folder);
+    const r = await cli(['stop'], { cwd: folder }).result;
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((await holder.result).code, 143);
+  });
+
+  it('a holder that refuses (--no-handoff): 75 and a line naming it; the run goes on', async () => {
+    const folder = tempFolder();
+    const holder = cli(['run', '--folder', folder, '--no-handoff', '--label', 'pinned', ...SLEEPER]);
+    await heldBy(folder);
+    const r = await runCli(['stop', '--folder', folder]);
+    assert.equal(r.code, 75);
+    const [asking, refused, ...more] = r.stderr.trim().split('\n');
+    assert.deepEqual(more, [], r.stderr);
+    assert.match(asking, /Asking it to stop its tasks/);
+    assert.match(refused, /is held by cli “pinned” \(pid \d+ .*\), which refused to stop: it was started with --no-handoff\. .*task-lock reclaim --force\.$/);
+    assert.equal((await heldBy(folder)).holder?.pid, holder.pid);
+    holder.kill('SIGTERM');
+    await holder.result;
+  });
+
+  it('a holder that does not answer: 1, saying so and what to do', async () => {
+    const folder = tempFolder();
+    const holder = cli(['run', '--folder', folder, '--label', 'deaf', ...STUBBORN]);
+    await heldBy(folder);
+    await waitFor('the command to ignore SIGTERM', () => holder.out().includes('ready'));
+    const r = await runCli(['stop', '--folder', folder]);
+    assert.equal(r.code, 1);
+    const [asking, silent, ...more] = r.stderr.trim().split('\n');
+    assert.deepEqual(more, [], r.stderr);
+    assert.match(asking, /Asking it to stop its tasks/);
+    assert.match(silent, /is held by cli “deaf” \(pid \d+ .*\), which did not answer within 15 s\. .*task-lock reclaim --force\.$/);
+    holder.kill('SIGKILL');
+    const task = (await heldBy(folder)).holder?.tasks[0]?.pid as number;
+    process.kill(task, 'SIGKILL');
+    await holder.result;
+  });
+
+  it('a holder killed while its command runs on: 1, naming the command to end (nobody is left to ask); --take-over too', async () => {
+    const folder = tempFolder();
+    const holder = cli(['run', '--folder', folder, ...SLEEPER]);
+    const task = (await heldBy(folder)).holder?.tasks[0]?.pid as number;
+    holder.kill('SIGKILL');
+    // Not its result: the command still holds the launcher's pipes.
+    await holder.exited;
+    for (const args of [['stop'], ['run', '--take-over', '--', 'true']]) {
+      const r = await runCli([...args.slice(0, 1), '--folder', folder, ...args.slice(1)]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(oneLine(r.stderr), new RegExp(`its process has exited, but its task \\(pid ${task}\\) still runs and keeps the lock, with nobody left to ask\\. End it yourself \\(kill ${task}\\), or take the lock away with task-lock reclaim --force\\.$`));
+    }
+    process.kill(task, 'SIGKILL');
+    await waitFor('the command to be gone', () => !pidAlive(task));
+  });
+
+  it('a stale lock: removes it, exit 0', async () => {
+    const folder = tempFolder();
+    const holder = cli(['run', '--folder', folder, ...SLEEPER]);
+    const held = await heldBy(folder);
+    const taskPid = held.holder?.tasks[0]?.pid as number;
+    holder.kill('SIGKILL');
+    process.kill(taskPid, 'SIGKILL');
+    await holder.result;
+    await waitFor('the task to be gone', () => !pidAlive(taskPid));
+    assert.equal((await statusOf(folder)).json.state, 'stale');
+    const r = await runCli(['stop', '--folder', folder]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^nothing to stop: cli “.*” \(pid \d+ .*\) is gone \(.*\); removed its stale lock, so the lock on .* is free\n$/);
+    assert.equal((await statusOf(folder)).json.state, 'free');
+  });
+
+  it('stop --help and the usage name it', async () => {
+    const help = await runCli(['stop', '--help']);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /^Usage: task-lock stop \[--folder DIR\]/);
+    assert.match((await runCli(['--help'])).stdout, /task-lock stop /);
   });
 });
