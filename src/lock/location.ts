@@ -130,26 +130,21 @@ function locateReadOnly(real: string, options: LocationOptions): LockLocation {
   if (options.lockDirectory) {
     const base = path.resolve(options.lockDirectory);
     const home = path.join(base, homeName(real));
+    let st: fs.Stats | undefined;
     try {
-      const st = lstatIfThere(home);
-      if (st && (st.isSymbolicLink() || !st.isDirectory())) {
-        throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
-      }
+      st = lstatIfThere(home);
     } catch (err) {
       throw homeProblem(err, `the lock directory ${base}`, '');
+    }
+    if (st && (st.isSymbolicLink() || !st.isDirectory())) {
+      throw homeProblem(Object.assign(new Error('not a directory'), { code: 'ENOTDIR' }), home, '');
     }
     return layout(real, home, []);
   }
   const userHome = os.userInfo().homedir;
-  if (!isDirectory(userHome)) {
-    const shared = sharedTmpPath();
-    const fallback = path.join(shared, 'locks', homeName(real));
-    checkPrivateRoot(shared);
-    checkPrivateRoot(fallback);
-    return layout(real, fallback, legacyHomesOf(real), `your home folder ${userHome || '(none)'} does not exist; the lock lives in ${fallback}.`);
-  }
-  const root = cacheRoot();
-  const home = path.join(root, homeName(real));
+  const fallback = isDirectory(userHome) ? undefined : path.join(sharedTmpPath(), 'locks', homeName(real));
+  const root = fallback === undefined ? cacheRoot() : sharedTmpPath();
+  const home = fallback ?? path.join(root, homeName(real));
   try {
     checkPrivateRoot(root);
     checkPrivateRoot(home);
@@ -159,7 +154,9 @@ function locateReadOnly(real: string, options: LocationOptions): LockLocation {
     }
     throw new LockError('home-unusable', `${root} cannot be read (${errorMessage(err)}): Task Lock keeps your locks there. Fix its permissions, or set taskLock.lockDirectory / --lock-dir.`, { cause: errnoCode(err) });
   }
-  return layout(real, home, legacyHomesOf(real));
+  // A user without a home folder (see locate) is told where the lock lives instead.
+  const reason = fallback === undefined ? undefined : `your home folder ${userHome || '(none)'} does not exist; the lock lives in ${fallback}.`;
+  return layout(real, home, legacyHomesOf(real), reason);
 }
 
 /** What stands at `p`, without following a link; undefined when nothing does. */
