@@ -1,19 +1,34 @@
 // The command line, parsed: no I/O here, so every rule is unit-tested.
-import { DEFAULT_STALE_MS, MAX_STALE_MS, MIN_STALE_MS } from '../lock';
+import { DEFAULT_STALE_MS, MAX_STALE_MS, MIN_STALE_MS, TAKE_OVER_WAIT_MS } from '../lock';
 
 const RUN_OPTIONS = `run:
   --wait              wait for the lock instead of exiting with status 75 when it is held
   --wait=SECONDS      wait at most that long, then exit with status 75
   -E N, --conflict-exit-code=N
                       the exit status when the lock is held (default 75), as flock(1) has it
+  --take-over         when the lock is held, ask its holder to hand over, as VS Code's "Take Over" does (it stops
+                      its tasks first); wait up to ${TAKE_OVER_WAIT_MS / 1000} s for it, then run. A refusal exits with the -E status (75),
+                      no answer with 1
   --label NAME        how other windows and commands name this holder (default: the command line)
-  --no-handoff        refuse requests from VS Code's "Take Over" (by default CMD is stopped and the lock handed over)`;
+  --no-handoff        refuse to hand over when asked (Take Over, --take-over, stop); by default CMD is stopped
+                      with SIGTERM, the lock handed over, and run exits with CMD's status (143 after SIGTERM)`;
 
-const EXIT_STATUS = 'Exit status: CMD\'s status for run; 75 when the lock is held by someone else; 2 for a usage error; 1 for other errors.';
+const STATUS_OPTIONS = `status:
+  --json              print one JSON object instead of a line (its "version" field names the format)
+  status exits 0 when the lock is free, 75 when it is held, 3 when it is stale (its holder is gone: the
+  next run takes it over) and 1 when it cannot be read, with --json or without`;
+
+const STOP_OPTIONS = `stop:
+  asks the holder (a VS Code window or a run) to stop its tasks and release the lock, as VS Code's "Take Over"
+  asks, but takes nothing; waits up to ${TAKE_OVER_WAIT_MS / 1000} s for it. Exits 0 once the lock is free (or when it was),
+  75 when the holder refuses (a run started with --no-handoff), 1 when it does not answer`;
+
+const EXIT_STATUS = 'Exit status: CMD\'s status for run; for status 0 free, 75 held, 3 stale; 75 when the lock is held by someone else (or its holder refuses); 2 for a usage error; 1 for other errors.';
 
 export const USAGE = `Usage:
-  task-lock run [--folder DIR] [--wait[=SECONDS]] [-E N] [--label NAME] [--no-handoff] -- CMD [ARGS...]
+  task-lock run [--folder DIR] [--wait[=SECONDS] | --take-over] [-E N] [--label NAME] [--no-handoff] -- CMD [ARGS...]
   task-lock status [--folder DIR] [--json]
+  task-lock stop [--folder DIR]
   task-lock reclaim [--folder DIR] [--force]
 
 Holds the workspace lock of DIR (default: the current directory) that the Task Lock extension uses, so a
@@ -28,38 +43,49 @@ Common options:
 
 ${RUN_OPTIONS}
 
+${STATUS_OPTIONS}
+
+${STOP_OPTIONS}
+
 ${EXIT_STATUS}`;
 
 
+/** The commands that act on a lock (help and version do not). */
+export type Command = 'run' | 'status' | 'stop' | 'reclaim';
+
 /** The help of one command: its line of the usage, the common options and its own. */
-export function usageOf(command: 'run' | 'status' | 'reclaim'): string {
+export function usageOf(command: Command): string {
   const line = USAGE.split('\n').find((l) => l.trim().startsWith(`task-lock ${command} `)) ?? '';
   const common = USAGE.slice(USAGE.indexOf('Common options:'), USAGE.indexOf('\n\nrun:'));
-  return `Usage: ${line.trim()}\n\n${common}${command === 'run' ? `\n\n${RUN_OPTIONS}` : ''}\n\n${EXIT_STATUS}`;
+  const own = { run: `\n\n${RUN_OPTIONS}`, status: `\n\n${STATUS_OPTIONS}`, stop: `\n\n${STOP_OPTIONS}`, reclaim: '' }[command];
+  return `Usage: ${line.trim()}\n\n${common}${own}\n\n${EXIT_STATUS}`;
 }
 
 export class UsageError extends Error {}
 
 export interface Parsed {
-  command: 'run' | 'status' | 'reclaim' | 'help' | 'version';
+  command: Command | 'help' | 'version';
   folder: string;
   waitMs?: number;
   label?: string;
   json: boolean;
   force: boolean;
   handoff: boolean;
+  /** run: ask a live holder to hand over instead of giving up. */
+  takeOver?: boolean;
   staleMs?: number;
   lockDirectory?: string;
   /** With `help`: the command whose help was asked for. */
-  helpFor?: 'run' | 'status' | 'reclaim';
+  helpFor?: Command;
   /** run: the exit status when the lock is held (-E, flock's name); default 75. */
   conflictExitCode?: number;
   argv: string[];
 }
 
 const FLAGS: Record<Parsed['command'], string[]> = {
-  run: ['--folder', '--wait', '--label', '--no-handoff', '--stale', '--lock-dir', '-E', '--conflict-exit-code'],
+  run: ['--folder', '--wait', '--take-over', '--label', '--no-handoff', '--stale', '--lock-dir', '-E', '--conflict-exit-code'],
   status: ['--folder', '--json', '--stale', '--lock-dir'],
+  stop: ['--folder', '--stale', '--lock-dir'],
   reclaim: ['--folder', '--force', '--stale', '--lock-dir'],
   help: [],
   version: [],
@@ -69,7 +95,7 @@ export function parseArgs(args: string[]): Parsed {
   const [first, ...rest] = args;
   if (first === undefined) {
     // As flock(1) and most tools: a bare command is a mistake, not a request for help.
-    throw new UsageError('no command: use run, status or reclaim');
+    throw new UsageError('no command: use run, status, stop or reclaim');
   }
   if (first === '--help' || first === '-h' || first === 'help') {
     return { command: 'help', folder: '.', json: false, force: false, handoff: true, argv: [] };
@@ -77,8 +103,8 @@ export function parseArgs(args: string[]): Parsed {
   if (first === '--version' || first === '-V') {
     return { command: 'version', folder: '.', json: false, force: false, handoff: true, argv: [] };
   }
-  if (first !== 'run' && first !== 'status' && first !== 'reclaim') {
-    throw new UsageError(`unknown command "${first}": use run, status or reclaim`);
+  if (first !== 'run' && first !== 'status' && first !== 'stop' && first !== 'reclaim') {
+    throw new UsageError(`unknown command "${first}": use run, status, stop or reclaim`);
   }
   const p: Parsed = { command: first, folder: '.', json: false, force: false, handoff: true, argv: [] };
   for (let i = 0; i < rest.length; i++) {
@@ -88,7 +114,7 @@ export function parseArgs(args: string[]): Parsed {
       break;
     }
     if (arg === '--help' || arg === '-h') {
-      return { ...p, command: 'help', helpFor: p.command as 'run' | 'status' | 'reclaim' };
+      return { ...p, command: 'help', helpFor: p.command as Command };
     }
     const eq = arg.indexOf('=');
     const name = eq > 0 ? arg.slice(0, eq) : arg;
@@ -144,6 +170,10 @@ export function parseArgs(args: string[]): Parsed {
         noValue();
         p.handoff = false;
         break;
+      case '--take-over':
+        noValue();
+        p.takeOver = true;
+        break;
       case '-E':
       case '--conflict-exit-code': {
         const text = value();
@@ -155,6 +185,10 @@ export function parseArgs(args: string[]): Parsed {
         break;
       }
     }
+  }
+  if (p.takeOver && p.waitMs !== undefined) {
+    // One would wait for the holder to end, the other asks it to: saying which is the user's call.
+    throw new UsageError('use --take-over or --wait, not both: --take-over asks the holder to hand over, --wait waits for it to end');
   }
   if (p.command === 'run' && p.argv.length === 0) {
     throw new UsageError('no command to run: put it after --, as in: task-lock run -- npm run watch');

@@ -1,19 +1,35 @@
 // The `task-lock` command: parse, dispatch, print. The lock semantics are the engine's (src/lock).
-import { LockError, WorkspaceLock, errorMessage } from '../lock';
+import { LockError, LockState, WorkspaceLock, errorMessage } from '../lock';
 import { Parsed, USAGE, UsageError, parseArgs, usageOf } from './args';
-import { EXIT_ERROR, EXIT_USAGE } from './codes';
+import { EXIT_BUSY, EXIT_ERROR, EXIT_STALE, EXIT_USAGE } from './codes';
 import { err, holderLine, out, reservationNote, stateJson } from './report';
 import { forgetLauncherEnv } from './launcher';
 import { run } from './run';
+import { stop } from './stop';
 
 export { EXIT_BUSY } from './codes';
 
+/** The exit status that tells a state: scripts branch on it without parsing (README: "Exit status"). */
+function stateCode(s: LockState): number {
+  switch (s.state) {
+    case 'free':
+      return 0;
+    case 'stale':
+      return EXIT_STALE;
+    case 'error':
+      return EXIT_ERROR;
+    default:
+      return EXIT_BUSY;
+  }
+}
+
 function status(p: Parsed): number {
-  const lock = new WorkspaceLock(p.folder, { staleMs: p.staleMs, lockDirectory: p.lockDirectory });
+  // A look only: no lock home is made for a folder nobody locked.
+  const lock = new WorkspaceLock(p.folder, { staleMs: p.staleMs, lockDirectory: p.lockDirectory, readOnly: true });
   const s = lock.inspect();
   if (p.json) {
     out(JSON.stringify(stateJson(lock, s)));
-    return s.state === 'error' ? EXIT_ERROR : 0;
+    return stateCode(s);
   }
   const where = lock.location.folder;
   switch (s.state) {
@@ -36,7 +52,7 @@ function status(p: Parsed): number {
   if (lock.location.fallbackReason) {
     out(`note: ${lock.location.fallbackReason}`);
   }
-  return 0;
+  return stateCode(s);
 }
 
 async function reclaim(p: Parsed): Promise<number> {
@@ -99,6 +115,8 @@ export async function main(args: string[]): Promise<number> {
         return 0;
       case 'status':
         return status(p);
+      case 'stop':
+        return await stop(p);
       case 'reclaim':
         return await reclaim(p);
       case 'run':

@@ -1,5 +1,6 @@
 // What the CLI prints about a lock: one line of text, or JSON from the engine's one holder projection.
-import { LockState, ReservationView, WorkspaceLock, describeHolder, holderFields } from '../lock';
+import { LockState, ReservationView, WorkspaceLock, describeHolder, holderFields, isAlive } from '../lock';
+import { STATUS_JSON_VERSION } from './codes';
 
 /**
  * Control characters as `\uXXXX`: a label or a path is someone else's text, and a terminal would obey the
@@ -36,23 +37,43 @@ export function reservationNote(r: ReservationView | undefined): string | undefi
   return undefined;
 }
 
+/** `status --json`: README's "status --json" describes every field; STATUS_JSON_VERSION says which format. */
 export function stateJson(lock: WorkspaceLock, s: LockState): Record<string, unknown> {
   const base: Record<string, unknown> = { folder: lock.location.folder, lockHome: lock.location.home, reservation: lock.reservation() ?? null };
   if (lock.location.fallbackReason) {
     base.fallback = lock.location.fallbackReason;
   }
   if (s.state === 'free') {
-    return { state: 'free', ...base };
+    return { version: STATUS_JSON_VERSION, state: 'free', ...base };
   }
   if (s.state === 'error') {
-    return { state: 'error', message: s.message, ...base };
+    return { version: STATUS_JSON_VERSION, state: 'error', message: s.message, ...base };
   }
   const holder = holderFields(s.holder) ?? null;
   return {
+    version: STATUS_JSON_VERSION,
     state: s.state === 'stale' ? 'stale' : 'held',
     holder,
     ...(holder ? {} : { unknownHolder: s.holder.unknownReason }),
     ...(s.state === 'stale' ? { reason: s.reason } : {}),
     ...base,
   };
+}
+
+/**
+ * Why nobody can answer a request to hand over or stop, when that is so: the holder's process has exited while
+ * its recorded tasks run on and keep the lock (a `run` killed with SIGKILL, its CMD still running). Said as it
+ * is, with the pids to end, rather than as a holder that "closed its channel".
+ */
+export function nobodyToAsk(s: LockState): string | undefined {
+  const rec = s.state === 'held' && s.holder.sameHost ? s.holder.record : undefined;
+  if (!rec || isAlive(rec)) {
+    return undefined;
+  }
+  const pids = rec.tasks.filter((t) => isAlive(t)).map((t) => t.pid);
+  if (pids.length === 0) {
+    return undefined;
+  }
+  const which = pids.length === 1 ? `its task (pid ${pids[0]}) still runs` : `its tasks (pid ${pids.join(', ')}) still run`;
+  return `its process has exited, but ${which} and keeps the lock, with nobody left to ask. End it yourself (kill ${pids.join(' ')}), or take the lock away with task-lock reclaim --force.`;
 }

@@ -4,17 +4,23 @@ import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as os from 'node:os';
-import { LockError, LockHandle, WorkspaceLock, canGate, channelProblem, errorMessage, gatedCommand, openGate } from '../lock';
+import { HolderInfo, LockError, LockHandle, TAKE_OVER_WAIT_MS, WorkspaceLock, canGate, channelProblem, errorMessage, gatedCommand, openGate } from '../lock';
 import { Parsed, commandLine } from './args';
 import { EXIT_BUSY, EXIT_ERROR } from './codes';
-import { err, holderLine } from './report';
+import { err, holderLine, nobodyToAsk } from './report';
 
 export async function run(p: Parsed): Promise<number> {
   const lock = new WorkspaceLock(p.folder, { staleMs: p.staleMs, lockDirectory: p.lockDirectory });
   const label = p.label ?? commandLine(p.argv);
   const info = { kind: 'cli' as const, label };
   let handle: LockHandle;
-  if (p.waitMs === undefined) {
+  if (p.takeOver) {
+    const r = await takeOver(lock, info, p);
+    if (typeof r === 'number') {
+      return r;
+    }
+    handle = r;
+  } else if (p.waitMs === undefined) {
     const r = await lock.tryAcquire(info);
     if (!r.ok) {
       if (r.state.state === 'error') {
@@ -73,6 +79,54 @@ export async function run(p: Parsed): Promise<number> {
     err(`note: ${noChannel}`);
   }
   return runHolding(handle, p, label);
+}
+
+/**
+ * run --take-over (run-this-one's way): a live holder is asked to hand over, as VS Code's Take Over asks, and
+ * waited for up to TAKE_OVER_WAIT_MS; a free or stale lock is simply taken. The handle, or the exit status.
+ */
+async function takeOver(lock: WorkspaceLock, info: HolderInfo, p: Parsed): Promise<LockHandle | number> {
+  const busy = p.conflictExitCode ?? EXIT_BUSY;
+  const folder = lock.location.folder;
+  const before = lock.inspect();
+  if (before.state === 'held') {
+    const orphan = nobodyToAsk(before);
+    if (orphan !== undefined) {
+      err(`${folder} is held by ${holderLine(before)}: ${orphan}`);
+      return EXIT_ERROR;
+    }
+    err(`${folder} is held by ${holderLine(before)}. Asking it to hand over (up to ${TAKE_OVER_WAIT_MS / 1000} s)...`);
+  }
+  try {
+    return await lock.requestHandoff(info, { timeoutMs: TAKE_OVER_WAIT_MS });
+  } catch (e) {
+    if (!(e instanceof LockError)) {
+      throw e;
+    }
+    // Named as it is now: the one that refused or kept quiet still holds it.
+    const now = lock.inspect();
+    const held = `${folder} is held by ${holderLine(now.state === 'held' ? now : before)}`;
+    switch (e.code) {
+      case 'handoff-refused':
+        err(`${held}, which refused to hand over: ${e.reason ?? e.message}. Use --wait to wait for it.`);
+        return busy;
+      case 'handoff-no-answer':
+        err(`${held}, which ${e.reason ?? 'did not answer'}. Its tasks may not stop: end them yourself, or take the lock away with task-lock reclaim --force.`);
+        return EXIT_ERROR;
+      case 'not-same-host':
+        err(`${held}, which cannot be asked to hand over from here (another host, or a holder without a channel). Use --wait to wait for it.`);
+        return busy;
+      case 'held':
+        err(`${folder} is being handed over to another holder; try again in a moment or use --wait.`);
+        return busy;
+      case 'timeout':
+        // Handed over, then taken by another before this process could claim it.
+        err(`${folder} was handed over, but another holder took it first: ${e.message} Use --wait to wait for it.`);
+        return busy;
+      default:
+        throw e;
+    }
+  }
 }
 
 /** How long CMD may take to end after SIGTERM once the lock is lost, before SIGKILL. */

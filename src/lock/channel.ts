@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { channelDir } from './location';
+import { channelDir } from './state-dir';
 
 /**
  * The holder's local channel: a Unix domain socket in a user-private directory (a named pipe on Windows).

@@ -17,9 +17,16 @@ export type LockErrorCode =
   | 'io';
 
 export class LockError extends Error {
-  constructor(readonly code: LockErrorCode, message: string, options?: { cause?: unknown }) {
+  /**
+   * For a failed handoff, the holder's part alone, to build another sentence around: its own words when it
+   * refused ("it was started with --no-handoff"), what it did when it did not answer ("did not answer within 15 s").
+   */
+  readonly reason?: string;
+
+  constructor(readonly code: LockErrorCode, message: string, options?: { cause?: unknown; reason?: string }) {
     super(message, options);
     this.name = 'LockError';
+    this.reason = options?.reason;
   }
 }
 

@@ -5,7 +5,7 @@ import { connect, send } from './channel';
 import { LockError } from './errors';
 import { readSmallFile, writeFileAtomic } from './files';
 import { newToken } from './record';
-import { describeHolder } from './state';
+import { describeHolder, type HolderView, type LockState } from './state';
 import type { HolderInfo, LockHandle } from './handle';
 import type { WorkspaceLock } from './lock';
 
@@ -18,6 +18,13 @@ export interface HandoffRequest {
 
 /** Reserved for the requester of a handoff this long; after it anybody may take the lock again. */
 export const RESERVATION_MS = 5_000;
+
+/**
+ * How long a Take Over (VS Code's, `run --take-over`, `task-lock stop`) waits for the holder's answer. A window
+ * holder first stops its tasks, for up to 10 s (src/tasks/running.ts, STOP_WAIT_MS), and refuses if they do not
+ * stop; 5 s more leave room for that answer on a busy machine.
+ */
+export const TAKE_OVER_WAIT_MS = 15_000;
 
 /**
  * The reservation, if any. Its end is what it says, but never later than RESERVATION_MS after its file was
@@ -128,9 +135,49 @@ export async function requestHandoff(lock: WorkspaceLock, info: HolderInfo, opts
   if (state.state !== 'held') {
     throw new LockError('io', state.state === 'error' ? state.message : 'This process already holds the lock.');
   }
-  const rec = state.holder.record;
-  if (!rec || !state.holder.sameHost || !rec.socket) {
-    throw new LockError('not-same-host', `The holder, ${describeHolder(state.holder)}, cannot be asked from here: it is not on this host or has no channel.`);
+  const { answer, token } = await ask(state.holder, info, timeoutMs);
+  // Accepted, or the holder went away meanwhile: either way the lock is (about to be) free or reserved for us.
+  return lock.acquire(info, { waitMs: RESERVATION_MS, token }).catch((err: unknown) => {
+    throw err instanceof LockError && err.code === 'timeout' && answer === 'gone'
+      ? new LockError('handoff-no-answer', `The holder, ${describeHolder(state.holder)}, closed the channel without handing over.`, { reason: 'closed its channel without handing over' })
+      : err;
+  });
+}
+
+/**
+ * Asks the live holder to stop its tasks and release, for a caller that takes nothing (`task-lock stop`). The
+ * holder answers as to a handoff; the reservation it leaves for the caller is given up at once. The caller never
+ * holds the lock itself, not even for a moment: to a window's followers such a hold would look like a `run`
+ * that ended, and they would fail over and start the very tasks just stopped, whereas a window that handed
+ * over is, to them, a window whose user released the lock. A lock that is not held is left alone. Resolves
+ * with the lock's state afterwards; throws as requestHandoff does when the holder refuses or keeps quiet.
+ */
+export async function requestRelease(lock: WorkspaceLock, info: HolderInfo, opts: { timeoutMs?: number } = {}): Promise<LockState> {
+  const state = lock.inspect();
+  if (state.state !== 'held') {
+    return state;
+  }
+  const { answer, token } = await ask(state.holder, info, opts.timeoutMs ?? 10_000);
+  if (answer === 'accepted') {
+    await dropReservation(lock, token);
+  } else {
+    // The channel closed without an answer: its holder released on its own (its command ended) or died.
+    const now = lock.inspect();
+    if (now.state === 'held' && now.holder.record !== undefined && now.holder.record.token === state.holder.record?.token) {
+      throw new LockError('handoff-no-answer', `The holder, ${describeHolder(state.holder)}, closed the channel without releasing.`, { reason: 'closed its channel without releasing' });
+    }
+  }
+  return lock.inspect();
+}
+
+/**
+ * Asks `holder` over its channel. Resolves when it accepted (the lock is then free and reserved for `token`) or
+ * closed its channel without an answer; throws when it cannot be asked, refuses, or does not answer in time.
+ */
+async function ask(holder: HolderView, info: HolderInfo, timeoutMs: number): Promise<{ answer: 'accepted' | 'gone'; token: string }> {
+  const rec = holder.record;
+  if (!rec || !holder.sameHost || !rec.socket) {
+    throw new LockError('not-same-host', `The holder, ${describeHolder(holder)}, cannot be asked from here: it is not on this host or has no channel.`);
   }
   const socketPath = rec.socket;
   const token = newToken();
@@ -160,15 +207,30 @@ export async function requestHandoff(lock: WorkspaceLock, info: HolderInfo, opts
     send(socket, { t: 'handoff', id, token, kind: info.kind, label: info.label, pid: process.pid });
   });
   if (answer === 'no-answer') {
-    throw new LockError('handoff-no-answer', `The holder, ${describeHolder(state.holder)}, did not answer within ${Math.round(timeoutMs / 1000)} s.`);
+    const reason = `did not answer within ${Math.round(timeoutMs / 1000)} s`;
+    throw new LockError('handoff-no-answer', `The holder, ${describeHolder(holder)}, ${reason}.`, { reason });
   }
   if (typeof answer === 'object') {
-    throw new LockError('handoff-refused', `The holder, ${describeHolder(state.holder)}, refused: ${answer.refused}`);
+    throw new LockError('handoff-refused', `The holder, ${describeHolder(holder)}, refused: ${answer.refused}`, { reason: answer.refused });
   }
-  // Accepted, or the holder went away meanwhile: either way the lock is (about to be) free or reserved for us.
-  return lock.acquire(info, { waitMs: RESERVATION_MS, token }).catch((err: unknown) => {
-    throw err instanceof LockError && err.code === 'timeout' && answer === 'gone'
-      ? new LockError('handoff-no-answer', `The holder, ${describeHolder(state.holder)}, closed the channel without handing over.`)
-      : err;
+  return { answer, token };
+}
+
+/**
+ * Gives up the reservation a holder left for `token`, at once rather than after RESERVATION_MS: nobody is to
+ * wait for a caller that takes nothing. Under the reclaim mutex, by identity, as clearReservation removes one.
+ */
+async function dropReservation(lock: WorkspaceLock, token: string): Promise<void> {
+  const p = lock.location.reservationPath;
+  await lock.withReclaimMutex(() => {
+    const seen = identityOf(p);
+    if (seen === undefined || readReservation(p)?.token !== token || identityOf(p) !== seen) {
+      return;
+    }
+    try {
+      fs.unlinkSync(p);
+    } catch {
+      // Gone already; one left behind ends by itself within RESERVATION_MS.
+    }
   });
 }

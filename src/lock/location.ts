@@ -27,6 +27,11 @@ export interface LockLocation {
 export interface LocationOptions {
   /** An explicit lock home (for example a shared network path); it is used as given, never replaced. */
   lockDirectory?: string;
+  /**
+   * Find the lock home without making anything, for a lock that is only inspected (`task-lock status`): a
+   * home that does not exist holds no lock. Such a lock must not be taken.
+   */
+  readOnly?: boolean;
 }
 
 const GITIGNORE = '# Written by Task Lock: runtime lock state, never to be committed.\n*\n';
@@ -75,6 +80,9 @@ function layout(folder: string, home: string, legacyHomes: string[], fallbackRea
  */
 export function locate(folder: string, options: LocationOptions = {}): LockLocation {
   const real = resolveFolder(folder);
+  if (options.readOnly) {
+    return locateReadOnly(real, options);
+  }
   if (options.lockDirectory) {
     // A shared lock directory holds many workspaces' locks: one subfolder each, named for humans and by hash.
     const base = path.resolve(options.lockDirectory);
@@ -110,6 +118,56 @@ export function locate(folder: string, options: LocationOptions = {}): LockLocat
       `${root} ${why}: Task Lock keeps your locks there, where all your windows and terminals meet. Make it writable, or set taskLock.lockDirectory / --lock-dir to a folder every one of them uses.`,
       { cause: code },
     );
+  }
+}
+
+/**
+ * Where locate() puts the lock, making nothing: a look must leave no trace (no lock home in the user's cache
+ * for every folder anyone asked about). What stands there is checked as locate() checks it (a file in the way,
+ * another user's folder), except write access, which a look does not need.
+ */
+function locateReadOnly(real: string, options: LocationOptions): LockLocation {
+  if (options.lockDirectory) {
+    const base = path.resolve(options.lockDirectory);
+    const home = path.join(base, homeName(real));
+    let st: fs.Stats | undefined;
+    try {
+      st = lstatIfThere(home);
+    } catch (err) {
+      throw homeProblem(err, `the lock directory ${base}`, '');
+    }
+    if (st && (st.isSymbolicLink() || !st.isDirectory())) {
+      throw homeProblem(Object.assign(new Error('not a directory'), { code: 'ENOTDIR' }), home, '');
+    }
+    return layout(real, home, []);
+  }
+  const userHome = os.userInfo().homedir;
+  const fallback = isDirectory(userHome) ? undefined : path.join(sharedTmpPath(), 'locks', homeName(real));
+  const root = fallback === undefined ? cacheRoot() : sharedTmpPath();
+  const home = fallback ?? path.join(root, homeName(real));
+  try {
+    checkPrivateRoot(root);
+    checkPrivateRoot(home);
+  } catch (err) {
+    if (err instanceof LockError) {
+      throw err;
+    }
+    throw new LockError('home-unusable', `${root} cannot be read (${errorMessage(err)}): Task Lock keeps your locks there. Fix its permissions, or set taskLock.lockDirectory / --lock-dir.`, { cause: errnoCode(err) });
+  }
+  // A user without a home folder (see locate) is told where the lock lives instead.
+  const reason = fallback === undefined ? undefined : `your home folder ${userHome || '(none)'} does not exist; the lock lives in ${fallback}.`;
+  return layout(real, home, legacyHomesOf(real), reason);
+}
+
+/** What stands at `p`, without following a link; undefined when nothing does. */
+function lstatIfThere(p: string): fs.Stats | undefined {
+  try {
+    return fs.lstatSync(p);
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') {
+      return undefined;
+    }
+    throw err;
   }
 }
 
@@ -188,6 +246,20 @@ export function makePrivateRoot(dir: string, attempt = 1): void {
     }
     throw err;
   }
+  checkPrivate(dir, st);
+  // A folder of one's own on a read-only mount: better found here (and fallen back from) than at the first lock.
+  fs.accessSync(dir, fs.constants.W_OK);
+}
+
+/** makePrivateRoot's checks of a folder that is there, for a look that makes nothing; none when it is not. */
+function checkPrivateRoot(dir: string): void {
+  const st = lstatIfThere(dir);
+  if (st !== undefined) {
+    checkPrivate(dir, st);
+  }
+}
+
+function checkPrivate(dir: string, st: fs.Stats): void {
   if (st.isSymbolicLink() || !st.isDirectory()) {
     throw new LockError('home-unusable', `${dir} is in the way: ${st.isSymbolicLink() ? 'a symbolic link' : 'a file'} stands where Task Lock needs a folder. Move or remove it.`);
   }
@@ -199,11 +271,9 @@ export function makePrivateRoot(dir: string, attempt = 1): void {
     const mode = (st.mode & 0o777).toString(8);
     throw new LockError('home-unsafe', `${dir} can be written by other users (mode ${mode}): Task Lock will not keep your locks there. Run chmod 700 ${dir}.`);
   }
-  // A folder of one's own on a read-only mount: better found here (and fallen back from) than at the first lock.
-  fs.accessSync(dir, fs.constants.W_OK);
 }
 
-function ownerName(uid: number): string {
+export function ownerName(uid: number): string {
   try {
     const line = fs
       .readFileSync('/etc/passwd', 'utf8')
@@ -277,30 +347,7 @@ function homeProblem(err: unknown, what: string, advice: string): LockError {
   return new LockError('home-unusable', problem, { cause: code });
 }
 
-/**
- * A directory only this user can enter. It holds the fallback lock homes and the holders' sockets, which
- * must not be reachable by other users. The well-known tmp path is checked, since anyone could create it first.
- */
-let stateDir: string | undefined;
-
-export function userStateDir(): string {
-  // Checked once per process: it is on the path of every acquire (the holder's socket lives there).
-  stateDir ??= makeUserStateDir();
-  return stateDir;
-}
-
-function makeUserStateDir(): string {
-  const candidates: string[] = [];
-  const runtime = process.env.XDG_RUNTIME_DIR;
-  // Only an absolute one: a relative path would differ between processes (and records accept no other).
-  if (runtime && path.isAbsolute(runtime)) {
-    candidates.push(path.join(runtime, 'task-lock'));
-  }
-  candidates.push(...tmpCandidates());
-  return makePrivateDir(candidates);
-}
-
-function currentUid(): number | undefined {
+export function currentUid(): number | undefined {
   return typeof process.getuid === 'function' ? process.getuid() : undefined;
 }
 
@@ -309,71 +356,11 @@ function currentUid(): number | undefined {
  * whatever TMPDIR or XDG_RUNTIME_DIR say.
  */
 function sharedTmpStateDir(): string {
-  const dir = path.join(process.platform === 'win32' ? os.tmpdir() : '/tmp', `task-lock-${currentUid() ?? os.userInfo().username}`);
+  const dir = sharedTmpPath();
   makePrivateRoot(dir);
   return dir;
 }
 
-function tmpCandidates(): string[] {
-  const name = `task-lock-${currentUid() ?? os.userInfo().username}`;
-  return [...new Set([path.join(os.tmpdir(), name), path.join('/tmp', name)])];
-}
-
-/** The first candidate that is (or can be made) a directory of this user's that only this user can enter. */
-function makePrivateDir(candidates: readonly string[]): string {
-  const uid = currentUid();
-  let lastError: unknown = new Error('no candidate');
-  for (const dir of candidates) {
-    try {
-      makeDirs(dir, 0o700);
-      const st = fs.lstatSync(dir);
-      if (!st.isDirectory()) {
-        throw new Error(`${dir} is not a folder`);
-      }
-      if (uid !== undefined && st.uid !== uid) {
-        throw new Error(`${dir} belongs to ${ownerName(st.uid)}, not to you`);
-      }
-      if (process.platform !== 'win32' && (st.mode & 0o077) !== 0) {
-        fs.chmodSync(dir, 0o700);
-      }
-      return dir;
-    } catch (err) {
-      lastError = err;
-    }
-  }
-  throw new LockError('home-unusable', errorMessage(lastError));
-}
-
-/**
- * A Unix socket's path has room for about 104 bytes (macOS; 108 on Linux, with the NUL). A longer one is cut
- * short by some platforms, which would put the socket outside its private folder and leave it behind.
- */
-export const MAX_SOCKET_PATH_BYTES = 103;
-const SOCKET_NAME_BYTES = '0123456789abcdef.sock'.length + 1;
-let channelDirectory: string | null | undefined;
-let channelTrouble: string | undefined;
-
-/**
- * The private folder for holders' sockets: the user's state folder, or a shorter one when that is too long;
- * null when there is none. A holder without a channel still holds the lock (the record and process
- * identity decide); only Take Over and instant notices need it, so its absence is a note, not a failure.
- */
-export function channelDir(): string | null {
-  if (channelDirectory === undefined) {
-    const fits = (d: string): boolean => Buffer.byteLength(d) + SOCKET_NAME_BYTES <= MAX_SOCKET_PATH_BYTES;
-    try {
-      const state = userStateDir();
-      const short = tmpCandidates().filter(fits);
-      channelDirectory = fits(state) ? state : short.length > 0 ? makePrivateDir(short) : null;
-    } catch (err) {
-      channelDirectory = null;
-      channelTrouble = `${errorMessage(err)}; so this holder opens no channel: Take Over cannot ask it, and others notice its end through the file system. Remove that folder, or set XDG_RUNTIME_DIR.`;
-    }
-  }
-  return channelDirectory;
-}
-
-/** Why holders of this process open no channel, when that is so (for a one-line note). */
-export function channelProblem(): string | undefined {
-  return channelTrouble;
+function sharedTmpPath(): string {
+  return path.join(process.platform === 'win32' ? os.tmpdir() : '/tmp', `task-lock-${currentUid() ?? os.userInfo().username}`);
 }

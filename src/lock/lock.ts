@@ -8,7 +8,7 @@ import { LockError, errnoCode, errorMessage } from './errors';
 import type { Disposable } from './events';
 import { HolderInfo, LockHandle, disownFolder, lockFs, ownFolder } from './handle';
 import { sweepClaims, takeClaim } from './claim';
-import { ReservationView, clearReservation, readReservation, requestHandoff, viewReservation } from './handoff';
+import { ReservationView, clearReservation, readReservation, requestHandoff, requestRelease, viewReservation } from './handoff';
 import { lookInterval, observe } from './heartbeat';
 import { sweepTemporaries } from './leftovers';
 import { LocationOptions, LockLocation, folderHash, locate, remakeHome } from './location';
@@ -269,6 +269,11 @@ export class WorkspaceLock {
   /** Asks the live holder to hand the lock over; see handoff.ts. */
   requestHandoff(info: HolderInfo, opts: { timeoutMs?: number } = {}): Promise<LockHandle> {
     return requestHandoff(this, info, opts);
+  }
+
+  /** Asks the live holder to stop its tasks and release, taking nothing; see handoff.ts. */
+  requestRelease(info: HolderInfo, opts: { timeoutMs?: number } = {}): Promise<LockState> {
+    return requestRelease(this, info, opts);
   }
 
   /** Subscribes to state changes; see LockWatcher for how it learns them without polling. */

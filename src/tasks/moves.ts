@@ -1,13 +1,13 @@
 // Moving the folder's tasks into this window from another holder: Take Over (the holder hands over), and an
 // orphan's tasks moved (its window is gone: they are stopped here). The decisions are model/policy.ts's.
-import { describeState, isAlive, orphanOf } from '../lock';
+import { TAKE_OVER_WAIT_MS, describeState, isAlive, orphanOf } from '../lock';
 import { holderIsDead } from '../model/policy';
 import type { Settings } from '../model/settings';
 import type { HolderSummary } from '../model/status';
 import type { GuardEvents } from './events';
 import type { FolderLock } from './folderLock';
 import type { FolderGuard } from './guard';
-import { FolderLog, STOP_WAIT_MS } from './running';
+import type { FolderLog } from './running';
 
 export class Moves {
   constructor(
@@ -53,7 +53,7 @@ export class Moves {
         return;
       }
       this.log.info('Take Over: asking the holder to hand over');
-      const r = await this.lock.requestHandoff(STOP_WAIT_MS + 5_000);
+      const r = await this.lock.requestHandoff(TAKE_OVER_WAIT_MS);
       if (!r.ok) {
         this.log.info(`Take Over failed: ${r.detail}`);
         this.events.takeOverFailed(this.guard, { code: r.code, detail: r.detail, holderDead: holderIsDead(this.lock.current, isAlive) });

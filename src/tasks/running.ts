@@ -6,7 +6,10 @@ import { GATED_TYPE } from './gatedTask';
 
 /** How long a task signalled to stop may take before terminate() (which closes its terminal) follows. */
 const SIGNAL_GRACE_MS = 3_000;
-/** How long the owner waits for its tasks to stop before it hands over or releases anyway. */
+/**
+ * How long the owner waits for its tasks to stop before it hands over or releases anyway. A requester waits
+ * TAKE_OVER_WAIT_MS (lock/handoff.ts) for the answer: that one must stay the longer.
+ */
 export const STOP_WAIT_MS = 10_000;
 /** Adopted tasks that send no end event here are looked at this often (in /proc). */
 const ADOPTED_POLL_MS = 500;

@@ -177,7 +177,8 @@ describe('faults: nothing in the lock home makes a process hang or spin (#7 item
     fs.mkdirSync(lock.location.lockDir);
     execFileSync('mkfifo', [lock.location.recordPath]);
     const s = await within(['status', '--folder', folder]);
-    assert.equal(s.code, 0, s.stderr);
+    // Held by a holder it cannot name: status says so, and its exit status says held.
+    assert.equal(s.code, 75, s.stderr);
     assert.match(s.stdout, /not a regular file/);
     const r = await within(['reclaim', '--folder', folder, '--force']);
     assert.equal(r.code, 0, r.stderr);
@@ -269,7 +270,7 @@ describe('faults: another user\'s holder hidden by hidepid=2 (#7 item 7)', () =>
         { env: { PATH: process.env.PATH, TMPDIR: os.tmpdir() } },
       );
     const seen = await hidden(['status', '--folder', folder, '--lock-dir', home, '--json']).result;
-    assert.equal(seen.code, 0, seen.stderr);
+    assert.equal(seen.code, 75, `status's exit status says held: ${seen.stderr}`);
     const s = JSON.parse(seen.stdout) as { state: string; reason?: string };
     assert.equal(s.state, 'held', `the judge saw ${seen.stdout}`);
     const b = await hidden(['run', '--folder', folder, '--lock-dir', home, '--', process.execPath, '-e', 'console.log("second copy")']).result;

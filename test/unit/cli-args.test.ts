@@ -45,6 +45,24 @@ describe('task-lock arguments', () => {
     assert.equal(parseArgs(['status', '--help']).helpFor, 'status');
   });
 
+  it('--take-over asks the holder to hand over; with --wait it is a usage error', () => {
+    assert.equal(parseArgs(['run', '--take-over', '--', 'true']).takeOver, true);
+    assert.equal(parseArgs(['run', '--', 'true']).takeOver, undefined);
+    assert.throws(() => parseArgs(['run', '--take-over', '--wait=3', '--', 'true']), /use --take-over or --wait, not both/);
+    assert.throws(() => parseArgs(['run', '--take-over=yes', '--', 'true']), /--take-over takes no value/);
+    assert.throws(() => parseArgs(['status', '--take-over']), /unknown option --take-over for "status"/);
+  });
+
+  it('reads stop with its folder; it takes no run options', () => {
+    const p = parseArgs(['stop', '--folder', 'x', '--stale=5']);
+    assert.equal(p.command, 'stop');
+    assert.equal(p.folder, 'x');
+    assert.equal(p.staleMs, 5000);
+    assert.equal(parseArgs(['stop', '--help']).helpFor, 'stop');
+    assert.throws(() => parseArgs(['stop', '--wait']), /unknown option --wait for "stop"/);
+    assert.throws(() => parseArgs(['stop', 'now']), /unexpected argument "now"/);
+  });
+
   it('-E / --conflict-exit-code sets the status when the lock is held (flock\'s name), 1 to 255', () => {
     assert.equal(parseArgs(['run', '-E', '3', '--', 'true']).conflictExitCode, 3);
     assert.equal(parseArgs(['run', '--conflict-exit-code=9', '--', 'true']).conflictExitCode, 9);

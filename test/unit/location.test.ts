@@ -5,7 +5,8 @@ import { after, describe, it } from 'node:test';
 import { LockError } from '../../src/lock/errors';
 import * as os from 'node:os';
 import { WorkspaceLock } from '../../src/lock';
-import { cacheRoot, defaultHome, locate, makePrivateRoot, userStateDir } from '../../src/lock/location';
+import { cacheRoot, defaultHome, locate, makePrivateRoot } from '../../src/lock/location';
+import { userStateDir } from '../../src/lock/state-dir';
 import { isAlive } from '../../src/lock/process-identity';
 import { cleanup, tempFolder } from '../support/fixtures';
 
@@ -70,6 +71,26 @@ describe('lock location', () => {
       );
     } finally {
       fs.rmSync(home, { force: true });
+    }
+  });
+
+  it('read only: finds the home locate() would make, makes nothing, and checks what stands there as locate() does', () => {
+    const folder = tempFolder();
+    const shared = tempFolder();
+    const ro = locate(folder, { readOnly: true });
+    assert.equal(fs.existsSync(ro.home), false, 'a look made the lock home');
+    assert.equal(locate(folder, { lockDirectory: path.join(shared, 'locks'), readOnly: true }).home, path.join(shared, 'locks', path.basename(ro.home)));
+    assert.deepEqual(fs.readdirSync(shared), [], 'a look made the lock directory');
+    assert.equal(locate(folder).home, ro.home);
+    fs.rmSync(ro.home, { recursive: true });
+    fs.writeFileSync(ro.home, 'not a folder');
+    try {
+      assert.throws(
+        () => locate(folder, { readOnly: true }),
+        (e: unknown) => e instanceof LockError && e.code === 'home-unusable' && e.message.includes(`${ro.home} is in the way: a file stands where`),
+      );
+    } finally {
+      fs.rmSync(ro.home, { force: true });
     }
   });
 

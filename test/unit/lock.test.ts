@@ -224,6 +224,26 @@ describe('WorkspaceLock', () => {
     await holder.release();
   });
 
+  it('asks the holder to release without taking the lock (stop): free afterwards, no reservation left; a refusal and a free lock say so', async () => {
+    const folder = tempFolder();
+    const holder = await take(new WorkspaceLock(folder));
+    const off = holder.onHandoffRequest((req) => req.refuse('pinned'));
+    const stopper = new WorkspaceLock(folder);
+    await assert.rejects(
+      stopper.requestRelease(me, { timeoutMs: 2000 }),
+      (e: unknown) => e instanceof LockError && e.code === 'handoff-refused' && e.reason === 'pinned',
+    );
+    assert.equal(holder.isHeld, true);
+    off.dispose();
+    holder.onHandoffRequest((req) => void req.accept());
+    const after = await stopper.requestRelease(me, { timeoutMs: 2000 });
+    assert.equal(after.state, 'free');
+    assert.equal(holder.isHeld, false);
+    assert.equal(fs.existsSync(stopper.location.reservationPath), false, 'the reservation for the stopper is given up');
+    assert.equal((await stopper.requestRelease(me, { timeoutMs: 2000 })).state, 'free', 'a free lock is left alone');
+    assert.equal(fs.existsSync(stopper.location.lockDir), false);
+  });
+
   it('says so, without spinning, when a free lock is reserved for another requester', async () => {
     const lock = new WorkspaceLock(tempFolder());
     fs.writeFileSync(lock.location.reservationPath, JSON.stringify({ token: 'someone-else', until: Date.now() + 5000 }));

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { repoRoot } from '../../harness/paths';
@@ -15,8 +15,13 @@ export interface Status {
   holder?: { pid: number; kind: string; label: string; tasks: Array<{ pid: number; name: string }> };
 }
 
+/** `task-lock status --json`. Its exit status tells the state (0 free, 75 held, 3 stale): only 1 is a failure. */
 export function status(folder: string): Status {
-  return JSON.parse(execFileSync(process.execPath, [cli, 'status', '--folder', folder, '--json'], { encoding: 'utf8' })) as Status;
+  const r = spawnSync(process.execPath, [cli, 'status', '--folder', folder, '--json'], { encoding: 'utf8' });
+  if (r.status !== 0 && r.status !== 75 && r.status !== 3) {
+    throw new Error(`task-lock status --folder ${folder} --json failed (${r.status ?? r.signal}): ${r.stderr.trim() || r.error?.message}`);
+  }
+  return JSON.parse(r.stdout) as Status;
 }
 
 /** The pids of this folder's tick.js processes (the guarded task), wherever they were started. */
