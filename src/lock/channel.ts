@@ -12,6 +12,8 @@ export type Message =
   | { t: 'handoff'; id: string; token: string; kind: string; label: string; pid: number }
   | { t: 'handoff-accepted'; id: string }
   | { t: 'handoff-refused'; id: string; reason: string }
+  | { t: 'start'; id: string; names: string[]; kind: string; label: string; pid: number }
+  | { t: 'start-answer'; id: string; started: string[]; reason?: string }
   | { t: 'bye'; reason: ByeReason };
 
 export type ByeReason = 'released' | 'handoff' | 'compromised';

@@ -12,6 +12,13 @@ import { HolderKind, HolderRecord, TaskRef, clipName, removeRecordIfOwned, write
 import { lockIdOf } from './state';
 import type { WorkspaceLock } from './lock';
 
+/** A follower's request that the holder start tasks; `answer` once, with the names that run now. */
+export interface StartRequest {
+  requester: { kind: string; label: string; pid: number };
+  names: string[];
+  answer(started: string[], reason?: string): void;
+}
+
 export interface HolderInfo {
   kind: HolderKind;
   label: string;
@@ -141,6 +148,9 @@ export class LockHandle {
   readonly onCompromised = this.compromised.event;
   /** Fires when another process asks for the lock. Without a listener, requests are refused. */
   readonly onHandoffRequest = this.handoff.event;
+  private readonly startRequest = new Emitter<StartRequest>();
+  /** Fires when a follower asks this holder to start tasks by name. Without a listener, requests are refused. */
+  readonly onStartRequest = this.startRequest.event;
 
   constructor(
     readonly lock: WorkspaceLock,
@@ -357,6 +367,10 @@ export class LockHandle {
   }
 
   private onMessage(m: Message, reply: (m: Message) => void): void {
+    if (m.t === 'start' && !this.released) {
+      this.onStart(m, reply);
+      return;
+    }
     if (m.t !== 'handoff' || this.released) {
       return;
     }
@@ -386,8 +400,29 @@ export class LockHandle {
     });
   }
 
+  /** A follower asks the holder to start guarded tasks that run nowhere (only the holder may start them). */
+  private onStart(m: Extract<Message, { t: 'start' }>, reply: (m: Message) => void): void {
+    const names = Array.isArray(m.names) ? m.names.filter((n): n is string => typeof n === 'string').slice(0, 64) : [];
+    if (this.startRequest.size === 0 || names.length === 0) {
+      reply({ t: 'start-answer', id: m.id, started: [], reason: names.length === 0 ? 'no task named' : 'it does not start tasks on request (a task-lock run)' });
+      return;
+    }
+    let answered = false;
+    this.startRequest.fire({
+      requester: { kind: String(m.kind), label: String(m.label), pid: Number(m.pid) },
+      names,
+      answer: (started: string[], reason?: string) => {
+        if (!answered) {
+          answered = true;
+          reply({ t: 'start-answer', id: m.id, started, ...(reason === undefined ? {} : { reason }) });
+        }
+      },
+    });
+  }
+
   private dispose(): void {
     this.compromised.dispose();
     this.handoff.dispose();
+    this.startRequest.dispose();
   }
 }

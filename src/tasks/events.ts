@@ -24,9 +24,10 @@ export interface GuardEvents {
   changed(): void;
   /**
    * A guarded task was started here while another holder runs it: terminated, or (`notStarted`) refused by its
-   * gate; `then` is what follows (taskLock.onConflict): a Take Over offered, one under way, or nothing.
+   * gate; `then` is what follows (taskLock.onConflict): a Take Over offered, one under way, the holder asked to
+   * start it (it ran nowhere: #10 D4), or nothing.
    */
-  intruderStopped(guard: FolderGuard, task: string, holder: HolderSummary, how: { notStarted: boolean; then: 'offer-take-over' | 'taking-over' | 'nothing' }): void;
+  intruderStopped(guard: FolderGuard, task: string, holder: HolderSummary, how: { notStarted: boolean; then: 'offer-take-over' | 'taking-over' | 'started-in-holder' | 'nothing' }): void;
   /** This window stopped its tasks and handed the lock to `to` (its label). */
   handedOver(guard: FolderGuard, tasks: readonly string[], to: string): void;
   /** The lock was taken or removed underneath this window; its tasks were stopped. */

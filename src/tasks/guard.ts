@@ -2,7 +2,7 @@
 // The decisions come from model/policy.ts, the task table from running.ts; the words from src/ui, through
 // the events this class emits.
 import * as vscode from 'vscode';
-import { HolderView, LockHandle, LockState, describeState, errorMessage, isAlive, type HandoffRequest } from '../lock';
+import { HolderView, LockHandle, LockState, describeState, errorMessage, isAlive } from '../lock';
 import { atStartup, onTaskStart, stopsEarlyCopies } from '../model/policy';
 import type { Settings } from '../model/settings';
 import { folderStatus, summarize, type FolderStatus, type HolderSummary } from '../model/status';
@@ -56,12 +56,23 @@ export class FolderGuard implements vscode.Disposable {
       onHeld: (h) => {
         this.failover.forget();
         h.onCompromised((err) => this.onCompromised(h, err));
-        h.onHandoffRequest((req) => void this.onHandoff(h, req));
+        h.onHandoffRequest((req) => void this.moves.onHandoff(h, req));
+        h.onStartRequest((req) => void this.moves.onStartRequest(h, req));
         this.running.syncTo(h);
       },
       changed: () => host.events.changed(),
     });
-    this.moves = new Moves(this, this.lock, log, host.events, (why) => this.acquireAndStart(why), () => this.settings);
+    this.moves = new Moves({
+      guard: this,
+      lock: this.lock,
+      log,
+      events: host.events,
+      label: host.holderLabel,
+      start: (why) => this.acquireAndStart(why),
+      startNames: (names, why) => this.startNames(names, why),
+      running: this.running,
+      settings: () => this.settings,
+    });
   }
 
   get isHolder(): boolean {
@@ -191,8 +202,7 @@ export class FolderGuard implements vscode.Disposable {
       this.log.info('every guarded task runs already');
       return true;
     }
-    const started = (name: string, exec: vscode.TaskExecution): void => this.running.add(exec, name);
-    await this.catalog.start(missing, (t) => this.owns(t), why, started, (labels, shown) => this.host.events.labelsUnknown(this, labels, shown));
+    await this.startNames(missing, why);
     if (this.running.size === 0) {
       this.log.info('no guarded task could be started: releasing the lock');
       await this.lock.release();
@@ -200,6 +210,12 @@ export class FolderGuard implements vscode.Disposable {
     }
     this.host.events.changed();
     return true;
+  }
+
+  /** Starts these guarded labels here (the caller holds the lock). */
+  private async startNames(names: string[], why: string): Promise<void> {
+    const started = (name: string, exec: vscode.TaskExecution): void => this.running.add(exec, name);
+    await this.catalog.start(names, (t) => this.owns(t), why, started, (labels, shown) => this.host.events.labelsUnknown(this, labels, shown));
   }
 
   forgetTasks(): void {
@@ -359,34 +375,6 @@ export class FolderGuard implements vscode.Disposable {
         // Releasing now would let another window start a second copy.
         this.host.events.stopFailed(this);
       }
-    });
-  }
-
-  private async onHandoff(h: LockHandle, req: HandoffRequest): Promise<void> {
-    await this.lock.serial(async () => {
-      if (this.lock.held !== h) {
-        req.refuse('it no longer holds the lock');
-        return;
-      }
-      this.log.info(`handoff requested by ${req.requester.label} (pid ${req.requester.pid}): stopping the tasks and handing over`);
-      if (!(await this.running.stopAll(`handing over to ${req.requester.label}`, h))) {
-        req.refuse('its guarded tasks did not stop');
-        return;
-      }
-      this.running.stopping = true;
-      try {
-        await req.accept();
-        this.lock.drop(h);
-      } catch (err) {
-        this.log.error(`could not hand over: ${errorMessage(err)}`);
-        req.refuse(`it could not hand over (${errorMessage(err)})`);
-        return;
-      } finally {
-        this.running.stopping = false;
-      }
-      this.log.info(`handed the lock over to ${req.requester.label} (pid ${req.requester.pid})`);
-      this.host.events.handedOver(this, this.settings.tasks, req.requester.label);
-      this.lock.refresh();
     });
   }
 

@@ -1,24 +1,43 @@
 // Moving the folder's tasks into this window from another holder: Take Over (the holder hands over), and an
 // orphan's tasks moved (its window is gone: they are stopped here). The decisions are model/policy.ts's.
-import { TAKE_OVER_WAIT_MS, describeState, isAlive, orphanOf } from '../lock';
+import { TAKE_OVER_WAIT_MS, askHolderToStart, describeState, isAlive, orphanOf, errorMessage, type HandoffRequest, type LockHandle, type StartRequest } from '../lock';
+import { missingTasks } from '../model/match';
 import { holderIsDead } from '../model/policy';
 import type { Settings } from '../model/settings';
 import type { HolderSummary } from '../model/status';
 import type { GuardEvents } from './events';
 import type { FolderLock } from './folderLock';
 import type { FolderGuard } from './guard';
-import type { FolderLog } from './running';
+import type { FolderLog, RunningTasks } from './running';
+
+/** What Moves needs of its folder's guard. */
+export interface MoveParts {
+  guard: FolderGuard;
+  lock: FolderLock;
+  log: FolderLog;
+  events: GuardEvents;
+  /** How this window names itself to the holder. */
+  label: string;
+  /** Takes the lock if need be and starts the guarded tasks not running yet. */
+  start(why: string): Promise<boolean>;
+  /** Starts these guarded labels here; the caller holds the lock. */
+  startNames(names: string[], why: string): Promise<void>;
+  /** The guarded tasks running in this window. */
+  running: RunningTasks;
+  settings(): Settings;
+}
 
 export class Moves {
-  constructor(
-    private readonly guard: FolderGuard,
-    private readonly lock: FolderLock,
-    private readonly log: FolderLog,
-    private readonly events: GuardEvents,
-    /** Takes the lock if need be and starts the guarded tasks not running yet. */
-    private readonly start: (why: string) => Promise<boolean>,
-    private readonly settings: () => Settings,
-  ) {}
+  private readonly guard: FolderGuard;
+  private readonly lock: FolderLock;
+  private readonly log: FolderLog;
+  private readonly events: GuardEvents;
+  private readonly start: (why: string) => Promise<boolean>;
+  private readonly settings: () => Settings;
+
+  constructor(private readonly parts: MoveParts) {
+    ({ guard: this.guard, lock: this.lock, log: this.log, events: this.events, start: this.start, settings: this.settings } = parts);
+  }
 
   /**
    * A guarded task started here while another holder runs it was stopped (or refused by its gate): what follows
@@ -27,6 +46,11 @@ export class Moves {
    */
   conflict(name: string, holder: HolderSummary, notStarted: boolean): void {
     const policy = this.settings().onConflict;
+    if (policy !== 'terminateOldest' && holder.kind === 'vscode' && holder.orphanedSince === undefined && !holder.tasks.some((x) => x.name === name)) {
+      // The holder does not run it: no copy runs anywhere, and only the holder may start one (#10 D4).
+      void this.askHolder(name, holder, notStarted, policy);
+      return;
+    }
     if (policy === 'terminateOldest' && !(holder.kind === 'cli' && holder.orphanedSince !== undefined)) {
       this.log.info(`${name} was started here: taking over at once (taskLock.onConflict is terminateOldest)`);
       this.events.intruderStopped(this.guard, name, holder, { notStarted, then: 'taking-over' });
@@ -34,6 +58,71 @@ export class Moves {
     } else if (policy !== 'silent') {
       this.events.intruderStopped(this.guard, name, holder, { notStarted, then: policy === 'warn' ? 'nothing' : 'offer-take-over' });
     }
+  }
+
+  /** Asks the holder to start `name`, which runs nowhere; says what came of it, or falls back to the usual notice. */
+  private async askHolder(name: string, holder: HolderSummary, notStarted: boolean, policy: Settings['onConflict']): Promise<void> {
+    const lock = this.lock.lock;
+    const a = lock ? await askHolderToStart(lock, { kind: 'vscode', label: this.parts.label }, [name], TAKE_OVER_WAIT_MS) : { ok: false as const, reason: 'no lock' };
+    if (a.ok && a.started.includes(name)) {
+      this.log.info(`${name} runs nowhere: ${holder.label} (the holder) started it on this window's request`);
+      if (policy !== 'silent') {
+        this.events.intruderStopped(this.guard, name, holder, { notStarted, then: 'started-in-holder' });
+      }
+      return;
+    }
+    this.log.info(`asked ${holder.label} to start ${name}, which runs nowhere: ${a.ok ? 'it did not start it' : a.reason}`);
+    if (policy !== 'silent') {
+      this.events.intruderStopped(this.guard, name, holder, { notStarted, then: policy === 'warn' ? 'nothing' : 'offer-take-over' });
+    }
+  }
+
+  /** As the holder: another window or a `task-lock run --take-over` asks for the lock. */
+  async onHandoff(h: LockHandle, req: HandoffRequest): Promise<void> {
+    await this.lock.serial(async () => {
+      if (this.lock.held !== h) {
+        req.refuse('it no longer holds the lock');
+        return;
+      }
+      this.log.info(`handoff requested by ${req.requester.label} (pid ${req.requester.pid}): stopping the tasks and handing over`);
+      if (!(await this.parts.running.stopAll(`handing over to ${req.requester.label}`, h))) {
+        req.refuse('its guarded tasks did not stop');
+        return;
+      }
+      this.parts.running.stopping = true;
+      try {
+        await req.accept();
+        this.lock.drop(h);
+      } catch (err) {
+        this.log.error(`could not hand over: ${errorMessage(err)}`);
+        req.refuse(`it could not hand over (${errorMessage(err)})`);
+        return;
+      } finally {
+        this.parts.running.stopping = false;
+      }
+      this.log.info(`handed the lock over to ${req.requester.label} (pid ${req.requester.pid})`);
+      this.events.handedOver(this.guard, this.settings().tasks, req.requester.label);
+      this.lock.refresh();
+    });
+  }
+
+  /** As the holder: a follower asks this window to start guarded tasks that run nowhere (#10 D4). */
+  onStartRequest(h: LockHandle, req: StartRequest): Promise<void> {
+    return this.lock.serial(async () => {
+      if (this.lock.held !== h) {
+        req.answer([], 'it no longer holds the lock');
+        return;
+      }
+      const missing = missingTasks(req.names.filter((n) => this.settings().tasks.includes(n)), this.parts.running.names());
+      this.log.info(`${req.requester.label} (pid ${req.requester.pid}) asks this window to start ${req.names.join(', ')}`);
+      if (missing.length > 0) {
+        await this.parts.startNames(missing, `asked by ${req.requester.label}`);
+      }
+      const running = this.parts.running.names();
+      const started = req.names.filter((n) => running.includes(n));
+      req.answer(started, started.length === 0 ? 'it could not start them (its log says why)' : undefined);
+      this.events.changed();
+    });
   }
 
   async takeOver(): Promise<void> {

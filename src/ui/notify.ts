@@ -27,12 +27,19 @@ function problemText(p: SettingProblem): string {
 }
 
 /** The notification for a guarded task that was stopped because another holder runs it (taskLock.onConflict). */
-function intruderStopped(guard: FolderGuard, task: string, holder: HolderSummary, how: { notStarted: boolean; then: 'offer-take-over' | 'taking-over' | 'nothing' }): void {
+function intruderStopped(guard: FolderGuard, task: string, holder: HolderSummary, how: { notStarted: boolean; then: 'offer-take-over' | 'taking-over' | 'started-in-holder' | 'nothing' }): void {
   const where = holder.pid !== undefined ? `${holderName(holder, t)} (pid ${holder.pid})` : holderName(holder, t);
   const runsThere = holder.kind === 'unknown' || holder.tasks.length === 0 || holder.tasks.some((x) => x.name === task);
   // In a multi-root window the label alone does not say which folder's task it was.
   const label = (vscode.workspace.workspaceFolders?.length ?? 0) > 1 ? `${task} (${guard.folder.name})` : task;
   const since = holder.since === undefined ? '?' : sinceWords(holder.since);
+  if (how.then === 'started-in-holder') {
+    const show = t('Show Holder');
+    void vscode.window
+      .showInformationMessage(t('Task Lock: “{0}” runs now in {1}, which holds the lock of this folder: it started it there at this window\'s request ({2} here).', label, where, how.notStarted ? t('it did not start') : t('it was stopped')), show)
+      .then((a) => a === show && void vscode.commands.executeCommand('taskLock.showHolder', guard.folder.uri.fsPath));
+    return;
+  }
   if (how.then === 'taking-over') {
     void vscode.window.showInformationMessage(t('Task Lock: “{0}” was started here while {1} ran it: taking it over (it stops there, then starts here).', label, where));
     return;

@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Harness } from './harness';
 import { say } from './log';
@@ -23,9 +24,15 @@ async function demoWindow(h: Harness): Promise<void> {
   await win.close();
 }
 
-/** media/screenshot-holder.png and screenshot-follower.png: two windows on one `guarded` folder. */
+/**
+ * media/screenshot-holder.png and screenshot-follower.png: two windows on one `guarded` folder; then
+ * screenshot-orphan.png: the holder's page closed while its task runs on, as the follower shows it (with a grace
+ * long enough that nothing moves while the picture is taken).
+ */
 async function holderAndFollower(h: Harness): Promise<void> {
   const folder = h.workspace('guarded');
+  const settings = path.join(folder, '.vscode', 'settings.json');
+  fs.writeFileSync(settings, JSON.stringify({ ...(JSON.parse(fs.readFileSync(settings, 'utf8')) as object), 'taskLock.orphanGraceSeconds': 3600 }));
   const windows = await h.openWindows(2, { folder, extensionPath: null });
   const [holder, follower] = await waitFor(
     'one window to hold the lock and the other to follow',
@@ -43,6 +50,12 @@ async function holderAndFollower(h: Harness): Promise<void> {
   await sleep(4_000);
   await shoot(holder, 'screenshot-holder.png');
   await shoot(follower, 'screenshot-follower.png');
+  await holder.closePage();
+  const item = follower.page.locator('.statusbar-item').filter({ hasText: /runs without a window/ }).first();
+  await item.waitFor({ state: 'visible', timeout: 180_000 });
+  await item.hover();
+  await follower.page.locator('.monaco-hover').first().waitFor({ state: 'visible', timeout: 30_000 }).catch(() => undefined);
+  await shoot(follower, 'screenshot-orphan.png');
   for (const w of windows) {
     await w.close();
   }

@@ -18,7 +18,7 @@ const manifest = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'ut
 };
 
 // The pictures the packaged README shows: a change to either list is a change to the other.
-const readmePictures = ['media/screenshot-follower.png', 'media/screenshot-holder.png'];
+const readmePictures = ['media/screenshot-follower.png', 'media/screenshot-holder.png', 'media/screenshot-orphan.png'];
 // What both packages hold: .vscodeignore for the .vsix, .npmignore for npm (each tool reads its own list).
 const shipped = ['CHANGELOG.md', 'LICENSE', 'README.md', 'dist/cli.js', 'dist/extension.js', 'media/icon.png', ...readmePictures, 'package.json'].sort();
 

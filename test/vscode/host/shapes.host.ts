@@ -189,6 +189,49 @@ describe('Task Lock: task shapes', function () {
     });
   });
 
+  describe('a guarded task that runs nowhere, started in a follower (#10 D4)', function () {
+    let folder = '';
+    let windows: EditorWindow[] = [];
+    before(async () => {
+      folder = harness().workspace('guarded');
+      folders.push(folder);
+      const tasksFile = path.join(folder, '.vscode', 'tasks.json');
+      const tasks = JSON.parse(fs.readFileSync(tasksFile, 'utf8')) as { tasks: Array<Record<string, unknown>> };
+      fs.copyFileSync(path.join(folder, 'tick.js'), path.join(folder, 'serve.js'));
+      tasks.tasks.push({ ...tasks.tasks[0], label: 'serve', args: ['${workspaceFolder}/serve.js'] });
+      fs.writeFileSync(tasksFile, JSON.stringify(tasks, null, 2));
+      fs.writeFileSync(path.join(folder, '.vscode', 'settings.json'), JSON.stringify({ 'taskLock.tasks': ['watch', 'serve'], 'taskLock.staleSeconds': 2 }));
+      windows = await harness().openWindows(2, { folder });
+    });
+    after(async () => {
+      killAll(ticks(folder));
+      killAll(serves(folder));
+      for (const w of windows) {
+        await w.close();
+      }
+    });
+
+    it('the holder is asked to start it: it runs once, in the holder, and the follower says so', async () => {
+      await waitFor('watch and serve to run once each', () => ticks(folder).length === 1 && serves(folder).length === 1 && status(folder).state === 'held', slowEditor);
+      const holderPid = status(folder).holder?.pid;
+      const follower = windows.find((w) => w.extensionHostPid !== holderPid);
+      assert.ok(follower, 'a follower');
+      // The holder's user stops serve (its process ends): it runs nowhere now, and the record says so.
+      killAll(serves(folder));
+      await waitFor('the record to list watch only', () => (status(folder).holder?.tasks ?? []).map((x) => x.name).join() === 'watch', slowEditor);
+      await follower.runTask('serve');
+      const serve = await waitFor('serve to run once, in the holder, recorded', () => {
+        const s = status(folder);
+        const pids = serves(folder);
+        return s.holder?.pid === holderPid && pids.length === 1 && (s.holder?.tasks ?? []).some((x) => x.name === 'serve' && x.pid === pids[0]) ? pids[0] : undefined;
+      }, slowEditor);
+      await follower.waitForText(/runs now in/);
+      await sleep(2_000);
+      assert.deepStrictEqual(serves(folder), [serve], 'serve runs once, the holder\'s copy');
+      assert.strictEqual(ticks(folder).length, 1);
+    });
+  });
+
   for (const fixture of ['guarded', 'gated']) {
     describe(`a label guarded while its task runs in two windows (#10 D5, the ${fixture} fixture)`, function () {
       let folder = '';
