@@ -5,7 +5,7 @@ import * as vscode from 'vscode';
 import { HolderView, LockHandle, LockState, describeState, errorMessage, isAlive, type HandoffRequest } from '../lock';
 import { atStartup, onTaskStart, stopsEarlyCopies } from '../model/policy';
 import type { Settings } from '../model/settings';
-import { folderStatus, summarize, type FolderStatus, type HolderSummary } from '../model/status';
+import { folderStatus, summarize, type FolderStatus } from '../model/status';
 import { missingTasks, owningFolder } from '../model/match';
 import { TaskCatalog, labelFor, taskId } from './catalog';
 import type { GuardEvents, ReclaimOutcome } from './events';
@@ -14,6 +14,7 @@ import { Moves } from './moves';
 import { FolderLock } from './folderLock';
 import { FolderLog, RunningTasks, terminalPids } from './running';
 import { GATED_TYPE } from './gatedTask';
+import { GuardGate } from './guardGate';
 
 /** What a folder's guard needs from the rest of the extension. */
 export interface GuardHost {
@@ -37,6 +38,8 @@ export class FolderGuard implements vscode.Disposable {
   private readonly failover: Failover;
   private readonly lock: FolderLock;
   private readonly moves: Moves;
+  /** What the `taskLock` task type's pre-spawn gate asks of this folder. */
+  readonly gate: GuardGate;
   private adopted: vscode.Disposable | undefined;
 
   constructor(
@@ -62,6 +65,7 @@ export class FolderGuard implements vscode.Disposable {
       changed: () => host.events.changed(),
     });
     this.moves = new Moves(this, this.lock, log, host.events, (why) => this.acquireAndStart(why));
+    this.gate = new GuardGate(this, this.lock, this.running, host.events);
   }
 
   get isHolder(): boolean {
@@ -296,30 +300,6 @@ export class FolderGuard implements vscode.Disposable {
     const h = summarize(view);
     this.log.info(`terminated ${name}: it runs in ${h.description}`);
     this.host.events.intruderStopped(this, name, h);
-  }
-
-  /** The pre-spawn gate of the `taskLock` task type: may this window start `name` now? (FolderLock.admit) */
-  admit(name: string): Promise<{ ok: true } | { ok: false; holder: HolderSummary }> {
-    return this.lock.serial(() => this.lock.admit(name));
-  }
-
-  /** A gated task's process, recorded before its gate opens (start event or not); throws when it cannot be. */
-  recordProcess(name: string, pid: number): void {
-    this.running.addGated(name, pid);
-    this.running.setPidByName(name, pid);
-    this.running.syncTo(this.lock.held);
-  }
-
-  /** A gated task's process ended. */
-  forgetProcess(pid: number): void {
-    if (this.running.removeGated(pid)) {
-      this.running.syncTo(this.lock.held);
-    }
-  }
-
-  /** The gate refused a `taskLock` task: it never started here. */
-  gateRefused(name: string, holder: HolderSummary): void {
-    this.host.events.intruderStopped(this, name, holder, true);
   }
 
   onTaskProcessStarted(exec: vscode.TaskExecution, pid: number): void {
