@@ -3,11 +3,10 @@
 // the events this class emits.
 import * as vscode from 'vscode';
 import { HolderView, LockHandle, LockState, describeState, errorMessage, isAlive, type HandoffRequest } from '../lock';
-import { atStartup, onTaskStart, stopsEarlyCopies } from '../model/policy';
+import { afterGuardChange, atStartup, onTaskStart, stopsEarlyCopies } from '../model/policy';
 import type { Settings } from '../model/settings';
 import { folderStatus, summarize, type FolderStatus } from '../model/status';
-import { missingTasks, owningFolder } from '../model/match';
-import { TaskCatalog, labelFor, taskId } from './catalog';
+import { TaskCatalog } from './catalog';
 import type { GuardEvents, ReclaimOutcome } from './events';
 import { Failover } from './failover';
 import { Moves } from './moves';
@@ -15,6 +14,7 @@ import { FolderLock } from './folderLock';
 import { FolderLog, RunningTasks, terminalPids } from './running';
 import { GATED_TYPE } from './gatedTask';
 import { GuardGate } from './guardGate';
+import { GuardedTasks } from './scope';
 
 /** What a folder's guard needs from the rest of the extension. */
 export interface GuardHost {
@@ -38,6 +38,8 @@ export class FolderGuard implements vscode.Disposable {
   private readonly failover: Failover;
   private readonly lock: FolderLock;
   private readonly moves: Moves;
+  /** The guarded labels and their compound tasks' dependsOn trees. */
+  readonly guarded: GuardedTasks;
   /** What the `taskLock` task type's pre-spawn gate asks of this folder. */
   readonly gate: GuardGate;
   private adopted: vscode.Disposable | undefined;
@@ -52,6 +54,8 @@ export class FolderGuard implements vscode.Disposable {
     this.log = log;
     this.running = new RunningTasks(log);
     this.catalog = new TaskCatalog(log, folder.uri.toString());
+    this.guarded = new GuardedTasks(folder);
+    this.guarded.update(settings.tasks);
     this.failover = new Failover(log);
     this.lock = new FolderLock(folder.uri.fsPath, { staleMs: settings.staleSeconds * 1000, lockDirectory: settings.lockDirectory }, {
       log,
@@ -78,7 +82,7 @@ export class FolderGuard implements vscode.Disposable {
 
   status(): FolderStatus {
     const base = { folder: this.folder.uri.fsPath, name: this.folder.name, tasks: [...this.settings.tasks], running: this.running.names() };
-    return { ...folderStatus(base, this.lock.heldView, this.lock.current), window: this.host.holderLabel };
+    return { ...folderStatus(base, this.lock.heldView, this.lock.current), window: this.host.holderLabel, missing: this.missing(), dependsOn: this.guarded.dependencies() };
   }
 
   /** Looks at the lock once, re-adopts it after an extension host restart, starts tasks when it may, then watches. */
@@ -89,11 +93,11 @@ export class FolderGuard implements vscode.Disposable {
     }
     for (const e of vscode.tasks.taskExecutions) {
       if (this.owns(e.task)) {
-        this.running.add(e, labelFor(e.task, this.settings.tasks), this.host.pidOf(e));
+        this.running.add(e, this.guarded.labelOf(e.task), this.host.pidOf(e));
       }
     }
     const first = this.lock.look();
-    this.log.info(`state at startup: ${describeState(first)}; guarded: ${this.settings.tasks.join(', ')}; running here: ${this.running.names().join(', ') || 'none'}`);
+    this.log.info(`state at startup: ${describeState(first)}; guarded: ${this.guarded.describe()}; running here: ${this.running.names().join(', ') || 'none'}`);
     await this.lock.serial(async () => {
       try {
         await this.tryReadopt();
@@ -187,7 +191,7 @@ export class FolderGuard implements vscode.Disposable {
     if (!(await this.lock.tryAcquire(why))) {
       return false;
     }
-    const missing = missingTasks(this.settings.tasks, this.running.names());
+    const missing = this.missing();
     if (missing.length === 0) {
       this.log.info('every guarded task runs already');
       return true;
@@ -203,19 +207,32 @@ export class FolderGuard implements vscode.Disposable {
     return true;
   }
 
-  forgetTasks(): void {
-    this.catalog.forget();
+  /** True when this guard is the one for the task: guarded here (a guarded label's, or in its dependsOn tree), not another folder's. */
+  owns(task: vscode.Task): boolean {
+    return this.guarded.owns(task);
   }
 
-  /** True when this guard is the one for the task: its label is guarded here and it is not another folder's. */
-  owns(task: vscode.Task): boolean {
-    const key = this.folder.uri.toString();
-    return owningFolder(taskId(task), [{ folder: key, tasks: this.settings.tasks }]) === key;
+  /** The guarded labels not running in this window: a compound task runs while any task of its tree does. */
+  private missing(): string[] {
+    return this.guarded.missing(this.running.executions().map((e) => e.task));
+  }
+
+  /**
+   * The folder's task declarations changed (tasks.json): a compound task's tree may have changed. Applied as a
+   * change of taskLock.tasks is: what joined a tree while it runs is taken in, what left it runs on, unguarded.
+   */
+  tasksChanged(): void {
+    this.catalog.forget();
+    if (this.guarded.update(this.settings.tasks)) {
+      this.log.info(`tasks changed: guarding ${this.guarded.describe()}`);
+      this.takeInRunning('tasks.json changed');
+      this.host.events.changed();
+    }
   }
 
   /** A guarded task of this folder started in this window, by anyone. */
   onTaskStarted(exec: vscode.TaskExecution, ranBefore = false): void {
-    const name = labelFor(exec.task, this.settings.tasks);
+    const name = this.guarded.labelOf(exec.task);
     const s = this.lock.current;
     switch (onTaskStart({ isHolder: this.isHolder, usable: this.lock.lock !== undefined, state: s, ownPid: process.pid })) {
       case 'track':
@@ -242,13 +259,16 @@ export class FolderGuard implements vscode.Disposable {
   }
 
   /**
-   * Labels guarded since this guard began (a settings change): their executions already running in this
-   * window are handled as if they started now: recorded in the holder, stopped beside another holder.
+   * Labels guarded since this guard began (a settings change, or a compound task's tree changed in tasks.json):
+   * their executions already running in this window are handled as if they started now: recorded in the
+   * holder, stopped beside another holder.
    */
-  takeInRunning(): void {
+  takeInRunning(why = 'taskLock.tasks changed'): void {
+    this.guarded.update(this.settings.tasks);
     // A label no longer guarded: its task runs on, but this window no longer runs it "for the lock".
-    if (this.running.retain((e) => this.owns(e.task)).length > 0) {
-      this.running.syncTo(this.lock.held);
+    const dropped = this.running.retain((e) => this.owns(e.task)).length > 0;
+    if (dropped) {
+      this.running.syncTo(this.lock.held, true);
     }
     for (const e of vscode.tasks.taskExecutions) {
       if (this.owns(e.task) && !this.running.has(e)) {
@@ -256,9 +276,12 @@ export class FolderGuard implements vscode.Disposable {
         this.onTaskStarted(e, true);
       }
     }
-    // A label added while this window holds the lock starts here, as it would have at startup.
-    if (this.isHolder && this.settings.autoStart && missingTasks(this.settings.tasks, this.running.names()).length > 0) {
-      void this.startGuarded('taskLock.tasks changed');
+    const next = afterGuardChange({ isHolder: this.isHolder, autoStart: this.settings.autoStart, missing: this.missing().length, runningHere: this.running.size, letGo: dropped });
+    if (next === 'start') {
+      void this.startGuarded(why);
+    } else if (next === 'release') {
+      this.log.info('no guarded task runs here any more: releasing the lock (other windows start nothing)');
+      void this.lock.serial(async () => (this.isHolder && this.running.size === 0 ? this.lock.release() : undefined));
     }
   }
 
@@ -287,7 +310,7 @@ export class FolderGuard implements vscode.Disposable {
 
   private stopIntruder(exec: vscode.TaskExecution, holder: HolderView): void {
     exec.terminate();
-    void this.sayStopped(labelFor(exec.task, this.settings.tasks), holder);
+    void this.sayStopped(this.guarded.labelOf(exec.task), holder);
   }
 
   /** After the stop, not before: a holder that took the lock a moment ago may still be writing its record. */
