@@ -105,6 +105,24 @@ export function onTaskStart(i: { isHolder: boolean; usable: boolean; state: Lock
   return 'claim';
 }
 
+export type GuardChangeDecision = 'start' | 'release' | 'nothing';
+
+/**
+ * What is guarded changed (taskLock.tasks, or a compound task's dependsOn tree in tasks.json) and this window
+ * took in or let go of its running tasks (`letGo`: some left the guard and run on, unguarded). In the holder,
+ * a guarded label that does not run here starts, as it would at startup (autoStart); a holder left running
+ * nothing guarded lets the lock go, as when its last task ends: the other windows start nothing.
+ */
+export function afterGuardChange(i: { isHolder: boolean; autoStart: boolean; missing: number; runningHere: number; letGo: boolean }): GuardChangeDecision {
+  if (!i.isHolder) {
+    return 'nothing';
+  }
+  if (i.autoStart && i.missing > 0) {
+    return 'start';
+  }
+  return i.letGo && i.runningHere === 0 ? 'release' : 'nothing';
+}
+
 export type StartupDecision = 'nothing' | 'claim-running' | 'start';
 
 /** At activation, after any re-adoption: what a window that does not hold the lock does with it. */

@@ -24,8 +24,15 @@ export interface FolderStatus {
   phase: FolderPhase;
   /** The guarded task labels of this folder. */
   tasks: string[];
-  /** Guarded tasks running in this window. */
+  /** Guarded tasks running in this window (a compound task's dependencies by their own labels). */
   running: string[];
+  /**
+   * The guarded labels that do not run in this window; a compound task runs while any task of its dependsOn
+   * tree does. Absent: the labels of `tasks` that `running` does not name.
+   */
+  missing?: string[];
+  /** What each guarded compound task depends on, directly or not (its dependsOn tree, as labels). */
+  dependsOn?: Record<string, string[]>;
   holder?: HolderSummary;
   /** Why the lock is stale, or the error a user can act on. */
   message?: string;
@@ -90,7 +97,7 @@ export type ActionId = 'start' | 'stop' | 'takeOver' | 'reclaim' | 'showHolder' 
 export function applicableActions(folders: readonly FolderStatus[]): ActionId[] {
   const has = (p: FolderPhase): boolean => folders.some((f) => f.phase === p);
   const out: ActionId[] = [];
-  if (has('free') || folders.some((f) => f.phase === 'holder' && f.running.length < f.tasks.length)) {
+  if (has('free') || folders.some((f) => f.phase === 'holder' && (f.missing ?? f.tasks.filter((x) => !f.running.includes(x))).length > 0)) {
     out.push('start');
   }
   if (has('holder')) {

@@ -13,12 +13,8 @@ export function taskId(task: vscode.Task): TaskId {
     name: task.name,
     folder: typeof scope === 'object' && scope !== null && 'uri' in scope ? scope.uri.toString() : undefined,
     aliases: aliasesOf(task.name, task.source, type),
+    definition: task.definition,
   };
-}
-
-/** The configured label that guards the task ("npm: watch" for npm's "watch"), else its name. */
-export function labelFor(task: vscode.Task, guarded: readonly string[]): string {
-  return guardedLabel(taskId(task), guarded) ?? task.name;
 }
 
 /** The label Run Task shows for a task: a provider's tasks carry the provider's name. */

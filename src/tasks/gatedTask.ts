@@ -83,13 +83,13 @@ class GatedTerminal implements vscode.Pseudoterminal {
   private async start(): Promise<void> {
     // The guard at this moment, kept for the process' whole life: it is the one that records it.
     const guard = this.guardNow();
-    const gate = guard ? await guard.admit(this.name) : { ok: true as const };
+    const gate = guard ? await guard.gate.admit(this.name) : { ok: true as const };
     if (this.ended) {
       return;
     }
     if (!gate.ok) {
       this.print(this.refusedLine(this.name, gate.holder));
-      guard?.gateRefused(this.name, gate.holder);
+      guard?.gate.refused(this.name, gate.holder);
       this.finish(75);
       return;
     }
@@ -113,7 +113,7 @@ class GatedTerminal implements vscode.Pseudoterminal {
     child.on('close', (code, signal) => {
       if (child.pid !== undefined) {
         gatedChildren.delete(child.pid);
-        guard?.forgetProcess(child.pid);
+        guard?.gate.forgetProcess(child.pid);
       }
       this.finish(code ?? (signal ? 128 : 1));
     });
@@ -124,7 +124,7 @@ class GatedTerminal implements vscode.Pseudoterminal {
     gatedChildren.set(child.pid, { name: this.name, folder: this.folder });
     this.log.info(`[gate] ${this.name} admitted: pid ${child.pid}`);
     try {
-      guard?.recordProcess(this.name, child.pid);
+      guard?.gate.recordProcess(this.name, child.pid);
     } catch (err) {
       // Unrecorded, it would run unguarded once this window died: it does not start at all.
       this.print(`${this.name} was not started: its process could not be recorded in the lock (${err instanceof Error ? err.message : String(err)}).`);

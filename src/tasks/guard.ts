@@ -3,17 +3,18 @@
 // the events this class emits.
 import * as vscode from 'vscode';
 import { HolderView, LockHandle, LockState, describeState, errorMessage, isAlive } from '../lock';
-import { atStartup, onTaskStart, stopsEarlyCopies } from '../model/policy';
+import { afterGuardChange, atStartup, onTaskStart, stopsEarlyCopies } from '../model/policy';
 import type { Settings } from '../model/settings';
 import { folderStatus, summarize, type FolderStatus, type HolderSummary } from '../model/status';
-import { missingTasks, owningFolder } from '../model/match';
-import { TaskCatalog, labelFor, taskId } from './catalog';
+import { TaskCatalog } from './catalog';
 import type { GuardEvents, ReclaimOutcome } from './events';
 import { Failover } from './failover';
 import { Moves } from './moves';
 import { FolderLock } from './folderLock';
 import { FolderLog, RunningTasks, terminalPids } from './running';
 import { GATED_TYPE } from './gatedTask';
+import { GuardGate } from './guardGate';
+import { GuardedTasks } from './scope';
 
 /** What a folder's guard needs from the rest of the extension. */
 export interface GuardHost {
@@ -37,6 +38,10 @@ export class FolderGuard implements vscode.Disposable {
   private readonly failover: Failover;
   private readonly lock: FolderLock;
   private readonly moves: Moves;
+  /** The guarded labels and their compound tasks' dependsOn trees. */
+  readonly guarded: GuardedTasks;
+  /** What the `taskLock` task type's pre-spawn gate asks of this folder. */
+  readonly gate: GuardGate;
   private adopted: vscode.Disposable | undefined;
 
   constructor(
@@ -49,6 +54,8 @@ export class FolderGuard implements vscode.Disposable {
     this.log = log;
     this.running = new RunningTasks(log);
     this.catalog = new TaskCatalog(log, folder.uri.toString());
+    this.guarded = new GuardedTasks(folder);
+    this.guarded.update(settings.tasks);
     this.failover = new Failover(log);
     this.lock = new FolderLock(folder.uri.fsPath, { staleMs: settings.staleSeconds * 1000, lockDirectory: settings.lockDirectory }, {
       log,
@@ -73,6 +80,7 @@ export class FolderGuard implements vscode.Disposable {
       running: this.running,
       settings: () => this.settings,
     });
+    this.gate = new GuardGate(this, this.lock, this.running);
   }
 
   get isHolder(): boolean {
@@ -85,7 +93,7 @@ export class FolderGuard implements vscode.Disposable {
 
   status(): FolderStatus {
     const base = { folder: this.folder.uri.fsPath, name: this.folder.name, tasks: [...this.settings.tasks], running: this.running.names() };
-    return { ...folderStatus(base, this.lock.heldView, this.lock.current), window: this.host.holderLabel };
+    return { ...folderStatus(base, this.lock.heldView, this.lock.current), window: this.host.holderLabel, missing: this.missing(), dependsOn: this.guarded.dependencies() };
   }
 
   /** Looks at the lock once, re-adopts it after an extension host restart, starts tasks when it may, then watches. */
@@ -96,11 +104,11 @@ export class FolderGuard implements vscode.Disposable {
     }
     for (const e of vscode.tasks.taskExecutions) {
       if (this.owns(e.task)) {
-        this.running.add(e, labelFor(e.task, this.settings.tasks), this.host.pidOf(e));
+        this.running.add(e, this.guarded.labelOf(e.task), this.host.pidOf(e));
       }
     }
     const first = this.lock.look();
-    this.log.info(`state ${when}: ${describeState(first)}; guarded: ${this.settings.tasks.join(', ')}; running here: ${this.running.names().join(', ') || 'none'}`);
+    this.log.info(`state ${when}: ${describeState(first)}; guarded: ${this.guarded.describe()}; running here: ${this.running.names().join(', ') || 'none'}`);
     await this.lock.serial(async () => {
       try {
         await this.tryReadopt();
@@ -197,7 +205,7 @@ export class FolderGuard implements vscode.Disposable {
     if (!(await this.lock.tryAcquire(why))) {
       return false;
     }
-    const missing = missingTasks(this.settings.tasks, this.running.names());
+    const missing = this.missing();
     if (missing.length === 0) {
       this.log.info('every guarded task runs already');
       return true;
@@ -218,19 +226,32 @@ export class FolderGuard implements vscode.Disposable {
     await this.catalog.start(names, (t) => this.owns(t), why, started, (labels, shown) => this.host.events.labelsUnknown(this, labels, shown));
   }
 
-  forgetTasks(): void {
-    this.catalog.forget();
+  /** True when this guard is the one for the task: guarded here (a guarded label's, or in its dependsOn tree), not another folder's. */
+  owns(task: vscode.Task): boolean {
+    return this.guarded.owns(task);
   }
 
-  /** True when this guard is the one for the task: its label is guarded here and it is not another folder's. */
-  owns(task: vscode.Task): boolean {
-    const key = this.folder.uri.toString();
-    return owningFolder(taskId(task), [{ folder: key, tasks: this.settings.tasks }]) === key;
+  /** The guarded labels not running in this window: a compound task runs while any task of its tree does. */
+  private missing(): string[] {
+    return this.guarded.missing(this.running.executions().map((e) => e.task));
+  }
+
+  /**
+   * The folder's task declarations changed (tasks.json): a compound task's tree may have changed. Applied as a
+   * change of taskLock.tasks is: what joined a tree while it runs is taken in, what left it runs on, unguarded.
+   */
+  tasksChanged(): void {
+    this.catalog.forget();
+    if (this.guarded.update(this.settings.tasks)) {
+      this.log.info(`tasks changed: guarding ${this.guarded.describe()}`);
+      this.takeInRunning('tasks.json changed');
+      this.host.events.changed();
+    }
   }
 
   /** A guarded task of this folder started in this window, by anyone. */
   onTaskStarted(exec: vscode.TaskExecution, ranBefore = false): void {
-    const name = labelFor(exec.task, this.settings.tasks);
+    const name = this.guarded.labelOf(exec.task);
     const s = this.lock.current;
     switch (onTaskStart({ isHolder: this.isHolder, usable: this.lock.lock !== undefined, state: s, ownPid: process.pid })) {
       case 'track':
@@ -257,13 +278,16 @@ export class FolderGuard implements vscode.Disposable {
   }
 
   /**
-   * Labels guarded since this guard began (a settings change): their executions already running in this
-   * window are handled as if they started now: recorded in the holder, stopped beside another holder.
+   * Labels guarded since this guard began (a settings change, or a compound task's tree changed in tasks.json):
+   * their executions already running in this window are handled as if they started now: recorded in the
+   * holder, stopped beside another holder.
    */
-  takeInRunning(): void {
+  takeInRunning(why = 'taskLock.tasks changed'): void {
+    this.guarded.update(this.settings.tasks);
     // A label no longer guarded: its task runs on, but this window no longer runs it "for the lock".
-    if (this.running.retain((e) => this.owns(e.task)).length > 0) {
-      this.running.syncTo(this.lock.held);
+    const dropped = this.running.retain((e) => this.owns(e.task)).length > 0;
+    if (dropped) {
+      this.running.syncTo(this.lock.held, true);
     }
     for (const e of vscode.tasks.taskExecutions) {
       if (this.owns(e.task) && !this.running.has(e)) {
@@ -271,9 +295,12 @@ export class FolderGuard implements vscode.Disposable {
         this.onTaskStarted(e, true);
       }
     }
-    // A label added while this window holds the lock starts here, as it would have at startup.
-    if (this.isHolder && this.settings.autoStart && missingTasks(this.settings.tasks, this.running.names()).length > 0) {
-      void this.startGuarded('taskLock.tasks changed');
+    const next = afterGuardChange({ isHolder: this.isHolder, autoStart: this.settings.autoStart, missing: this.missing().length, runningHere: this.running.size, letGo: dropped });
+    if (next === 'start') {
+      void this.startGuarded(why);
+    } else if (next === 'release') {
+      this.log.info('no guarded task runs here any more: releasing the lock (other windows start nothing)');
+      void this.lock.serial(async () => (this.isHolder && this.running.size === 0 ? this.lock.release() : undefined));
     }
   }
 
@@ -302,7 +329,7 @@ export class FolderGuard implements vscode.Disposable {
 
   private stopIntruder(exec: vscode.TaskExecution, holder: HolderView): void {
     exec.terminate();
-    void this.sayStopped(labelFor(exec.task, this.settings.tasks), holder);
+    void this.sayStopped(this.guarded.labelOf(exec.task), holder);
   }
 
   /** After the stop, not before: a holder that took the lock a moment ago may still be writing its record. */
@@ -317,28 +344,9 @@ export class FolderGuard implements vscode.Disposable {
     this.moves.conflict(name, h, false);
   }
 
-  /** The pre-spawn gate of the `taskLock` task type: may this window start `name` now? (FolderLock.admit) */
-  admit(name: string): Promise<{ ok: true } | { ok: false; holder: HolderSummary }> {
-    return this.lock.serial(() => this.lock.admit(name));
-  }
-
-  /** A gated task's process, recorded before its gate opens (start event or not); throws when it cannot be. */
-  recordProcess(name: string, pid: number): void {
-    this.running.addGated(name, pid);
-    this.running.setPidByName(name, pid);
-    this.running.syncTo(this.lock.held);
-  }
-
-  /** A gated task's process ended. */
-  forgetProcess(pid: number): void {
-    if (this.running.removeGated(pid)) {
-      this.running.syncTo(this.lock.held);
-    }
-  }
-
-  /** The gate refused a `taskLock` task: it never started here. */
-  gateRefused(name: string, holder: HolderSummary): void {
-    this.moves.conflict(name, holder, true);
+  /** A guarded task started here was stopped, or refused by its gate (`notStarted`): taskLock.onConflict decides what follows. */
+  conflict(name: string, holder: HolderSummary, notStarted: boolean): void {
+    this.moves.conflict(name, holder, notStarted);
   }
 
   onTaskProcessStarted(exec: vscode.TaskExecution, pid: number): void {

@@ -50,7 +50,7 @@ export class Guards implements vscode.Disposable {
       vscode.workspace.onDidChangeConfiguration((e) => {
         if (e.affectsConfiguration('tasks')) {
           for (const g of this.guards.values()) {
-            g.forgetTasks();
+            g.tasksChanged();
           }
         }
         if (e.affectsConfiguration('taskLock')) {
@@ -80,7 +80,7 @@ export class Guards implements vscode.Disposable {
 
   /** The guard of the folder that owns the task (model/match.ts decides), if any. */
   private guardOf(task: vscode.Task): FolderGuard | undefined {
-    const key = owningFolder(taskId(task), this.list().map((g) => ({ folder: g.folder.uri.toString(), tasks: g.settings.tasks })));
+    const key = owningFolder(taskId(task), this.list().map((g) => g.guarded.entry));
     return key === undefined ? undefined : this.guards.get(key);
   }
 

@@ -125,8 +125,11 @@ export class RunningTasks {
     return r.name;
   }
 
-  /** Records the running guarded processes in the lock, so it stays held while they live. */
-  syncTo(h: LockHandle | undefined): void {
+  /**
+   * Records the running guarded processes in the lock, so it stays held while they live. `exact`: the table
+   * is the whole truth (tasks left the guard), so no adopted task is kept recorded beside it.
+   */
+  syncTo(h: LockHandle | undefined, exact = false): void {
     if (!h?.isHeld) {
       return;
     }
@@ -143,7 +146,7 @@ export class RunningTasks {
         tasks.push({ name, pid });
       }
     }
-    if (this.table.size === 0 && this.gated.size === 0 && !this.stopping && h.tasksAlive()) {
+    if (!exact && this.table.size === 0 && this.gated.size === 0 && !this.stopping && h.tasksAlive()) {
       // Adopted tasks that this window cannot see as executions yet: keep them recorded.
       return;
     }

@@ -98,6 +98,9 @@ function describeFolder(f: FolderStatus, t: Translate): string {
   lines.push(`**${escapeMarkdown(f.name)}**: ${phase[f.phase]}`);
   lines.push('');
   lines.push(`- ${t('Guarded tasks: {0}', escapeMarkdown(taskList(f.tasks)))}`);
+  for (const [label, deps] of Object.entries(f.dependsOn ?? {})) {
+    lines.push(`- ${t('{0} depends on {1}: guarded with it', escapeMarkdown(label), escapeMarkdown(taskList(deps)))}`);
+  }
   const h = f.holder;
   if (h && f.phase !== 'free') {
     const who = h.kind === 'cli' ? t('task-lock run (CLI)') : h.kind === 'vscode' ? t('editor window') : t('unknown');

@@ -174,6 +174,12 @@ describe('status bar rendering', () => {
     assert.equal(v.tooltip.split('---').length, 3);
   });
 
+  it('a compound task (#10 D2): the holder names the dependencies that run; the tooltip says what the label depends on', () => {
+    const v = renderStatus([folder({ phase: 'holder', tasks: ['dev'], running: ['watch', 'serve'], dependsOn: { dev: ['watch', 'serve'] }, holder })]);
+    assert.equal(v.text, '$(lock) this window runs watch, serve');
+    assert.match(v.tooltip, /Guarded tasks: dev\n- dev depends on watch, serve: guarded with it/);
+  });
+
   it('uses the translation function it is given', () => {
     const v = renderStatus([folder({})], (m) => `<${m}>`);
     assert.equal(v.text, '$(unlock) <{0}: lock free>');
@@ -190,5 +196,11 @@ describe('status bar actions', () => {
     assert.deepEqual(applicableActions([folder({ phase: 'follower', holder })]), ['takeOver', 'showHolder', 'guard', 'showLog']);
     assert.deepEqual(applicableActions([folder({ phase: 'stale', holder })]), ['reclaim', 'showHolder', 'guard', 'showLog']);
     assert.deepEqual(applicableActions([folder({})]), ['start', 'guard', 'showLog']);
+  });
+
+  it('Start where a guarded label does not run here, a compound task counting as running while its dependencies do (#10 D2)', () => {
+    const compound = { phase: 'holder' as const, tasks: ['dev', 'lint'], running: ['watch', 'serve'] };
+    assert.deepEqual(applicableActions([folder({ ...compound, missing: ['lint'] })]), ['start', 'stop', 'showHolder', 'guard', 'showLog']);
+    assert.deepEqual(applicableActions([folder({ ...compound, tasks: ['dev'], missing: [] })]), ['stop', 'showHolder', 'guard', 'showLog']);
   });
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { HolderRecord, LockState, ProcessRef } from '../../src/lock';
-import { EXIT_GRACE_MS, EXIT_RECHECK_MS, atStartup, holderIsDead, onLockFree, onOrphan, onTaskStart, readoptCandidate, stopsEarlyCopies, type FreeInput, type OrphanInput } from '../../src/model/policy';
+import { EXIT_GRACE_MS, EXIT_RECHECK_MS, afterGuardChange, atStartup, holderIsDead, onLockFree, onOrphan, onTaskStart, readoptCandidate, stopsEarlyCopies, type FreeInput, type OrphanInput } from '../../src/model/policy';
 
 // The guard's decisions as tables: each row is one situation and the one answer the guard must act on.
 
@@ -87,6 +87,24 @@ describe('policy: at startup', () => {
   for (const [name, over, want] of rows) {
     it(name, () => assert.equal(atStartup({ ...base, ...over }), want));
   }
+});
+
+describe('policy: what is guarded changed (taskLock.tasks, or a compound task\'s tree in tasks.json)', () => {
+  const base = { isHolder: true, autoStart: true, missing: 0, runningHere: 2, letGo: false };
+  it('the holder starts a guarded label that does not run here, with autoStart', () => {
+    assert.equal(afterGuardChange({ ...base, missing: 1 }), 'start');
+    assert.equal(afterGuardChange({ ...base, missing: 1, letGo: true, runningHere: 0 }), 'start');
+    assert.equal(afterGuardChange({ ...base, missing: 1, autoStart: false }), 'nothing');
+  });
+  it('a holder left running nothing guarded lets the lock go; one still running some keeps it', () => {
+    assert.equal(afterGuardChange({ ...base, autoStart: false, missing: 1, letGo: true, runningHere: 0 }), 'release');
+    assert.equal(afterGuardChange({ ...base, letGo: true, runningHere: 1 }), 'nothing');
+    // Nothing was let go: a holder running nothing yet (a start under way, adopted tasks) keeps its lock.
+    assert.equal(afterGuardChange({ ...base, autoStart: false, missing: 1, runningHere: 0 }), 'nothing');
+  });
+  it('a follower does nothing here (the tasks it runs were handled as started)', () => {
+    assert.equal(afterGuardChange({ ...base, isHolder: false, missing: 1, letGo: true, runningHere: 0 }), 'nothing');
+  });
 });
 
 describe('policy: copies started before activation (runOn: folderOpen)', () => {

@@ -17,6 +17,34 @@ function serves(folder: string): number[] {
     .map((p) => p.pid);
 }
 
+/** The folder's node processes running `script` (a file of the fixture), wherever they were started. */
+function running(folder: string, script: string): number[] {
+  return listProcesses()
+    .filter((p) => path.basename(p.cmdline.split(' ')[0]) === 'node' && p.cmdline.includes(path.join(folder, script)))
+    .map((p) => p.pid);
+}
+
+/**
+ * Looks at the process table every `everyMs` until stopped, to catch a copy that lives only for a moment:
+ * `most()` is the highest count of each script's processes seen at one look so far.
+ */
+function sampleMost(folder: string, scripts: readonly string[], everyMs: number): { most: () => Record<string, number>; stop: () => void } {
+  const most: Record<string, number> = Object.fromEntries(scripts.map((s) => [s, 0]));
+  const look = (): void => {
+    for (const s of scripts) {
+      most[s] = Math.max(most[s], running(folder, s).length);
+    }
+  };
+  const timer = setInterval(look, everyMs);
+  return {
+    most: () => {
+      look();
+      return { ...most };
+    },
+    stop: () => clearInterval(timer),
+  };
+}
+
 function killAll(pids: number[]): void {
   for (const pid of pids) {
     try {
@@ -186,6 +214,147 @@ describe('Task Lock: task shapes', function () {
       assert.ok(holder, 'the holder window');
       await holder.waitForStatus(/this window runs watch$/);
       assert.deepStrictEqual(serves(folder), serve, 'serve still runs');
+    });
+  });
+
+  describe('a guarded compound task: dev dependsOn the background tasks watch and serve (#10 D2)', function () {
+    let folder = '';
+    let windows: EditorWindow[] = [];
+    let sampler: ReturnType<typeof sampleMost> | undefined;
+    const once = { 'watch.js': 1, 'serve.js': 1 };
+    before(async () => {
+      folder = harness().workspace('compound');
+      folders.push(folder);
+      // From before the first window: a second copy of either, even for a moment, is what the issue saw.
+      sampler = sampleMost(folder, ['watch.js', 'serve.js'], 20);
+      windows = await harness().openWindows(2, { folder });
+    });
+    after(async () => {
+      sampler?.stop();
+      killAll([...running(folder, 'watch.js'), ...running(folder, 'serve.js')]);
+      for (const w of windows) {
+        await w.close();
+      }
+    });
+
+    /** What recorded() saw last, for a failure's message. */
+    let seen = '';
+    function recorded(): { watch: number; serve: number } | undefined {
+      const [watch, serve] = [running(folder, 'watch.js'), running(folder, 'serve.js')];
+      const s = status(folder);
+      const pids = (s.holder?.tasks ?? []).map((x) => x.pid);
+      seen = `watch ${JSON.stringify(watch)}, serve ${JSON.stringify(serve)}, lock ${s.state}${s.holder ? ` recording ${JSON.stringify(s.holder.tasks)}` : ''}`;
+      return s.state === 'held' && s.holder?.kind === 'vscode' && watch.length === 1 && serve.length === 1 && pids.includes(watch[0]) && pids.includes(serve[0]) ? { watch: watch[0], serve: serve[0] } : undefined;
+    }
+
+    it('one window runs watch and serve once each, and the lock stays held with their processes recorded after dev ended', async () => {
+      const first = await waitFor('watch and serve to run once each, recorded in the lock by a window', recorded, slowEditor).catch((err: unknown) => {
+        throw new Error(`${String(err)}; last seen: ${seen}`);
+      });
+      // dev ends as soon as both say they are ready (about a second): the lock must outlive it, and the other
+      // window must start nothing. A negative: a fixed period.
+      await sleep(5_000);
+      assert.deepStrictEqual(recorded(), first, `the lock no longer records the same watch and serve: ${seen}`);
+      assert.deepStrictEqual(sampler?.most(), once, 'a second copy ran at one moment');
+      const s = status(folder);
+      const holder = windows.find((w) => w.extensionHostPid === s.holder?.pid);
+      const follower = windows.find((w) => w.extensionHostPid !== s.holder?.pid);
+      assert.ok(holder && follower, 'a window that holds the lock and one that does not');
+      // Both say what runs: the dependencies, not the compound task that ended.
+      await holder.waitForStatus(/this window runs (watch, serve|serve, watch)$/);
+      await follower.waitForStatus(/(watch, serve|serve, watch) runs in/);
+    });
+
+    it('a start of watch in the follower is stopped, naming the holder', async () => {
+      const first = recorded();
+      assert.ok(first, 'needs watch and serve recorded from the step before');
+      const follower = windows.find((w) => w.extensionHostPid !== status(folder).holder?.pid);
+      assert.ok(follower, 'a window that does not hold the lock');
+      await follower.runTask('watch');
+      await follower.waitForText(/“watch” is already running in/);
+      // The stopped copy has no event to wait for once gone: a fixed period.
+      await sleep(2_000);
+      assert.deepStrictEqual(recorded(), first, `the holder's watch and serve, alone, recorded: ${seen}`);
+    });
+
+    it('a start of dev itself in the follower: its dependencies are stopped there', async () => {
+      const first = recorded();
+      assert.ok(first, 'needs watch and serve recorded from the steps before');
+      const follower = windows.find((w) => w.extensionHostPid !== status(folder).holder?.pid);
+      assert.ok(follower, 'a window that does not hold the lock');
+      await follower.runTask('dev');
+      // serve's notification is new (watch's may still show from the step before).
+      await follower.waitForText(/“serve” is already running in/);
+      await sleep(2_000);
+      assert.deepStrictEqual(recorded(), first, `the holder's watch and serve, alone, recorded: ${seen}`);
+    });
+
+    it('tasks.json changed while they run: serve taken out of dev\'s tree runs on, unguarded; put back, it is recorded again', async () => {
+      const first = recorded();
+      assert.ok(first, 'needs watch and serve recorded from the steps before');
+      const tasksFile = path.join(folder, '.vscode', 'tasks.json');
+      const text = fs.readFileSync(tasksFile, 'utf8');
+      const both = '"dependsOn": ["watch", "serve"]';
+      assert.ok(text.includes(both), 'the fixture\'s dev depends on watch and serve');
+      fs.writeFileSync(tasksFile, text.replace(both, '"dependsOn": ["watch"]'));
+      await waitFor('the record to list watch alone', () => (status(folder).holder?.tasks ?? []).map((x) => x.pid).join() === String(first.watch), slowEditor);
+      assert.deepStrictEqual(running(folder, 'serve.js'), [first.serve], 'serve runs on');
+      fs.writeFileSync(tasksFile, text);
+      await waitFor('serve to be recorded again', recorded, slowEditor);
+      assert.deepStrictEqual(recorded(), first);
+    });
+
+    it('tasks.json changed so that dev depends on nothing: watch and serve run on, unguarded, and the lock is let go; put back, the window running them takes it and records them', async () => {
+      const first = recorded();
+      assert.ok(first, 'needs watch and serve recorded from the steps before');
+      const holderPid = status(folder).holder?.pid;
+      const tasksFile = path.join(folder, '.vscode', 'tasks.json');
+      const text = fs.readFileSync(tasksFile, 'utf8');
+      // With autoStart the holder tries to start dev again; a dev without command and dependencies is no task
+      // to VS Code, so nothing starts and the lock is let go (autoStart off lets it go at once: policy tests).
+      fs.writeFileSync(tasksFile, text.replace('"dependsOn": ["watch", "serve"]', '"dependsOn": []'));
+      try {
+        await waitFor(
+          'the lock to be let go while watch and serve run on',
+          () => status(folder).state === 'free' && running(folder, 'watch.js').join() === String(first.watch) && running(folder, 'serve.js').join() === String(first.serve),
+          slowEditor,
+        );
+      } finally {
+        fs.writeFileSync(tasksFile, text);
+      }
+      await waitFor('watch and serve recorded again', recorded, slowEditor);
+      assert.strictEqual(status(folder).holder?.pid, holderPid, 'the window that runs them holds the lock');
+    });
+
+    it('a plain task that depends on watch (#10 D3, as it stands): in the follower watch is stopped and the task does not run; in the holder it runs, served by the running watch', async () => {
+      const first = recorded();
+      assert.ok(first, 'needs watch and serve recorded from the steps before');
+      const ran = path.join(folder, 'check.ran');
+      const holderPid = status(folder).holder?.pid;
+      const holder = windows.find((w) => w.extensionHostPid === holderPid);
+      const follower = windows.find((w) => w.extensionHostPid !== holderPid);
+      assert.ok(holder && follower, 'a window that holds the lock and one that does not');
+      await follower.runTask('check');
+      // Nothing announces that check will not run: a fixed period.
+      await sleep(4_000);
+      assert.strictEqual(fs.existsSync(ran), false, 'check ran in the follower');
+      assert.deepStrictEqual(recorded(), first, `the holder's watch and serve, alone, recorded: ${seen}`);
+      await holder.runTask('check');
+      await waitFor('check to run in the holder', () => fs.existsSync(ran), slowEditor);
+      assert.deepStrictEqual(recorded(), first, `the holder's watch and serve, alone, recorded: ${seen}`);
+    });
+
+    it('the holder\'s extension host killed: the recorded watch and serve keep the lock; never a second copy', async () => {
+      const first = recorded();
+      assert.ok(first, 'needs watch and serve recorded from the steps before');
+      const holder = windows.find((w) => w.extensionHostPid === status(folder).holder?.pid);
+      assert.ok(holder, 'the holder window');
+      await holder.killExtensionHost();
+      // Past staleSeconds (2 s) and the failover's checks: a negative, so a fixed period.
+      await sleep(6_000);
+      assert.deepStrictEqual([running(folder, 'watch.js'), running(folder, 'serve.js')], [[first.watch], [first.serve]]);
+      assert.strictEqual(status(folder).state, 'held');
+      assert.deepStrictEqual(sampler?.most(), once, 'a second copy ran at one moment');
     });
   });
 
