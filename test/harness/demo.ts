@@ -1,7 +1,6 @@
 import * as net from 'node:net';
 import { Harness } from './harness';
 import { say } from './log';
-import { codeServerVersion } from './paths';
 
 // `npm run demo`: code-server with the built extension on a copy of the demo workspace, until Ctrl+C.
 
@@ -39,7 +38,7 @@ async function main(): Promise<void> {
   const line = '-'.repeat(Math.min(100, url.length + 4));
   console.log(`
 ${line}
-  Task Lock demo: code-server ${codeServerVersion} (VS Code 1.100.3) with the extension installed
+  Task Lock demo: code-server ${h.install.codeServerVersion} (VS Code ${h.install.vscodeVersion}) with the extension installed
 
   Open this URL twice, in two browser tabs or windows: two VS Code windows on one workspace.
 

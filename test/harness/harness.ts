@@ -57,6 +57,7 @@ export class Harness {
       h.server = await CodeServer.start({
         name,
         entry: install.codeServerEntry,
+        node: install.node,
         dir: h.tempDir,
         env: h.environment(),
         port: options.port,

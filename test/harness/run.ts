@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Mocha from 'mocha';
-import { ensureInstalled } from './install';
+import { ensureInstalled, type Installation } from './install';
 import { stopAll, sweepRun } from './harness';
 import { say } from './log';
 import { compiledVscodeTests } from './paths';
@@ -25,14 +25,17 @@ async function main(): Promise<number> {
     });
   }
 
+  let install: Installation;
   try {
-    await ensureInstalled();
+    install = await ensureInstalled();
   } catch (err) {
     say(`install failed: ${err instanceof Error ? err.message : String(err)}`);
     console.log('vscode: 0 passed, 1 failed');
     return 1;
   }
 
+  const on = `code-server ${install.codeServerVersion} (VS Code ${install.vscodeVersion}, Node ${install.nodeVersion})`;
+  say(`real-editor suites on ${on}`);
   const hostDir = path.join(compiledVscodeTests, 'host');
   const filters = process.argv.slice(2);
   const files = fs
@@ -105,7 +108,7 @@ async function main(): Promise<number> {
   for (const line of summaries) {
     console.log(line);
   }
-  say(`real-editor suites took ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  say(`real-editor suites on ${on} took ${((Date.now() - started) / 1000).toFixed(1)} s`);
   const passed = hostPassed + tally.editorPassed;
   const failed = hostFailed + tally.editorFailed;
   console.log(`vscode: ${passed} passed, ${failed} failed`);

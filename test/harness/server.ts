@@ -29,8 +29,10 @@ const userSettings = {
 export interface ServerOptions {
   /** Names the server in log lines. */
   name: string;
-  /** The code-server entry script (from the installation), run with this Node. */
+  /** The code-server entry script (from the installation). */
   entry: string;
+  /** The Node that runs it (from the installation: this machine's, or the one its version wants). */
+  node: string;
   /** A folder of its own: user data, extensions, config and `server.log` go there. */
   dir: string;
   /** The environment of the server and everything it starts (the harness' marker is in it). */
@@ -133,7 +135,7 @@ export class CodeServer {
       const started = Date.now();
       const out = fs.openSync(this.logFile, 'a');
       const child = spawn(
-        process.execPath,
+        this.options.node,
         [
           this.options.entry,
           '--auth', 'none',
