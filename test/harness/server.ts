@@ -152,7 +152,15 @@ export class CodeServer {
           // Its own process group, so one signal reaches the server and the children it forks.
           detached: true,
           stdio: ['ignore', out, out],
-          env: { ...this.options.env, XDG_CONFIG_HOME: path.join(dir, 'xdg-config'), XDG_DATA_HOME: path.join(dir, 'xdg-data') },
+          env: {
+            ...this.options.env,
+            XDG_CONFIG_HOME: path.join(dir, 'xdg-config'),
+            XDG_DATA_HOME: path.join(dir, 'xdg-data'),
+            // Later VS Code (1.139's web workbench) ignores a URL's extensionDevelopmentPath and extensionTestsPath in a
+            // built product unless the server runs with enable-smoke-test-driver. code-server passes VS Code options on
+            // from VSCODE_OPTIONS (4.139); older versions, which honour the URL anyway, ignore the variable.
+            VSCODE_OPTIONS: '--enable-smoke-test-driver',
+          },
         },
       );
       fs.closeSync(out);
