@@ -131,9 +131,21 @@ export class EditorWindow {
 
   /** Runs a command by its title from the command palette, as a user would. */
   async runCommand(title: string): Promise<void> {
-    // Fuzzy matching ranks other commands (e.g. "Restart Running Task") first at times: pick by exact title.
-    const row = await this.paletteRow(title, title);
-    await row.click();
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      // Fuzzy matching ranks other commands (e.g. "Restart Running Task") first at times: pick by exact title.
+      const row = await this.paletteRow(title, title);
+      try {
+        await row.click({ timeout: 5_000 });
+        return;
+      } catch (err) {
+        // The palette closes when something takes the focus (a task's terminal, a notification): open it again.
+        if (Date.now() >= deadline) {
+          throw err;
+        }
+        say(`window ${this.index}: the Command Palette closed before "${title}" was clicked; opening it again`);
+      }
+    }
   }
 
   /**
@@ -252,9 +264,14 @@ export class EditorWindow {
   }
 
   private async showNotificationCenter(): Promise<void> {
-    if ((await this.page.locator('.notifications-center.visible').count()) === 0) {
+    const center = this.page.locator('.notifications-center.visible');
+    const deadline = Date.now() + 60_000;
+    while ((await center.count()) === 0) {
       await this.runCommand('Notifications: Show Notifications');
-      await this.page.locator('.notifications-center.visible').waitFor({ state: 'visible', timeout: 30_000 });
+      // Something else may have had the last word (a pick that closed it again): look, and try again if so.
+      if (!(await center.waitFor({ state: 'visible', timeout: 5_000 }).then(() => true, () => false)) && Date.now() >= deadline) {
+        throw new Error(`window ${this.index}: the notification center did not open`);
+      }
     }
   }
 
