@@ -157,7 +157,8 @@ async function installCodeServer(): Promise<void> {
     // use @vscode/ripgrep-universal, which ships its binaries in the package.
     const bin = path.join(vscodeDir, 'node_modules', '@vscode', 'ripgrep', 'bin');
     if (!fs.existsSync(path.dirname(bin))) {
-      say('    this version ships its own ripgrep');
+      const universal = fs.existsSync(path.join(vscodeDir, 'node_modules', '@vscode', 'ripgrep-universal'));
+      say(universal ? '    this version ships its own ripgrep (@vscode/ripgrep-universal)' : '    no @vscode/ripgrep in this version: search in its windows may not work');
       return Promise.resolve();
     }
     fs.mkdirSync(bin, { recursive: true });
