@@ -8,6 +8,7 @@ export { TAKE_OVER_WAIT_MS, type HandoffRequest, type ReservationView } from './
 export { askHolderToStart, type StartAnswer } from './ask-start';
 export { defaultHome, locate, resolveFolder, type LockLocation, type LocationOptions } from './location';
 export { ORPHAN_TERM_MS, orphanOf, signalTask } from './orphan';
+export { twinProcesses } from './twins';
 export { channelProblem } from './state-dir';
 export { isAlive, processStart, type ProcessRef } from './process-identity';
 export { parseRecord, readRecord, type HolderKind, type HolderRecord, type RecordRead, type TaskRef } from './record';

@@ -1,5 +1,6 @@
 // What the guards tell the rest of the extension. src/tasks emits these; src/ui chooses the words and the
 // notifications. Plain data only, so this layer never needs to know how a message reads.
+import type * as vscode from 'vscode';
 import type { LockErrorCode } from '../lock';
 import type { SettingProblem } from '../model/settings';
 import type { HolderSummary } from '../model/status';
@@ -39,6 +40,11 @@ export interface GuardEvents {
   settingInvalid(folder: string, setting: string, problem: SettingProblem): void;
   /** Guarded labels that match no task of the folder (once per label); `shown`: the labels that exist. */
   labelsUnknown(guard: FolderGuard, labels: readonly string[], shown: readonly string[]): void;
+  /**
+   * A task of `folder` that VS Code starts when the folder opens, not guarded, runs twice: another window
+   * started it too. Once per folder and window.
+   */
+  folderOpenTwice(folder: vscode.WorkspaceFolder, task: string): void;
   /** The line a refused `taskLock` task prints in its terminal. */
   gateRefusedLine(task: string, holder: HolderSummary): string;
 }

@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { processStart, twinProcesses } from '../lock';
 import { owningFolder } from '../model/match';
 import { lockSettingsDiffer, readSettings, type Settings } from '../model/settings';
 import { windowName, type FolderStatus } from '../model/status';
@@ -7,6 +8,10 @@ import type { GuardEvents } from './events';
 import { GATED_TYPE, gatedPid, registerGatedTasks } from './gatedTask';
 import { taskId } from './catalog';
 import { FolderGuard, type GuardHost } from './guard';
+import { folderOpenTasks } from './scope';
+
+/** How long after an unguarded folder-open task's start its copy in another window is looked for. */
+const TWIN_LOOK_MS = 3_000;
 
 /**
  * Every guarded folder of this window: one guard (one lock) per folder whose `taskLock.tasks` is not empty.
@@ -39,7 +44,12 @@ export class Guards implements vscode.Disposable {
         // A CustomExecution reports -1: its process (if any) is recorded by the gate itself.
         if (e.processId !== undefined && e.processId > 0) {
           pids.set(e.execution, e.processId);
-          this.guardOf(e.execution.task)?.onTaskProcessStarted(e.execution, e.processId);
+          const g = this.guardOf(e.execution.task);
+          if (g) {
+            g.onTaskProcessStarted(e.execution, e.processId);
+          } else {
+            this.lookForTwin(e.execution.task, e.processId);
+          }
         }
       }),
       vscode.tasks.onDidEndTask((e) => {
@@ -51,6 +61,10 @@ export class Guards implements vscode.Disposable {
         if (e.affectsConfiguration('tasks')) {
           for (const g of this.guards.values()) {
             g.tasksChanged();
+          }
+          // A task's runOn changed: with guardFolderOpenTasks, what is guarded changed.
+          if ((vscode.workspace.workspaceFolders ?? []).some((f) => vscode.workspace.getConfiguration('taskLock', f.uri).get('guardFolderOpenTasks') === true)) {
+            void this.refresh();
           }
         }
         if (e.affectsConfiguration('taskLock')) {
@@ -68,6 +82,33 @@ export class Guards implements vscode.Disposable {
         }
       }),
     );
+  }
+
+  /** Folders whose unguarded folder-open task was already found running twice in this window's session. */
+  private readonly offered = new Set<string>();
+
+  /**
+   * An unguarded task that VS Code starts whenever its folder opens: a second window starts its own copy too (the
+   * ports collide). Found running twice, by command line and folder, the user is offered to guard such tasks.
+   */
+  private lookForTwin(task: vscode.Task, pid: number): void {
+    const folder = typeof task.scope === 'object' ? vscode.workspace.getWorkspaceFolder(task.scope.uri) : undefined;
+    if (!folder || this.offered.has(folder.uri.toString()) || !folderOpenTasks(folder).includes(task.name)) {
+      return;
+    }
+    if (vscode.workspace.getConfiguration('taskLock', folder.uri).get('guardFolderOpenTasks') === true) {
+      return;
+    }
+    // The other window's copy may start a moment after this one: look once it had the time to.
+    setTimeout(() => {
+      const twins = twinProcesses(pid);
+      if (twins.length === 0 || processStart(pid) === null || this.offered.has(folder.uri.toString())) {
+        return;
+      }
+      this.offered.add(folder.uri.toString());
+      this.log.info(`[${folder.name}] ${task.name} starts when the folder opens, unguarded, and runs twice (pid ${pid} here, ${twins.join(', ')} elsewhere)`);
+      this.events.folderOpenTwice(folder, task.name);
+    }, TWIN_LOOK_MS).unref();
   }
 
   list(): FolderGuard[] {
@@ -94,6 +135,10 @@ export class Guards implements vscode.Disposable {
         this.log.warn(`[${folder.name}] the setting ${w.setting} is invalid (${w.problem}): using its default`);
         this.events.settingInvalid(folder.name, w.setting, w.problem);
       }
+    }
+    if (read.settings.guardFolderOpenTasks) {
+      // Guarded without being named: what VS Code starts in every window that opens the folder.
+      read.settings.tasks = [...new Set([...read.settings.tasks, ...folderOpenTasks(folder)])];
     }
     return read.settings;
   }

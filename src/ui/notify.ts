@@ -7,6 +7,7 @@ import type { GuardEvents } from '../tasks/events';
 import type { FolderGuard } from '../tasks/guard';
 import { t } from './l10n';
 import { takeOverAsked } from './takeOver';
+import { offerGuardFolderOpen } from './folderOpenOffer';
 import { holderName, sinceWords } from './statusText';
 
 function problemText(p: SettingProblem): string {
@@ -65,6 +66,7 @@ function intruderStopped(guard: FolderGuard, task: string, holder: HolderSummary
 /** What the guards say to the user; `changed` (the status bar) is the caller's. */
 export const notifications: Omit<GuardEvents, 'changed'> = {
   intruderStopped,
+  folderOpenTwice: offerGuardFolderOpen,
   handedOver: (_guard, tasks, to) => {
     void vscode.window.showInformationMessage(t('Task Lock: handed {0} over to {1}.', tasks.join(', '), to));
   },

@@ -18,17 +18,17 @@ describe('settings', () => {
   });
 
   it('takes valid values; trims, dedupes and drops blank labels; resolves a relative lock directory', () => {
-    const r = read({ tasks: [' watch ', 'watch', '', 'serve'], autoStart: false, failover: false, staleSeconds: 2, onConflict: 'terminateOldest', orphanGraceSeconds: 0, lockDirectory: 'locks' });
-    assert.deepEqual(r.settings, { tasks: ['watch', 'serve'], autoStart: false, failover: false, staleSeconds: 2, onConflict: 'terminateOldest', orphanGraceSeconds: 0, lockDirectory: '/ws/locks' });
+    const r = read({ tasks: [' watch ', 'watch', '', 'serve'], autoStart: false, failover: false, guardFolderOpenTasks: true, staleSeconds: 2, onConflict: 'terminateOldest', orphanGraceSeconds: 0, lockDirectory: 'locks' });
+    assert.deepEqual(r.settings, { tasks: ['watch', 'serve'], autoStart: false, failover: false, guardFolderOpenTasks: true, staleSeconds: 2, onConflict: 'terminateOldest', orphanGraceSeconds: 0, lockDirectory: '/ws/locks' });
     assert.deepEqual(r.warnings, []);
   });
 
   it('warns once per invalid setting, naming it, and uses the default', () => {
-    const r = read({ tasks: 'watch', autoStart: 'yes', failover: 1, staleSeconds: 1, onConflict: 'newest', orphanGraceSeconds: -1, lockDirectory: 42 });
+    const r = read({ tasks: 'watch', autoStart: 'yes', failover: 1, guardFolderOpenTasks: 'on', staleSeconds: 1, onConflict: 'newest', orphanGraceSeconds: -1, lockDirectory: 42 });
     assert.deepEqual(r.settings, DEFAULT_SETTINGS);
     assert.deepEqual(
       r.warnings.map((w) => w.setting),
-      ['taskLock.tasks', 'taskLock.autoStart', 'taskLock.failover', 'taskLock.staleSeconds', 'taskLock.onConflict', 'taskLock.orphanGraceSeconds', 'taskLock.lockDirectory'],
+      ['taskLock.tasks', 'taskLock.autoStart', 'taskLock.failover', 'taskLock.guardFolderOpenTasks', 'taskLock.staleSeconds', 'taskLock.onConflict', 'taskLock.orphanGraceSeconds', 'taskLock.lockDirectory'],
     );
     for (const bad of [NaN, Infinity, -5, '10', 86_401, 5_000_000]) {
       assert.equal(read({ staleSeconds: bad }).settings.staleSeconds, 10);
