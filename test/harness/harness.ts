@@ -99,6 +99,16 @@ export class Harness {
     return this.running.logFile;
   }
 
+  /**
+   * Adds `values` to the user's settings.json of this server's windows; `undefined` removes a setting. Windows
+   * opened afterwards read it; an open window may not notice (code-server did not apply such a change live).
+   */
+  updateUserSettings(values: Record<string, unknown>): void {
+    const file = this.running.userSettingsFile;
+    const settings = { ...(JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>), ...values };
+    fs.writeFileSync(file, JSON.stringify(settings, null, 2));
+  }
+
   /** Copies test/fixtures/<fixture> to a fresh temp folder and returns its absolute path. */
   workspace(fixture: string): string {
     const source = path.join(fixturesRoot, fixture);

@@ -62,11 +62,14 @@ export interface ServerOptions {
 export class CodeServer {
   /** The server's output, for failure messages. */
   readonly logFile: string;
+  /** The user's settings.json of every window: the editor applies changes to it live. */
+  readonly userSettingsFile: string;
   port = 0;
   private child: ChildProcess | undefined;
 
   private constructor(private readonly options: ServerOptions) {
     this.logFile = path.join(options.dir, 'server.log');
+    this.userSettingsFile = path.join(options.dir, 'user-data', 'User', 'settings.json');
   }
 
   /** Starts a server and resolves once it answers /healthz; a port taken meanwhile is retried on another. */
@@ -138,7 +141,7 @@ export class CodeServer {
     fs.mkdirSync(path.join(userData, 'User'), { recursive: true });
     fs.mkdirSync(extensions, { recursive: true });
     const untrusted = this.options.workspaceTrust === 'untrusted';
-    fs.writeFileSync(path.join(userData, 'User', 'settings.json'), JSON.stringify({ ...userSettings, ...(untrusted ? untrustedSettings : {}) }, null, 2));
+    fs.writeFileSync(this.userSettingsFile, JSON.stringify({ ...userSettings, ...(untrusted ? untrustedSettings : {}) }, null, 2));
     if (this.options.installExtension === true) {
       installBuiltExtension(extensions);
     }
