@@ -48,7 +48,7 @@ export class FolderGuard implements vscode.Disposable {
     const log: FolderLog = { info: (m) => host.log.info(prefix + m), warn: (m) => host.log.warn(prefix + m), error: (m) => host.log.error(prefix + m) };
     this.log = log;
     this.running = new RunningTasks(log);
-    this.catalog = new TaskCatalog(log, folder.uri.toString());
+    this.catalog = new TaskCatalog(log, folder.uri.toString(), () => host.trusted());
     this.failover = new Failover(log);
     this.lock = new FolderLock(folder.uri.fsPath, { staleMs: settings.staleSeconds * 1000, lockDirectory: settings.lockDirectory }, {
       log,
@@ -61,7 +61,7 @@ export class FolderGuard implements vscode.Disposable {
       },
       changed: () => host.events.changed(),
     });
-    this.moves = new Moves(this, this.lock, log, host.events, (why) => this.acquireAndStart(why));
+    this.moves = new Moves(this, this.lock, log, host.events, (why) => this.acquireAndStart(why), () => host.trusted());
   }
 
   get isHolder(): boolean {
@@ -115,10 +115,14 @@ export class FolderGuard implements vscode.Disposable {
     }
     this.lock.watch((e) => this.onWatch(e.state, e.cause));
     if (!this.isHolder) {
-      // A follower starts nothing, but a label that matches no task must not go unnoticed there either.
-      void this.catalog.unknown(this.settings.tasks, (t) => this.owns(t)).then((r) => r.labels.length > 0 && this.host.events.labelsUnknown(this, r.labels, r.shown));
+      this.checkLabels();
     }
     this.host.events.changed();
+  }
+
+  /** A follower starts nothing, but a label that matches no task must not go unnoticed there either. */
+  checkLabels(): void {
+    void this.catalog.unknown(this.settings.tasks, (t) => this.owns(t)).then((r) => r.labels.length > 0 && this.host.events.labelsUnknown(this, r.labels, r.shown));
   }
 
   /** After an extension host restart: re-adopt the lock our terminals' tasks keep, then follow them. */
@@ -180,6 +184,11 @@ export class FolderGuard implements vscode.Disposable {
   }
 
   private async acquireAndStart(why: string): Promise<boolean> {
+    if (!this.host.trusted()) {
+      // VS Code runs no task in Restricted Mode (it would ask the user to trust the workspace): no lock for nothing.
+      this.log.info(`not starting the guarded tasks (${why}): the workspace is not trusted`);
+      return false;
+    }
     if (!(await this.lock.tryAcquire(why))) {
       return false;
     }

@@ -15,10 +15,17 @@ export class Moves {
     private readonly events: GuardEvents,
     /** Takes the lock if need be and starts the guarded tasks not running yet. */
     private readonly start: (why: string) => Promise<boolean>,
+    /** Whether the workspace is trusted now: VS Code runs no task in Restricted Mode. */
+    private readonly trusted: () => boolean,
   ) {}
 
   async takeOver(): Promise<void> {
     if (!this.lock.lock) {
+      return;
+    }
+    if (!this.trusted()) {
+      // The holder would stop its tasks for a window that cannot run them.
+      this.log.info('not taking over: the workspace is not trusted');
       return;
     }
     await this.lock.serial(async () => {
