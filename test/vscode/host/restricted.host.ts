@@ -11,7 +11,8 @@ import { cli, slowEditor, status, ticks, type Status } from './guarded';
 // Task Lock in Restricted Mode: Workspace Trust on and the folder not trusted (the harness' `untrusted` server,
 // where every window opens as after "No, I don't trust the authors"). VS Code runs no task there, and listing
 // tasks asks the user to trust the folder, so Task Lock starts nothing, lists nothing, shows the lock's state,
-// and says what to do when asked to start. One window follows one story, in order (see tasklock.host.ts).
+// and says what to do when asked to start. Each describe opens one window and follows one story, in order (see
+// tasklock.host.ts).
 
 /** The lock directory the folder's own settings name: a restricted setting, ignored until the folder is trusted. */
 const WORKSPACE_LOCK_DIR = path.join('.vscode', 'workspace-lock');
