@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import type { Locator } from 'playwright-core';
 import { Harness } from '../../harness/harness';
 import type { EditorWindow } from '../../harness/window';
+import { removeLockDirSockets } from '../../support/fixtures';
 import { sleep, waitFor } from '../../support/wait';
 import { cli, slowEditor, status, ticks, type Status } from './guarded';
 
@@ -109,6 +110,8 @@ describe('Task Lock in Restricted Mode (an untrusted folder)', function () {
       run?.kill('SIGKILL');
       killTicks(folder);
       await win?.close();
+      // The harness removes the default lock homes' sockets; the folder's own lock directory is this test's.
+      removeLockDirSockets(lockDir);
     });
 
     function window(): EditorWindow {
@@ -211,6 +214,7 @@ describe('Task Lock in Restricted Mode (an untrusted folder)', function () {
       run?.kill('SIGKILL');
       killTicks(folder);
       await win?.close();
+      removeLockDirSockets(userDir);
       h?.updateUserSettings({ 'taskLock.lockDirectory': undefined });
     });
 
