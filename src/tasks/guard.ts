@@ -53,7 +53,7 @@ export class FolderGuard implements vscode.Disposable {
     const log: FolderLog = { info: (m) => host.log.info(prefix + m), warn: (m) => host.log.warn(prefix + m), error: (m) => host.log.error(prefix + m) };
     this.log = log;
     this.running = new RunningTasks(log);
-    this.catalog = new TaskCatalog(log, folder.uri.toString());
+    this.catalog = new TaskCatalog(log, folder.uri.toString(), () => host.trusted());
     this.guarded = new GuardedTasks(folder);
     this.guarded.update(settings.tasks);
     this.failover = new Failover(log);
@@ -79,6 +79,7 @@ export class FolderGuard implements vscode.Disposable {
       startNames: (names, why) => this.startNames(names, why),
       running: this.running,
       settings: () => this.settings,
+      trusted: () => host.trusted(),
     });
     this.gate = new GuardGate(this, this.lock, this.running);
   }
@@ -134,10 +135,14 @@ export class FolderGuard implements vscode.Disposable {
     }
     this.lock.watch((e) => this.onWatch(e.state, e.cause));
     if (!this.isHolder) {
-      // A follower starts nothing, but a label that matches no task must not go unnoticed there either.
-      void this.catalog.unknown(this.settings.tasks, (t) => this.owns(t)).then((r) => r.labels.length > 0 && this.host.events.labelsUnknown(this, r.labels, r.shown));
+      this.checkLabels();
     }
     this.host.events.changed();
+  }
+
+  /** A follower starts nothing, but a label that matches no task must not go unnoticed there either. */
+  checkLabels(): void {
+    void this.catalog.unknown(this.settings.tasks, (t) => this.owns(t)).then((r) => r.labels.length > 0 && this.host.events.labelsUnknown(this, r.labels, r.shown));
   }
 
   /** After an extension host restart: re-adopt the lock our terminals' tasks keep, then follow them. */
@@ -202,6 +207,11 @@ export class FolderGuard implements vscode.Disposable {
   }
 
   private async acquireAndStart(why: string): Promise<boolean> {
+    if (!this.host.trusted()) {
+      // VS Code runs no task in Restricted Mode (it would ask the user to trust the workspace): no lock for nothing.
+      this.log.info(`not starting the guarded tasks (${why}): the workspace is not trusted`);
+      return false;
+    }
     if (!(await this.lock.tryAcquire(why))) {
       return false;
     }

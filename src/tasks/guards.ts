@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { processStart, twinProcesses } from '../lock';
 import { owningFolder } from '../model/match';
+import { atStartup } from '../model/policy';
 import { lockSettingsDiffer, readSettings, type Settings } from '../model/settings';
 import { windowName, type FolderStatus } from '../model/status';
 import type { GuardEvents } from './events';
@@ -74,12 +75,9 @@ export class Guards implements vscode.Disposable {
       }),
       vscode.workspace.onDidChangeWorkspaceFolders(() => void this.refresh()),
       vscode.workspace.onDidGrantWorkspaceTrust(() => {
-        log.info('the workspace is trusted now: starting what may start');
-        for (const g of this.guards.values()) {
-          if (g.settings.autoStart && g.lockState.state === 'free') {
-            void g.startGuarded('workspace trust granted');
-          }
-        }
+        log.info('the workspace is trusted now: reading its settings again and starting what may start');
+        // Its restricted settings (taskLock.lockDirectory) apply from now on: a folder may move to another lock.
+        void this.refresh().then(() => this.trustGranted());
       }),
     );
   }
@@ -117,6 +115,18 @@ export class Guards implements vscode.Disposable {
 
   status(): FolderStatus[] {
     return this.list().map((g) => g.status());
+  }
+
+  /** Trusted now: each folder does what a window opening on its lock would do; a follower checks its labels. */
+  private trustGranted(): void {
+    for (const g of this.guards.values()) {
+      const next = atStartup({ isHolder: g.isHolder, state: g.lockState, runningHere: g.status().running.length, autoStart: g.settings.autoStart, trusted: this.host.trusted() });
+      if (next === 'start') {
+        void g.startGuarded('workspace trust granted');
+      } else if (!g.isHolder) {
+        g.checkLabels();
+      }
+    }
   }
 
   /** The guard of the folder that owns the task (model/match.ts decides), if any. */

@@ -25,6 +25,8 @@ export interface MoveParts {
   /** The guarded tasks running in this window. */
   running: RunningTasks;
   settings(): Settings;
+  /** Whether the workspace is trusted now. */
+  trusted(): boolean;
 }
 
 export class Moves {
@@ -34,9 +36,11 @@ export class Moves {
   private readonly events: GuardEvents;
   private readonly start: (why: string) => Promise<boolean>;
   private readonly settings: () => Settings;
+  /** Whether the workspace is trusted now: VS Code runs no task in Restricted Mode. */
+  private readonly trusted: () => boolean;
 
   constructor(private readonly parts: MoveParts) {
-    ({ guard: this.guard, lock: this.lock, log: this.log, events: this.events, start: this.start, settings: this.settings } = parts);
+    ({ guard: this.guard, lock: this.lock, log: this.log, events: this.events, start: this.start, settings: this.settings, trusted: this.trusted } = parts);
   }
 
   /**
@@ -127,6 +131,11 @@ export class Moves {
 
   async takeOver(): Promise<void> {
     if (!this.lock.lock) {
+      return;
+    }
+    if (!this.trusted()) {
+      // The holder would stop its tasks for a window that cannot run them.
+      this.log.info('not taking over: the workspace is not trusted');
       return;
     }
     await this.lock.serial(async () => {

@@ -8,6 +8,7 @@ import { STATUS_COMMAND } from './statusBar';
 import { holderName, sinceWords } from './statusText';
 import { takeOverAsked } from './takeOver';
 import { guardTask } from './guardTask';
+import { trustedFor } from './trust';
 
 export const COMMANDS: Record<ActionId, string> = {
   start: 'taskLock.startTasks',
@@ -139,6 +140,9 @@ export function registerCommands(guards: Guards, log: vscode.LogOutputChannel): 
   };
   const handlers: Record<ActionId, (arg?: unknown) => Promise<void>> = {
     start: async (arg) => {
+      if (!trustedFor('start')) {
+        return;
+      }
       const g = await pickFolder(guards, (x) => x.status().phase !== 'error', arg);
       if (g && !(await g.startGuarded('command Start Guarded Tasks'))) {
         const s = g.status();
@@ -165,6 +169,9 @@ export function registerCommands(guards: Guards, log: vscode.LogOutputChannel): 
       if (typeof arg !== 'string' && all.length > 0 && all.every((x) => x.isHolder)) {
         // From a keybinding in the holder: say what is true, not that the command does not apply.
         void vscode.window.showInformationMessage(t('Task Lock: this window already runs {0}.', all.flatMap((x) => x.status().running).join(', ') || t('the guarded tasks')));
+        return;
+      }
+      if (!trustedFor('takeOver')) {
         return;
       }
       const g = await pickFolder(guards, (x) => !x.isHolder && x.status().phase !== 'error', arg);

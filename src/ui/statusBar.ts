@@ -39,7 +39,7 @@ export class StatusBar implements vscode.Disposable {
   }
 
   private render(folders: readonly FolderStatus[]): void {
-    const v = renderStatus(folders, t);
+    const v = renderStatus(folders, t, !vscode.workspace.isTrusted);
     if (!v.visible) {
       this.item.hide();
       return;

@@ -134,13 +134,17 @@ function describeFolder(f: FolderStatus, t: Translate): string {
   return lines.join('\n');
 }
 
-/** Multi-root: one item sums every guarded folder up; the tooltip lists each. */
-export function renderStatus(folders: readonly FolderStatus[], t: Translate = plain): StatusView {
+/**
+ * Multi-root: one item sums every guarded folder up; the tooltip lists each. `restricted`: the workspace is not
+ * trusted (Restricted Mode), where this window shows the locks but starts no task: the tooltip says so.
+ */
+export function renderStatus(folders: readonly FolderStatus[], t: Translate = plain, restricted = false): StatusView {
   if (folders.length === 0) {
     return { visible: false, text: '', tooltip: '', background: undefined, ariaLabel: '' };
   }
   const background = folders.some((f) => f.phase === 'error') ? 'error' : folders.some((f) => f.phase === 'stale') ? 'warning' : undefined;
-  const tooltip = folders.map((f) => describeFolder(f, t)).join('\n\n---\n\n') + `\n\n${t('Click for actions.')}`;
+  const trust = restricted ? `\n\n${t('Restricted Mode: this window starts no guarded task until you trust the workspace.')}` : '';
+  const tooltip = folders.map((f) => describeFolder(f, t)).join('\n\n---\n\n') + trust + `\n\n${t('Click for actions.')}`;
   if (folders.length === 1) {
     const l = oneLine(folders[0], t);
     return { visible: true, text: l.text, tooltip, background, ariaLabel: l.aria };

@@ -1,11 +1,15 @@
 // Take Over as the user starts it, from any command or notification: one confirmation when it would stop a
-// gone holder's tasks, and progress while it waits.
+// gone holder's tasks, and progress while it waits. In Restricted Mode it only says why it cannot.
 import * as vscode from 'vscode';
 import type { FolderGuard } from '../tasks/guard';
 import { t } from './l10n';
 import { clockTime, holderName } from './statusText';
+import { trustedFor } from './trust';
 
 export async function takeOverAsked(guard: FolderGuard): Promise<void> {
+  if (!trustedFor('takeOver')) {
+    return;
+  }
   const h = guard.status().holder;
   if (h?.orphanedSince !== undefined) {
     const tasks = h.tasks.map((x) => `${x.name} (pid ${x.pid})`).join(', ');

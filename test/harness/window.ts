@@ -200,6 +200,25 @@ export class EditorWindow {
     }
   }
 
+  /**
+   * Waits until the workbench shows that this window is in Restricted Mode (its Workspace Trust status bar
+   * entry, `status.workspaceTrust`), with no modal dialog over it: a dialog would swallow the keys that
+   * runCommand() types.
+   */
+  async waitForRestrictedMode(timeoutMs = 120_000): Promise<void> {
+    try {
+      await this.page.locator('[id="status.workspaceTrust"]').first().waitFor({ state: 'visible', timeout: timeoutMs });
+    } catch (err) {
+      const shot = path.join(this.artifactsDir, `window-${this.index}-restricted.png`);
+      await this.page.screenshot({ path: shot }).catch(() => undefined);
+      throw new Error(`window ${this.index} shows no Restricted Mode (screenshot ${shot}): ${String(err)}`);
+    }
+    const dialog = this.page.locator('.monaco-dialog-box');
+    if ((await dialog.count()) > 0) {
+      throw new Error(`window ${this.index} opened in Restricted Mode behind a dialog: ${(await dialog.first().textContent()) ?? ''}`);
+    }
+  }
+
   /** Whether the status bar shows the text now (the Task Lock item, e.g. "this window runs watch"). */
   async statusShows(pattern: RegExp): Promise<boolean> {
     return (await this.page.locator('.statusbar').getByText(pattern).count()) > 0;

@@ -133,6 +133,17 @@ describe('status bar rendering', () => {
     assert.equal(renderStatus([]).visible, false);
   });
 
+  it('Restricted Mode: the same state, and the tooltip says that this window starts nothing until trusted', () => {
+    for (const phase of ['free', 'follower', 'stale'] as const) {
+      const trusted = renderStatus([folder({ phase, holder })]);
+      const restricted = renderStatus([folder({ phase, holder })], undefined, true);
+      assert.equal(restricted.text, trusted.text);
+      assert.equal(restricted.background, trusted.background);
+      assert.doesNotMatch(trusted.tooltip, /Restricted Mode/);
+      assert.match(restricted.tooltip, /Restricted Mode: this window starts no guarded task until you trust the workspace\.\n\nClick for actions\.$/);
+    }
+  });
+
   it('holder: names the running tasks', () => {
     const v = renderStatus([folder({ phase: 'holder', running: ['watch'], holder })]);
     assert.equal(v.text, '$(lock) this window runs watch');
