@@ -147,7 +147,7 @@ export class FolderGuard implements vscode.Disposable {
     const prev = this.lock.saw(state);
     // A lock a moment old whose taker is still writing its record (every handoff and failover passes there) is
     // not news: the record follows at once, and names the holder.
-    const unnamedYet = state.state === 'held' && state.holder.record === undefined && state.holder.unknownReason === 'no holder record' && state.holder.heartbeatAgeMs < 1_000;
+    const unnamedYet = state.state === 'held' && state.holder.record === undefined && state.holder.unknown === 'no-record' && state.holder.heartbeatAgeMs < 1_000;
     if (!unnamedYet && (describeState(prev) !== describeState(state) || cause.startsWith('holder-'))) {
       this.log.info(`lock ${describeState(state)} (${cause})`);
     }
@@ -385,7 +385,7 @@ export class FolderGuard implements vscode.Disposable {
         this.running.stopping = false;
       }
       this.log.info(`handed the lock over to ${req.requester.label} (pid ${req.requester.pid})`);
-      this.host.events.handedOver(this, this.settings.tasks, req.requester.label);
+      this.host.events.handedOver(this, this.settings.tasks, req.requester);
       this.lock.refresh();
     });
   }

@@ -3,7 +3,7 @@
 import { TAKE_OVER_WAIT_MS, describeState, isAlive, orphanOf } from '../lock';
 import { holderIsDead } from '../model/policy';
 import type { Settings } from '../model/settings';
-import type { HolderSummary } from '../model/status';
+import { summarize, type HolderSummary } from '../model/status';
 import type { GuardEvents } from './events';
 import type { FolderLock } from './folderLock';
 import type { FolderGuard } from './guard';
@@ -48,15 +48,17 @@ export class Moves {
       const orphan = orphanOf(this.lock.look());
       if (orphan) {
         if (!(await this.fromOrphan(orphan.token, 'Take Over', true))) {
-          this.events.takeOverFailed(this.guard, { code: undefined, detail: describeState(this.lock.current), holderDead: false });
+          const now = this.lock.current;
+          const holder = now.state === 'held' || now.state === 'stale' ? summarize(now.holder) : undefined;
+          this.events.takeOverFailed(this.guard, { error: { code: undefined, message: describeState(now) }, ...(holder ? { holder } : {}), holderDead: false, orphan: true });
         }
         return;
       }
       this.log.info('Take Over: asking the holder to hand over');
       const r = await this.lock.requestHandoff(TAKE_OVER_WAIT_MS);
       if (!r.ok) {
-        this.log.info(`Take Over failed: ${r.detail}`);
-        this.events.takeOverFailed(this.guard, { code: r.code, detail: r.detail, holderDead: holderIsDead(this.lock.current, isAlive) });
+        this.log.info(`Take Over failed: ${r.error.message}`);
+        this.events.takeOverFailed(this.guard, { error: r.error, ...(r.holder ? { holder: r.holder } : {}), holderDead: holderIsDead(this.lock.current, isAlive), orphan: false });
         this.events.changed();
         return;
       }
