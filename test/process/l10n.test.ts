@@ -126,4 +126,49 @@ describe('localization', () => {
     assert.equal(manifest.l10n, './l10n', 'package.json points VS Code at the bundle');
     assert.match(manifest.scripts.l10n ?? '', /l10n-dev export -o \.\/l10n \.\/src/);
   });
+
+  it('the manifest: every string a user sees is a %key% of package.nls.json, and every key there is used', () => {
+    const manifest = readJson(path.join(root, 'package.json'));
+    const nlsFile = path.join(root, 'package.nls.json');
+    assert.ok(fs.existsSync(nlsFile), 'package.nls.json exists');
+    const nls = readJson(nlsFile);
+    const visible: Array<[string, unknown]> = [
+      ['displayName', manifest.displayName],
+      ['description', manifest.description],
+    ];
+    const c = manifest.contributes as Record<string, unknown>;
+    const caps = manifest.capabilities as { untrustedWorkspaces?: { description?: string } };
+    visible.push(['capabilities.untrustedWorkspaces.description', caps.untrustedWorkspaces?.description]);
+    const configurations = (Array.isArray(c.configuration) ? c.configuration : [c.configuration]) as Array<{ title?: string; properties: Record<string, Record<string, unknown>> }>;
+    for (const conf of configurations) {
+      visible.push(['configuration.title', conf.title]);
+      for (const [name, p] of Object.entries(conf.properties)) {
+        for (const field of ['description', 'markdownDescription', 'deprecationMessage', 'markdownDeprecationMessage']) {
+          if (p[field] !== undefined) {
+            visible.push([`${name}.${field}`, p[field]]);
+          }
+        }
+        for (const field of ['enumDescriptions', 'markdownEnumDescriptions']) {
+          ((p[field] as string[] | undefined) ?? []).forEach((d, i) => visible.push([`${name}.${field}[${i}]`, d]));
+        }
+      }
+    }
+    for (const cmd of c.commands as Array<Record<string, string>>) {
+      visible.push([`${cmd.command}.title`, cmd.title], [`${cmd.command}.category`, cmd.category]);
+    }
+    for (const def of (c.taskDefinitions ?? []) as Array<{ type: string; properties: Record<string, { description?: string }> }>) {
+      for (const [name, p] of Object.entries(def.properties)) {
+        visible.push([`taskDefinitions.${def.type}.${name}.description`, p.description]);
+      }
+    }
+    for (const w of (c.walkthroughs ?? []) as Array<Record<string, unknown>>) {
+      visible.push([`walkthrough ${String(w.id)}.title`, w.title], [`walkthrough ${String(w.id)}.description`, w.description]);
+    }
+    const literal = visible.filter(([, v]) => typeof v !== 'string' || !/^%[^%]+%$/.test(v)).map(([k, v]) => `${k}: ${JSON.stringify(v)}`);
+    assert.deepEqual(literal, [], 'manifest strings a user sees, not %key% placeholders');
+    // Every placeholder anywhere in the manifest has its text, and every text is used.
+    const used = new Set(JSON.stringify(manifest).match(/"%[^%"]+%"/g)?.map((k) => k.slice(2, -2)) ?? []);
+    assert.deepEqual([...used].filter((k) => typeof nls[k] !== 'string').sort(), [], 'placeholders without a text in package.nls.json');
+    assert.deepEqual(Object.keys(nls).filter((k) => !used.has(k)).sort(), [], 'texts of package.nls.json no placeholder uses');
+  });
 });
