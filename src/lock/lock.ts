@@ -80,7 +80,7 @@ export class WorkspaceLock {
       const now = this.judgeAt(this.location.lockDir, this.location.recordPath, myToken);
       return now.state === 'free' ? this.inspectLegacy() : now;
     } catch (err) {
-      return { state: 'error', message: `Cannot read the lock in ${this.location.home}: ${errorMessage(err)}` };
+      return { state: 'error', message: `Cannot read the lock in ${this.location.home}: ${errorMessage(err)}`, code: 'io', facts: { problem: 'cannot-read', path: this.location.home, detail: errorMessage(err) } };
     }
   }
 
@@ -306,7 +306,7 @@ export class WorkspaceLock {
         remakeHome(this.location);
         return { ok: false, state: this.inspect() };
       }
-      throw new LockError('io', `Cannot take the lock in ${this.location.home}: ${errorMessage(err)}`);
+      throw new LockError('io', `Cannot take the lock in ${this.location.home}: ${errorMessage(err)}`, { facts: { problem: 'cannot-take', path: this.location.home, detail: errorMessage(err) } });
     }
     try {
       const st = fs.statSync(this.location.lockDir);
@@ -366,7 +366,7 @@ export class WorkspaceLock {
         remakeHome(this.location);
         return { ok: false, state: this.inspect() };
       }
-      throw new LockError('io', `Took the lock in ${this.location.home} but could not record the holder: ${errorMessage(err)}`);
+      throw new LockError('io', `Took the lock in ${this.location.home} but could not record the holder: ${errorMessage(err)}`, { facts: { problem: 'cannot-record', path: this.location.home, detail: errorMessage(err) } });
     }
   }
 
@@ -398,7 +398,7 @@ export class WorkspaceLock {
         return;
       }
       const hint = code === 'ENOTEMPTY' ? ' It holds files that Task Lock did not put there: look at them, then remove the folder by hand.' : '';
-      throw new LockError('reclaim-failed', `Cannot remove the stale lock ${this.location.lockDir}: ${errorMessage(err)}.${hint}`);
+      throw new LockError('reclaim-failed', `Cannot remove the stale lock ${this.location.lockDir}: ${errorMessage(err)}.${hint}`, { facts: { ...(hint ? { problem: 'foreign-files' as const } : {}), path: this.location.lockDir, detail: errorMessage(err) } });
     }
   }
 

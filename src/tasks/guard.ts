@@ -94,7 +94,7 @@ export class FolderGuard implements vscode.Disposable {
 
   status(): FolderStatus {
     const base = { folder: this.folder.uri.fsPath, name: this.folder.name, tasks: [...this.settings.tasks], running: this.running.names() };
-    return { ...folderStatus(base, this.lock.heldView, this.lock.current), window: this.host.holderLabel, missing: this.missing(), dependsOn: this.guarded.dependencies() };
+    return { ...folderStatus(base, this.lock.heldView, this.lock.current), window: this.host.holderLabel, missing: this.missing(), dependsOn: this.guarded.dependencies(), lastStop: this.moves.lastStop };
   }
 
   /** Looks at the lock once, re-adopts it after an extension host restart, starts tasks when it may, then watches. */
@@ -171,7 +171,7 @@ export class FolderGuard implements vscode.Disposable {
     const prev = this.lock.saw(state);
     // A lock a moment old whose taker is still writing its record (every handoff and failover passes there) is
     // not news: the record follows at once, and names the holder.
-    const unnamedYet = state.state === 'held' && state.holder.record === undefined && state.holder.unknownReason === 'no holder record' && state.holder.heartbeatAgeMs < 1_000;
+    const unnamedYet = state.state === 'held' && state.holder.record === undefined && state.holder.unknown === 'no-record' && state.holder.heartbeatAgeMs < 1_000;
     if (!unnamedYet && (describeState(prev) !== describeState(state) || cause.startsWith('holder-'))) {
       this.log.info(`lock ${describeState(state)} (${cause})`);
     }

@@ -39,7 +39,7 @@ export class Guards implements vscode.Disposable {
     };
     this.host = { log, holderLabel, trusted: () => vscode.workspace.isTrusted, events, pidOf };
     this.subscriptions.push(
-      registerGatedTasks((t) => this.guardOf(t), log, events.gateRefusedLine),
+      registerGatedTasks((t) => this.guardOf(t), log, events.gateLine),
       vscode.tasks.onDidStartTask((e) => this.guardOf(e.execution.task)?.onTaskStarted(e.execution)),
       vscode.tasks.onDidStartTaskProcess((e) => {
         // A CustomExecution reports -1: its process (if any) is recorded by the gate itself.

@@ -1,7 +1,7 @@
 // The one offer Task Lock makes unasked: a task that VS Code starts whenever its folder opens runs in two
 // windows, unguarded. Once per folder and window; "Don't Ask Again" holds for every folder.
 import * as vscode from 'vscode';
-import { t } from './l10n';
+import { l10n } from 'vscode';
 
 const NEVER = 'taskLock.folderOpenOffer.never';
 let memento: vscode.Memento | undefined;
@@ -15,11 +15,11 @@ export function offerGuardFolderOpen(folder: vscode.WorkspaceFolder, task: strin
   if (memento?.get<boolean>(NEVER) === true) {
     return;
   }
-  const guard = t('Guard Folder-Open Tasks');
-  const never = t('Don\'t Ask Again');
+  const guard = l10n.t('Guard Folder-Open Tasks');
+  const never = l10n.t('Don\'t Ask Again');
   void vscode.window
     .showInformationMessage(
-      t('Task Lock: “{0}” starts whenever {1} opens, and another window runs it too. Run the tasks that start when the folder opens in one window at a time?', task, folder.name),
+      l10n.t('Task Lock: “{0}” starts whenever {1} opens, and another window runs it too. Run the tasks that start when the folder opens in one window at a time?', task, folder.name),
       guard,
       never,
     )

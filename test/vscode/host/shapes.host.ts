@@ -401,6 +401,38 @@ describe('Task Lock: task shapes', function () {
     });
   });
 
+  describe('a task that depends on a guarded `taskLock` task, run in a follower (#10 D3)', function () {
+    let folder = '';
+    let windows: EditorWindow[] = [];
+    before(async () => {
+      folder = harness().workspace('gated');
+      folders.push(folder);
+      const tasksFile = path.join(folder, '.vscode', 'tasks.json');
+      const tasks = JSON.parse(fs.readFileSync(tasksFile, 'utf8')) as { tasks: Array<Record<string, unknown>> };
+      // A plain task that needs the watcher, as a preLaunchTask chain would: it notes that it ran.
+      tasks.tasks.push({ label: 'app', type: 'process', command: 'node', args: ['-e', "require('fs').appendFileSync('app-ran', 'ran\\n')"], dependsOn: ['watch'], problemMatcher: [] });
+      fs.writeFileSync(tasksFile, JSON.stringify(tasks, null, 2));
+      windows = await harness().openWindows(2, { folder });
+    });
+    after(async () => {
+      killAll(ticks(folder));
+      for (const w of windows) {
+        await w.close();
+      }
+    });
+
+    it('the dependent task runs there, served by the holder\'s watch; no second watch', async () => {
+      await waitFor('watch to run in one window', () => ticks(folder).length === 1 && status(folder).state === 'held', slowEditor);
+      const tick = ticks(folder)[0];
+      const follower = windows.find((w) => w.extensionHostPid !== status(folder).holder?.pid);
+      assert.ok(follower, 'a follower');
+      await follower.runTask('app');
+      await waitFor('app to run in the follower', () => fs.existsSync(path.join(folder, 'app-ran')), slowEditor);
+      await sleep(1_000);
+      assert.deepStrictEqual(ticks(folder), [tick], 'the holder\'s watch, alone');
+    });
+  });
+
   for (const fixture of ['guarded', 'gated']) {
     describe(`a label guarded while its task runs in two windows (#10 D5, the ${fixture} fixture)`, function () {
       let folder = '';
