@@ -76,6 +76,8 @@ export interface FolderStatus {
    * tasks: its notification may be gone, the tooltip keeps it.
    */
   lastStop?: { task: string; holder: string; at: string; notStarted: boolean };
+  /** Guarded labels that match no task of the folder: nothing runs under those names (a warning). */
+  unknownLabels?: string[];
 }
 
 /**

@@ -133,6 +133,12 @@ export class Moves {
     });
   }
 
+  /** Take Over of a dead holder: remove its lock, then start here. */
+  async forceTakeOver(): Promise<void> {
+    await this.lock.serial(() => this.lock.reclaim());
+    await this.lock.serial(() => this.start('forced Take Over'));
+  }
+
   async takeOver(): Promise<void> {
     if (!this.lock.lock) {
       return;

@@ -88,7 +88,7 @@ export const notifications: Omit<GuardEvents, 'changed'> = {
       const force = l10n.t('Reclaim and Take Over');
       void vscode.window.showWarningMessage(text, force).then((a) => {
         if (a === force) {
-          void guard.forceTakeOver();
+          void guard.moves.forceTakeOver();
         }
       });
       return;

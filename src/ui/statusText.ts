@@ -105,6 +105,9 @@ function describeFolder(f: FolderStatus, l10n: L10n): string {
   if (note !== undefined) {
     lines.push(`- ${escapeMarkdown(note)}`);
   }
+  if (f.unknownLabels !== undefined && f.unknownLabels.length > 0) {
+    lines.push(`- ${l10n.t('No task of this folder has the label {0} (taskLock.tasks): nothing is guarded under that name.', escapeMarkdown(f.unknownLabels.map((x) => `“${x}”`).join(', ')))}`);
+  }
   if (f.lastStop !== undefined && f.phase === 'follower') {
     const at = escapeMarkdown(clockTime(f.lastStop.at));
     const task = escapeMarkdown(f.lastStop.task);
@@ -126,7 +129,7 @@ export function renderStatus(folders: readonly FolderStatus[], l10n: Pick<typeof
   if (folders.length === 0) {
     return { visible: false, text: '', tooltip: '', background: undefined, ariaLabel: '' };
   }
-  const background = folders.some((f) => f.phase === 'error') ? 'error' : folders.some((f) => f.phase === 'stale') ? 'warning' : undefined;
+  const background = folders.some((f) => f.phase === 'error') ? 'error' : folders.some((f) => f.phase === 'stale' || (f.unknownLabels?.length ?? 0) > 0) ? 'warning' : undefined;
   const trust = restricted ? `\n\n${l10n.t('Restricted Mode: this window starts no guarded task until you trust the workspace.')}` : '';
   const tooltip = folders.map((f) => describeFolder(f, l10n)).join('\n\n---\n\n') + trust + `\n\n${l10n.t('Click for actions.')}`;
   if (folders.length === 1) {

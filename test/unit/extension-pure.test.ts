@@ -137,6 +137,13 @@ describe('status bar rendering', () => {
     assert.doesNotMatch(holderView.tooltip, /here at/, 'a holder shows no old stop');
   });
 
+  it('a guarded label that matches no task: a warning background, and the tooltip names it (#10 D1)', () => {
+    const v = renderStatus([folder({ unknownLabels: ['wach'] })]);
+    assert.equal(v.background, 'warning');
+    assert.match(v.tooltip, /No task of this folder has the label “wach”/);
+    assert.equal(renderStatus([folder({})]).background, undefined);
+  });
+
   it('hidden without guarded folders', () => {
     assert.equal(renderStatus([]).visible, false);
   });

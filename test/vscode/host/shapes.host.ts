@@ -165,6 +165,12 @@ describe('Task Lock: task shapes', function () {
       const text = await win.waitForText(/no task labelled “wach”/);
       assert.match(text, /watch/);
     });
+
+    it('and its status item keeps a warning after the notification is gone (#10 D1)', async () => {
+      assert.ok(win);
+      // VS Code marks a status item with the warning background by this class.
+      await win.page.locator('.statusbar-item.warning-kind').filter({ hasText: /wach/ }).first().waitFor({ state: 'visible', timeout: 30_000 });
+    });
   });
 
   describe('a label added while a window holds the lock (#10 D4)', function () {
