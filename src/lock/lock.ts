@@ -7,7 +7,7 @@ import { predecessorGone, socketPathFor } from './channel';
 import { LockError, errnoCode, errorMessage } from './errors';
 import type { Disposable } from './events';
 import { HolderInfo, LockHandle, disownFolder, lockFs, ownFolder } from './handle';
-import { sweepClaims, takeClaim } from './claim';
+import { dropClaim, sweepClaims, takeClaim } from './claim';
 import { ReservationView, clearReservation, readReservation, requestHandoff, requestRelease, viewReservation } from './handoff';
 import { lookInterval, observe } from './heartbeat';
 import { sweepTemporaries } from './leftovers';
@@ -320,6 +320,7 @@ export class WorkspaceLock {
       const reservation = readReservation(this.location.reservationPath);
       if (reservation && reservation.token !== token && reservation.until > Date.now()) {
         await release();
+        dropClaim(this.location, lockIdOf(st), this.folderId());
         return { ok: false, state: this.inspect(), reserved: true };
       }
       const socketPath = socketPathFor(this.socketKey);
@@ -392,9 +393,13 @@ export class WorkspaceLock {
     }
     try {
       fs.rmdirSync(this.location.lockDir);
+      // Its claim goes with it: where folders reuse one identity (no birth times), a claim left by a killed
+      // holder would make every next taker lose, for good.
+      dropClaim(this.location, judged, 'none');
     } catch (err) {
       const code = errnoCode(err);
       if (code === 'ENOENT') {
+        dropClaim(this.location, judged, 'none');
         return;
       }
       const hint = code === 'ENOTEMPTY' ? ' It holds files that Task Lock did not put there: look at them, then remove the folder by hand.' : '';

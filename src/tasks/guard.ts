@@ -11,7 +11,7 @@ import type { GuardEvents, ReclaimOutcome } from './events';
 import { Failover } from './failover';
 import { Moves } from './moves';
 import { FolderLock } from './folderLock';
-import { FolderLog, RunningTasks, terminalPids } from './running';
+import { FolderLog, RunningTasks, STOP_WAIT_MS, endOf, terminalPids } from './running';
 import { GATED_TYPE } from './gatedTask';
 import { GuardGate } from './guardGate';
 import { GuardedTasks } from './scope';
@@ -350,8 +350,10 @@ export class FolderGuard implements vscode.Disposable {
   }
 
   private stopIntruder(exec: vscode.TaskExecution, holder: HolderView): void {
+    // What follows (the holder asked to start it, a Take Over) waits for this copy's end: terminate() is not it.
+    const ended = endOf(exec, STOP_WAIT_MS);
     exec.terminate();
-    void this.sayStopped(this.guarded.labelOf(exec.task), holder);
+    void ended.then(() => this.sayStopped(this.guarded.labelOf(exec.task), holder));
   }
 
   /** After the stop, not before: a holder that took the lock a moment ago may still be writing its record. */

@@ -109,6 +109,21 @@ export class Guards implements vscode.Disposable {
     }, TWIN_LOOK_MS).unref();
   }
 
+  /**
+   * At activation: a folder-open task starts before the extension does (onStartupFinished), so its process event
+   * may be gone by now. Its terminal (named after the task) gives its pid.
+   */
+  private lookForTwinsRunning(): void {
+    for (const e of vscode.tasks.taskExecutions) {
+      if (this.guardOf(e.task) !== undefined) {
+        continue;
+      }
+      for (const term of vscode.window.terminals.filter((t) => t.name === e.task.name || t.name.endsWith(` - ${e.task.name}`))) {
+        void term.processId.then((pid) => pid !== undefined && this.lookForTwin(e.task, pid));
+      }
+    }
+  }
+
   list(): FolderGuard[] {
     return [...this.guards.values()];
   }
@@ -203,6 +218,9 @@ export class Guards implements vscode.Disposable {
         this.guards.delete(key);
         await g.letGo();
       }
+    }
+    if (!this.started) {
+      this.lookForTwinsRunning();
     }
     this.started = true;
     this.events.changed();

@@ -155,15 +155,27 @@ export class EditorWindow {
   async paletteTitles(query: string, anchor: string): Promise<string[]> {
     const page = this.page;
     await page.waitForSelector('.statusbar', { timeout: 120_000 });
-    await page.keyboard.press('Escape');
-    await page.keyboard.press('F1');
-    await page.waitForSelector('.quick-input-widget input', { state: 'visible', timeout: 30_000 });
-    await page.keyboard.type(query);
-    await page.locator(`.quick-input-list .monaco-list-row[aria-label^="${anchor}"]`).first().waitFor({ state: 'visible', timeout: 30_000 });
-    const rows = await page.locator('.quick-input-list .monaco-list-row').evaluateAll((els) => els.map((e) => e.getAttribute('aria-label') ?? ''));
-    await page.keyboard.press('Escape');
-    return rows;
+    // A window still restoring under load can swallow the first F1 or the typing: try again, as a user would.
+    for (let attempt = 1; ; attempt++) {
+      await page.keyboard.press('Escape');
+      await page.keyboard.press('F1');
+      await page.waitForSelector('.quick-input-widget input', { state: 'visible', timeout: 30_000 });
+      await page.keyboard.type(query);
+      try {
+        await page.locator(`.quick-input-list .monaco-list-row[aria-label^="${anchor}"]`).first().waitFor({ state: 'visible', timeout: 15_000 });
+      } catch (err) {
+        if (attempt >= 3) {
+          throw err;
+        }
+        say(`window ${this.index}: "${anchor}" not in the Command Palette yet; trying again`);
+        continue;
+      }
+      const rows = await page.locator('.quick-input-list .monaco-list-row').evaluateAll((els) => els.map((e) => e.getAttribute('aria-label') ?? ''));
+      await page.keyboard.press('Escape');
+      return rows;
+    }
   }
+
 
   /**
    * Runs a task from tasks.json through "Tasks: Run Task", as a user would. Right after a window
