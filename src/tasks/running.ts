@@ -184,8 +184,9 @@ export class RunningTasks {
       const groups: number[] = [];
       for (const [exec, r] of this.table) {
         // By pid and start time: a pid reused since the task ended (its end event not here yet) is not signalled.
+        // Without a start time (the process was gone, or hidden, when its pid came) nothing is signalled: terminate().
         const ref = { pid: r.pid ?? 0, start: r.start ?? null };
-        if (r.pid !== undefined && r.start !== undefined && exec.task.definition.type !== GATED_TYPE && isAlive(ref)) {
+        if (r.pid !== undefined && typeof r.start === 'string' && exec.task.definition.type !== GATED_TYPE && isAlive(ref)) {
           if (groupLedBy(r.pid)) {
             groups.push(r.pid);
           }
