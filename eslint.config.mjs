@@ -102,6 +102,18 @@ export default tseslint.config(
     },
   },
   {
+    // Every word a user sees goes through vscode.l10n.t with a literal message: @vscode/l10n-dev finds only
+    // `l10n.t('…')` and `vscode.l10n.t('…')` calls with a literal first argument (npm run l10n makes the bundle).
+    files: ['src/ui/**/*.ts', 'src/extension.ts'],
+    rules: {
+      'no-restricted-syntax': ['error',
+        { selector: "CallExpression[callee.property.name='t'][callee.object.name='l10n'][arguments.0.type!='Literal']", message: 'l10n.t needs a literal message (with {0} for what varies): l10n-dev extracts only literals.' },
+        { selector: "CallExpression[callee.property.name='t'][callee.object.property.name='l10n'][arguments.0.type!='Literal']", message: 'vscode.l10n.t needs a literal message (with {0} for what varies): l10n-dev extracts only literals.' },
+        { selector: "CallExpression[callee.type='Identifier'][callee.name='t']", message: 'Call l10n.t(…) or vscode.l10n.t(…): l10n-dev does not see a bare t(…), so its message would never be translated.' },
+      ],
+    },
+  },
+  {
     // The one file of the extension that wires layers together stays thin.
     files: ['src/extension.ts'],
     rules: { 'max-lines': ['error', { max: 80 }] },

@@ -3,6 +3,7 @@ import type { FolderStatus } from './model/status';
 import { Guards } from './tasks/guards';
 import { putCliOnPath } from './ui/cliOnPath';
 import { registerCommands } from './ui/commands';
+import { keepOffersIn } from './ui/folderOpenOffer';
 import { notifications } from './ui/notify';
 import { StatusBar } from './ui/statusBar';
 
@@ -28,6 +29,7 @@ export function activate(context: vscode.ExtensionContext): TaskLockApi {
   const log = vscode.window.createOutputChannel('Task Lock', { log: true });
   const changed = new vscode.EventEmitter<FolderStatus[]>();
   const status = new StatusBar(() => g.status(), (s) => changed.fire(s));
+  keepOffersIn(context.globalState);
   const g = new Guards(log, { ...notifications, changed: () => status.update() });
   guards = g;
   context.subscriptions.push(log, changed, status, ...registerCommands(g, log));

@@ -29,7 +29,7 @@ export function takeAway(lock: WorkspaceLock): TaskRef[] {
   } catch (err) {
     fs.rmSync(fresh, { recursive: true, force: true });
     const hint = errnoCode(err) === 'ENOTEMPTY' ? ' It holds files that Task Lock did not put there: look at them, then remove the folder by hand.' : '';
-    throw new LockError('reclaim-failed', `Cannot take the lock ${lock.location.lockDir} away: ${errorMessage(err)}.${hint}`);
+    throw new LockError('reclaim-failed', `Cannot take the lock ${lock.location.lockDir} away: ${errorMessage(err)}.${hint}`, { facts: { ...(hint ? { problem: 'foreign-files' as const } : {}), path: lock.location.lockDir, detail: errorMessage(err) } });
   }
   const read = readRecord(lock.location.recordPath);
   const prev = read.kind === 'ok' ? read.record : undefined;

@@ -177,7 +177,11 @@ export class LockHandle {
       // Without a channel followers fall back to the heartbeat; the lock itself is still sound.
       this.rec = { ...this.rec, socket: null };
     }
-    writeRecord(this.lock.location.recordPath, this.rec);
+    // The folder may have gone since it was taken (rm -rf of the lock home): the record there now is the next
+    // holder's, never to be written over. The caller sees the loss (holdsFolder) and backs off.
+    if (this.stillOurs()) {
+      writeRecord(this.lock.location.recordPath, this.rec);
+    }
     heldHandles.add(this);
     registerExitHook();
     this.watchFolder();

@@ -133,13 +133,15 @@ export async function requestHandoff(lock: WorkspaceLock, info: HolderInfo, opts
     return requestHandoff(lock, info, opts);
   }
   if (state.state !== 'held') {
-    throw new LockError('io', state.state === 'error' ? state.message : 'This process already holds the lock.');
+    throw state.state === 'error'
+      ? new LockError('io', state.message, { facts: state.facts })
+      : new LockError('io', 'This process already holds the lock.', { facts: { problem: 'already-held' } });
   }
   const { answer, token } = await ask(state.holder, info, timeoutMs);
   // Accepted, or the holder went away meanwhile: either way the lock is (about to be) free or reserved for us.
   return lock.acquire(info, { waitMs: RESERVATION_MS, token }).catch((err: unknown) => {
     throw err instanceof LockError && err.code === 'timeout' && answer === 'gone'
-      ? new LockError('handoff-no-answer', `The holder, ${describeHolder(state.holder)}, closed the channel without handing over.`, { reason: 'closed its channel without handing over' })
+      ? new LockError('handoff-no-answer', `The holder, ${describeHolder(state.holder)}, closed the channel without handing over.`, { reason: 'closed its channel without handing over', facts: { problem: 'channel-closed', holder: state.holder } })
       : err;
   });
 }
@@ -164,7 +166,7 @@ export async function requestRelease(lock: WorkspaceLock, info: HolderInfo, opts
     // The channel closed without an answer: its holder released on its own (its command ended) or died.
     const now = lock.inspect();
     if (now.state === 'held' && now.holder.record !== undefined && now.holder.record.token === state.holder.record?.token) {
-      throw new LockError('handoff-no-answer', `The holder, ${describeHolder(state.holder)}, closed the channel without releasing.`, { reason: 'closed its channel without releasing' });
+      throw new LockError('handoff-no-answer', `The holder, ${describeHolder(state.holder)}, closed the channel without releasing.`, { reason: 'closed its channel without releasing', facts: { problem: 'channel-closed', holder: state.holder } });
     }
   }
   return lock.inspect();
@@ -177,7 +179,7 @@ export async function requestRelease(lock: WorkspaceLock, info: HolderInfo, opts
 async function ask(holder: HolderView, info: HolderInfo, timeoutMs: number): Promise<{ answer: 'accepted' | 'gone'; token: string }> {
   const rec = holder.record;
   if (!rec || !holder.sameHost || !rec.socket) {
-    throw new LockError('not-same-host', `The holder, ${describeHolder(holder)}, cannot be asked from here: it is not on this host or has no channel.`);
+    throw new LockError('not-same-host', `The holder, ${describeHolder(holder)}, cannot be asked from here: it is not on this host or has no channel.`, { facts: { holder } });
   }
   const socketPath = rec.socket;
   const token = newToken();
@@ -207,11 +209,12 @@ async function ask(holder: HolderView, info: HolderInfo, timeoutMs: number): Pro
     send(socket, { t: 'handoff', id, token, kind: info.kind, label: info.label, pid: process.pid });
   });
   if (answer === 'no-answer') {
-    const reason = `did not answer within ${Math.round(timeoutMs / 1000)} s`;
-    throw new LockError('handoff-no-answer', `The holder, ${describeHolder(holder)}, ${reason}.`, { reason });
+    const seconds = String(Math.round(timeoutMs / 1000));
+    const reason = `did not answer within ${seconds} s`;
+    throw new LockError('handoff-no-answer', `The holder, ${describeHolder(holder)}, ${reason}.`, { reason, facts: { problem: 'no-answer', detail: seconds, holder } });
   }
   if (typeof answer === 'object') {
-    throw new LockError('handoff-refused', `The holder, ${describeHolder(holder)}, refused: ${answer.refused}`, { reason: answer.refused });
+    throw new LockError('handoff-refused', `The holder, ${describeHolder(holder)}, refused: ${answer.refused}`, { reason: answer.refused, facts: { detail: answer.refused, holder } });
   }
   return { answer, token };
 }

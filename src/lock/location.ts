@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { LockError, errnoCode, errorMessage } from './errors';
+import { LockError, errnoCode, errorMessage, type LockErrorFacts } from './errors';
 import { createFileOnce, makeDirs } from './files';
 
 /** Where one workspace folder's lock lives, and why there. */
@@ -42,12 +42,12 @@ export function resolveFolder(folder: string): string {
     real = fs.realpathSync.native(path.resolve(folder));
   } catch (err) {
     if (errnoCode(err) === 'ENOENT') {
-      throw new LockError('folder-missing', `Folder ${folder} does not exist: give an existing folder.`);
+      throw new LockError('folder-missing', `Folder ${folder} does not exist: give an existing folder.`, { facts: { path: folder } });
     }
-    throw new LockError('io', `Folder ${folder} cannot be read (${errorMessage(err)}).`);
+    throw new LockError('io', `Folder ${folder} cannot be read (${errorMessage(err)}).`, { facts: { problem: 'folder-unreadable', path: folder, detail: errorMessage(err) } });
   }
   if (!fs.statSync(real).isDirectory()) {
-    throw new LockError('folder-not-directory', `${folder} is not a folder: give the workspace folder to lock.`);
+    throw new LockError('folder-not-directory', `${folder} is not a folder: give the workspace folder to lock.`, { facts: { path: folder } });
   }
   return real;
 }
@@ -112,11 +112,12 @@ export function locate(folder: string, options: LocationOptions = {}): LockLocat
     // No silent fallback for a home that exists: a process that cannot write it (a read-only mount, a
     // sandbox) would lock elsewhere than the user's other processes, and both would run.
     const code = errnoCode(err);
-    const why = code === 'EACCES' || code === 'EPERM' || code === 'EROFS' ? `cannot be written (${code})` : `cannot be used (${errorMessage(err)})`;
+    const writable = code === 'EACCES' || code === 'EPERM' || code === 'EROFS';
+    const why = writable ? `cannot be written (${code})` : `cannot be used (${errorMessage(err)})`;
     throw new LockError(
       'home-unusable',
       `${root} ${why}: Task Lock keeps your locks there, where all your windows and terminals meet. Make it writable, or set taskLock.lockDirectory / --lock-dir to a folder every one of them uses.`,
-      { cause: code },
+      { cause: code, facts: writable ? { problem: 'not-writable', path: root, detail: code } : { path: root, detail: errorMessage(err) } },
     );
   }
 }
@@ -134,10 +135,10 @@ function locateReadOnly(real: string, options: LocationOptions): LockLocation {
     try {
       st = lstatIfThere(home);
     } catch (err) {
-      throw homeProblem(err, `the lock directory ${base}`, '');
+      throw homeProblem(err, `the lock directory ${base}`, '', base);
     }
     if (st && (st.isSymbolicLink() || !st.isDirectory())) {
-      throw homeProblem(Object.assign(new Error('not a directory'), { code: 'ENOTDIR' }), home, '');
+      throw homeProblem(Object.assign(new Error('not a directory'), { code: 'ENOTDIR' }), home, '', home);
     }
     return layout(real, home, []);
   }
@@ -152,7 +153,7 @@ function locateReadOnly(real: string, options: LocationOptions): LockLocation {
     if (err instanceof LockError) {
       throw err;
     }
-    throw new LockError('home-unusable', `${root} cannot be read (${errorMessage(err)}): Task Lock keeps your locks there. Fix its permissions, or set taskLock.lockDirectory / --lock-dir.`, { cause: errnoCode(err) });
+    throw new LockError('home-unusable', `${root} cannot be read (${errorMessage(err)}): Task Lock keeps your locks there. Fix its permissions, or set taskLock.lockDirectory / --lock-dir.`, { cause: errnoCode(err), facts: { path: root, detail: errorMessage(err) } });
   }
   // A user without a home folder (see locate) is told where the lock lives instead.
   const reason = fallback === undefined ? undefined : `your home folder ${userHome || '(none)'} does not exist; the lock lives in ${fallback}.`;
@@ -261,15 +262,15 @@ function checkPrivateRoot(dir: string): void {
 
 function checkPrivate(dir: string, st: fs.Stats): void {
   if (st.isSymbolicLink() || !st.isDirectory()) {
-    throw new LockError('home-unusable', `${dir} is in the way: ${st.isSymbolicLink() ? 'a symbolic link' : 'a file'} stands where Task Lock needs a folder. Move or remove it.`);
+    throw new LockError('home-unusable', `${dir} is in the way: ${st.isSymbolicLink() ? 'a symbolic link' : 'a file'} stands where Task Lock needs a folder. Move or remove it.`, { facts: { problem: 'in-the-way', path: dir } });
   }
   const uid = currentUid();
   if (uid !== undefined && st.uid !== uid) {
-    throw new LockError('home-unsafe', `${dir} belongs to ${ownerName(st.uid)}, not to you: Task Lock will not keep your locks there. Remove it, or set taskLock.lockDirectory / --lock-dir.`);
+    throw new LockError('home-unsafe', `${dir} belongs to ${ownerName(st.uid)}, not to you: Task Lock will not keep your locks there. Remove it, or set taskLock.lockDirectory / --lock-dir.`, { facts: { problem: 'not-yours', path: dir, owner: ownerName(st.uid) } });
   }
   if (process.platform !== 'win32' && (st.mode & 0o022) !== 0) {
     const mode = (st.mode & 0o777).toString(8);
-    throw new LockError('home-unsafe', `${dir} can be written by other users (mode ${mode}): Task Lock will not keep your locks there. Run chmod 700 ${dir}.`);
+    throw new LockError('home-unsafe', `${dir} can be written by other users (mode ${mode}): Task Lock will not keep your locks there. Run chmod 700 ${dir}.`, { facts: { problem: 'open-to-others', path: dir, detail: mode } });
   }
 }
 
@@ -292,7 +293,7 @@ function prepareHome(home: string, what: string, advice: string, attempt = 1): v
     makeDirs(base, 0o777);
     baseMode = fs.statSync(base).mode;
   } catch (err) {
-    throw homeProblem(err, what, advice);
+    throw homeProblem(err, what, advice, base);
   }
   try {
     makeDirs(home, 0o777);
@@ -320,9 +321,9 @@ function prepareHome(home: string, what: string, advice: string, attempt = 1): v
     if ((code === 'EACCES' || code === 'EPERM') && made !== undefined) {
       // The workspace's own folder is the one in the way: name it and its maker, not the shared folder.
       const owner = ownerName(made.uid);
-      throw new LockError('home-unusable', `${home} belongs to ${owner} and cannot be written by you (${code}). Ask them to run chmod ${(baseMode & 0o777).toString(8)} ${home}, or choose another taskLock.lockDirectory / --lock-dir.`, { cause: code });
+      throw new LockError('home-unusable', `${home} belongs to ${owner} and cannot be written by you (${code}). Ask them to run chmod ${(baseMode & 0o777).toString(8)} ${home}, or choose another taskLock.lockDirectory / --lock-dir.`, { cause: code, facts: { problem: 'not-writable', path: home, detail: code, owner } });
     }
-    throw homeProblem(err, made === undefined ? what : home, advice);
+    throw homeProblem(err, made === undefined ? what : home, advice, made === undefined ? base : home);
   }
 }
 
@@ -334,17 +335,22 @@ function statOrUndefined(p: string): fs.Stats | undefined {
   }
 }
 
-function homeProblem(err: unknown, what: string, advice: string): LockError {
+/** `what` names the folder in the message ("the lock directory /x"); `at` is its path, for the editor's words. */
+function homeProblem(err: unknown, what: string, advice: string, at: string): LockError {
   const code = errnoCode(err);
   let problem: string;
+  let facts: LockErrorFacts;
   if (code === 'ENOTDIR' || code === 'EEXIST') {
     problem = `${what} is in the way: a file stands where Task Lock needs a folder. Move or remove that file.`;
+    facts = { problem: 'in-the-way', path: at };
   } else if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
     problem = `${what} cannot be written (${code}). ${advice}`.trim();
+    facts = { problem: 'not-writable', path: at, detail: code };
   } else {
     problem = `${what} cannot be used (${errorMessage(err)}). ${advice}`.trim();
+    facts = { path: at, detail: errorMessage(err) };
   }
-  return new LockError('home-unusable', problem, { cause: code });
+  return new LockError('home-unusable', problem, { cause: code, facts });
 }
 
 export function currentUid(): number | undefined {

@@ -7,7 +7,7 @@ import { predecessorGone, socketPathFor } from './channel';
 import { LockError, errnoCode, errorMessage } from './errors';
 import type { Disposable } from './events';
 import { HolderInfo, LockHandle, disownFolder, lockFs, ownFolder } from './handle';
-import { sweepClaims, takeClaim } from './claim';
+import { dropClaim, sweepClaims, takeClaim } from './claim';
 import { ReservationView, clearReservation, readReservation, requestHandoff, requestRelease, viewReservation } from './handoff';
 import { lookInterval, observe } from './heartbeat';
 import { sweepTemporaries } from './leftovers';
@@ -80,7 +80,7 @@ export class WorkspaceLock {
       const now = this.judgeAt(this.location.lockDir, this.location.recordPath, myToken);
       return now.state === 'free' ? this.inspectLegacy() : now;
     } catch (err) {
-      return { state: 'error', message: `Cannot read the lock in ${this.location.home}: ${errorMessage(err)}` };
+      return { state: 'error', message: `Cannot read the lock in ${this.location.home}: ${errorMessage(err)}`, code: 'io', facts: { problem: 'cannot-read', path: this.location.home, detail: errorMessage(err) } };
     }
   }
 
@@ -306,7 +306,7 @@ export class WorkspaceLock {
         remakeHome(this.location);
         return { ok: false, state: this.inspect() };
       }
-      throw new LockError('io', `Cannot take the lock in ${this.location.home}: ${errorMessage(err)}`);
+      throw new LockError('io', `Cannot take the lock in ${this.location.home}: ${errorMessage(err)}`, { facts: { problem: 'cannot-take', path: this.location.home, detail: errorMessage(err) } });
     }
     try {
       const st = fs.statSync(this.location.lockDir);
@@ -320,6 +320,7 @@ export class WorkspaceLock {
       const reservation = readReservation(this.location.reservationPath);
       if (reservation && reservation.token !== token && reservation.until > Date.now()) {
         await release();
+        dropClaim(this.location, lockIdOf(st), this.folderId());
         return { ok: false, state: this.inspect(), reserved: true };
       }
       const socketPath = socketPathFor(this.socketKey);
@@ -366,7 +367,7 @@ export class WorkspaceLock {
         remakeHome(this.location);
         return { ok: false, state: this.inspect() };
       }
-      throw new LockError('io', `Took the lock in ${this.location.home} but could not record the holder: ${errorMessage(err)}`);
+      throw new LockError('io', `Took the lock in ${this.location.home} but could not record the holder: ${errorMessage(err)}`, { facts: { problem: 'cannot-record', path: this.location.home, detail: errorMessage(err) } });
     }
   }
 
@@ -392,13 +393,17 @@ export class WorkspaceLock {
     }
     try {
       fs.rmdirSync(this.location.lockDir);
+      // Its claim goes with it: where folders reuse one identity (no birth times), a claim left by a killed
+      // holder would make every next taker lose, for good.
+      dropClaim(this.location, judged, 'none');
     } catch (err) {
       const code = errnoCode(err);
       if (code === 'ENOENT') {
+        dropClaim(this.location, judged, 'none');
         return;
       }
       const hint = code === 'ENOTEMPTY' ? ' It holds files that Task Lock did not put there: look at them, then remove the folder by hand.' : '';
-      throw new LockError('reclaim-failed', `Cannot remove the stale lock ${this.location.lockDir}: ${errorMessage(err)}.${hint}`);
+      throw new LockError('reclaim-failed', `Cannot remove the stale lock ${this.location.lockDir}: ${errorMessage(err)}.${hint}`, { facts: { ...(hint ? { problem: 'foreign-files' as const } : {}), path: this.location.lockDir, detail: errorMessage(err) } });
     }
   }
 

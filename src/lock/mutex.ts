@@ -47,7 +47,7 @@ export async function withMutex<T>(loc: LockLocation, fn: () => T | Promise<T>, 
         remakeHome(loc);
         continue;
       }
-      throw new LockError('io', `Cannot check the lock in ${loc.home}: ${errorMessage(err)}`);
+      throw new LockError('io', `Cannot check the lock in ${loc.home}: ${errorMessage(err)}`, { facts: { problem: 'cannot-check', path: loc.home, detail: errorMessage(err) } });
     }
   }
   try {

@@ -2,7 +2,7 @@
 // `task-lock run`) while the tasks it recorded still run (the terminal host keeps a closed window's terminals
 // for its reconnection grace: minutes to hours). The lock stays held by those tasks; this is how they are
 // stopped, so that another holder may take the lock and run them instead.
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { type ProcessRef, isAlive, processStart } from './process-identity';
 import type { HolderRecord, TaskRef } from './record';
 import type { LockState } from './state';
@@ -20,7 +20,7 @@ export function orphanOf(s: LockState): HolderRecord | undefined {
  * The process group `pid` leads, if it leads one: a task's shell leads its own group (the terminal host starts it
  * in a session of its own), and its children (npm, then node) are in it. Anything else gets the signal alone.
  */
-function groupLedBy(pid: number): boolean {
+export function groupLedBy(pid: number): boolean {
   if (process.platform !== 'linux') {
     return false;
   }
@@ -52,9 +52,41 @@ function signal(t: ProcessRef, sig: NodeJS.Signals): void {
   }
 }
 
-async function endedWithin(tasks: readonly TaskRef[], ms: number): Promise<boolean> {
+/**
+ * Whether any process of group `pgid` still runs (a member that ignored the group's SIGTERM, say). A zombie runs
+ * nothing: one whose parent does not reap it (a container's init) must not count, so /proc is read on Linux.
+ */
+function groupAlive(pgid: number): boolean {
+  if (process.platform === 'linux') {
+    try {
+      return readdirSync('/proc').some((e) => {
+        if (!/^\d+$/.test(e)) {
+          return false;
+        }
+        try {
+          const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+          const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+          return Number(fields[2]) === pgid && fields[0] !== 'Z' && fields[0] !== 'X';
+        } catch {
+          return false;
+        }
+      });
+    } catch {
+      // No /proc to read: the kernel's answer below.
+    }
+  }
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: a member exists that is not ours to signal; only ESRCH says the group is empty.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function endedWithin(tasks: readonly TaskRef[], groups: readonly number[], ms: number): Promise<boolean> {
   for (let waited = 0, step = 10; ; waited += step, step = Math.min(100, step * 2)) {
-    if (!tasks.some((t) => isAlive(t))) {
+    if (!tasks.some((t) => isAlive(t)) && !groups.some(groupAlive)) {
       return true;
     }
     if (waited >= ms) {
@@ -66,14 +98,47 @@ async function endedWithin(tasks: readonly TaskRef[], ms: number): Promise<boole
 
 /**
  * Stops an orphan's tasks as a user stopping them would: SIGTERM (to the process group a task's shell leads), and
- * SIGKILL for what still runs after ORPHAN_TERM_MS. True once none of them runs.
+ * SIGKILL for what still runs after ORPHAN_TERM_MS. A task's children count too: a shell ends at once on
+ * SIGTERM, while its server may take its time or ignore it, and a lock taken then would start a second copy
+ * beside it. True once none of them runs. A task without a start time to check (a record from a platform that
+ * gives none) is not signalled: a reused pid would be someone else's process.
  */
 export async function stopOrphanTasks(rec: HolderRecord): Promise<boolean> {
   const tasks = rec.tasks.filter((t) => isAlive(t));
+  if (tasks.some((t) => t.start === null || t.start === 'win32')) {
+    return false;
+  }
+  const groups = tasks.filter((t) => groupLedBy(t.pid)).map((t) => t.pid);
   tasks.forEach((t) => signal(t, 'SIGTERM'));
-  if (await endedWithin(tasks, ORPHAN_TERM_MS)) {
+  if (await endedWithin(tasks, groups, ORPHAN_TERM_MS)) {
     return true;
   }
   tasks.forEach((t) => signal(t, 'SIGKILL'));
-  return endedWithin(tasks, ORPHAN_KILL_MS);
+  // A group whose leader has ended gets its SIGKILL by group: its members still run the task.
+  for (const g of groups) {
+    try {
+      process.kill(-g, 'SIGKILL');
+    } catch {
+      // Empty by now.
+    }
+  }
+  return endedWithin(tasks, groups, ORPHAN_KILL_MS);
+}
+
+/**
+ * After a task's process ended: the rest of the process group it led (children that outlive a shell's SIGTERM),
+ * given `ms` to end, then SIGKILL. True once no member runs. For a holder's own stop (running.ts) as for an orphan.
+ */
+export async function endGroups(groups: readonly number[], ms: number): Promise<boolean> {
+  if (await endedWithin([], groups, ms)) {
+    return true;
+  }
+  for (const g of groups) {
+    try {
+      process.kill(-g, 'SIGKILL');
+    } catch {
+      // Empty by now.
+    }
+  }
+  return endedWithin([], groups, ORPHAN_KILL_MS);
 }

@@ -56,7 +56,7 @@ function makePrivateDir(candidates: readonly string[]): string {
       lastError = err;
     }
   }
-  throw new LockError('home-unusable', errorMessage(lastError));
+  throw new LockError('home-unusable', errorMessage(lastError), { facts: { detail: errorMessage(lastError) } });
 }
 
 /**

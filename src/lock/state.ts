@@ -1,4 +1,5 @@
 import type { Stats } from 'node:fs';
+import { LockError, errorMessage, type LockErrorCode, type LockErrorFacts } from './errors';
 import type { HolderRecord, RecordRead } from './record';
 import type { ProcessRef } from './process-identity';
 
@@ -7,6 +8,8 @@ export interface HolderView {
   record?: HolderRecord;
   /** Why the holder is unknown: "no holder record yet", "the holder record is not valid JSON", … */
   unknownReason?: string;
+  /** The same as data: no record, a record of an earlier lock, or one that cannot be used (`unknownReason` says how). */
+  unknown?: UnknownHolder;
   /**
    * The holder's processes can be checked from here: same host name *and* same pid namespace. False for
    * another host, and for a holder in another pid namespace on this host (a container), whose pids name
@@ -34,12 +37,29 @@ export interface HolderView {
   orphanedSinceMs?: number;
 }
 
+export type UnknownHolder = 'no-record' | 'earlier-lock' | 'corrupt';
+
+/** Why a lock is stale, as data: `reason` says the same in English, for the CLI and the log. */
+export type StaleCause =
+  /** A holder without a usable record whose heartbeat has been quiet for `quietMs`. */
+  | { kind: 'unknown-holder'; unknown: UnknownHolder; quietMs: number }
+  /** The holder's process (pid) and its `tasks` recorded tasks have all exited, on this host. */
+  | { kind: 'holder-exited'; pid: number; tasks: number }
+  /** A holder on another host (or pid namespace) whose heartbeat has stood still for `stillMs`. */
+  | { kind: 'no-heartbeat'; host: string; otherPidNamespace: boolean; stillMs: number };
+
 export type LockState =
   | { state: 'free' }
   | { state: 'mine'; holder: HolderView }
   | { state: 'held'; holder: HolderView }
-  | { state: 'stale'; holder: HolderView; reason: string }
-  | { state: 'error'; message: string };
+  | { state: 'stale'; holder: HolderView; reason: string; cause: StaleCause }
+  /** `message` in English; `code` and `facts` (a LockError's) for words in another language. */
+  | { state: 'error'; message: string; code?: LockErrorCode; facts?: LockErrorFacts };
+
+/** The state of a lock that could not be used because of `err`. */
+export function errorState(err: unknown): LockState {
+  return err instanceof LockError ? { state: 'error', message: err.message, code: err.code, facts: err.facts } : { state: 'error', message: errorMessage(err) };
+}
 
 export interface JudgeInput {
   lockDir: Pick<Stats, 'mtimeMs' | 'dev' | 'ino' | 'birthtimeMs'> | null;
@@ -92,16 +112,17 @@ export function judge(input: JudgeInput): LockState {
   const bound = record.kind === 'ok' && record.record.lockId === lockIdOf(lockDir);
 
   if (!bound) {
+    const unknown: UnknownHolder = record.kind === 'corrupt' ? 'corrupt' : record.kind === 'ok' ? 'earlier-lock' : 'no-record';
     const unknownReason =
       record.kind === 'corrupt' ? record.reason : record.kind === 'ok' ? 'the holder record belongs to an earlier lock' : 'no holder record';
-    const holder: HolderView = { unknownReason, sameHost: false, heartbeatAgeMs, heartbeatStillMs: input.heartbeatStillMs };
+    const holder: HolderView = { unknownReason, unknown, sameHost: false, heartbeatAgeMs, heartbeatStillMs: input.heartbeatStillMs };
     // Old by this host's clock, or seen standing still for `stale`: a folder dated ahead (a taker killed
     // before its record, then a touch -d) must not count as alive until that date (found by the soak).
     if (heartbeatFresh && input.heartbeatStillMs <= staleMs) {
       return { state: 'held', holder };
     }
     const quiet = heartbeatFresh ? input.heartbeatStillMs : heartbeatAgeMs;
-    return { state: 'stale', holder, reason: `the lock has an unknown holder (${unknownReason}) and no heartbeat for ${seconds(quiet)}` };
+    return { state: 'stale', holder, reason: `the lock has an unknown holder (${unknownReason}) and no heartbeat for ${seconds(quiet)}`, cause: { kind: 'unknown-holder', unknown, quietMs: quiet } };
   }
 
   const rec = record.record;
@@ -121,13 +142,18 @@ export function judge(input: JudgeInput): LockState {
       return { state: 'held', holder: { ...holder, orphanedSinceMs: lockDir.mtimeMs } };
     }
     const what = rec.tasks.length > 0 ? `holder pid ${rec.pid} and its ${rec.tasks.length === 1 ? 'task' : 'tasks'} have exited` : `holder pid ${rec.pid} has exited`;
-    return { state: 'stale', holder, reason: what };
+    return { state: 'stale', holder, reason: what, cause: { kind: 'holder-exited', pid: rec.pid, tasks: rec.tasks.length } };
   }
   const still = input.heartbeatStillMs;
   const remote: HolderView = { ...holder, heartbeatStillMs: still };
   return still <= staleMs
     ? { state: 'held', holder: remote }
-    : { state: 'stale', holder: remote, reason: `no heartbeat from ${where(holder)} for ${seconds(still)} (by this host's clock)` };
+    : {
+        state: 'stale',
+        holder: remote,
+        reason: `no heartbeat from ${where(holder)} for ${seconds(still)} (by this host's clock)`,
+        cause: { kind: 'no-heartbeat', host: rec.hostname, otherPidNamespace, stillMs: still },
+      };
 }
 
 function samePidNamespace(recorded: string | null | undefined, mine: string | null | undefined): boolean {

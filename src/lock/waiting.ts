@@ -1,5 +1,5 @@
 // Waiting for a lock, and watching a heartbeat before a reclaim: the loops on top of WorkspaceLock.
-import { LockError } from './errors';
+import { LockError, type LockErrorFacts } from './errors';
 import { newToken } from './record';
 import type { HolderInfo, LockHandle } from './handle';
 import { MIN_STALE_MS, type WorkspaceLock } from './lock';
@@ -45,7 +45,7 @@ export async function acquireWaiting(lock: WorkspaceLock, info: HolderInfo, opts
         return r.handle;
       }
       if (r.state.state === 'error') {
-        throw new LockError('io', r.state.message);
+        throw new LockError('io', r.state.message, { facts: r.state.facts });
       }
       // Only a holder is worth a word: "free" or "stale" between two looks is a reclaim under way.
       const who = r.state.state === 'held' ? describeHolder(r.state.holder) : '';
@@ -55,7 +55,9 @@ export async function acquireWaiting(lock: WorkspaceLock, info: HolderInfo, opts
       }
       const left = deadline - Date.now();
       if (left <= 0) {
-        throw new LockError('timeout', who !== '' ? `The lock is still held by ${who}.` : r.reserved ? 'The lock is still reserved for a handoff.' : 'The lock is stale and still being reclaimed.');
+        const facts: LockErrorFacts =
+          r.state.state === 'held' ? { problem: 'still-held', holder: r.state.holder } : r.reserved ? { problem: 'still-reserved' } : { problem: 'still-reclaimed' };
+        throw new LockError('timeout', who !== '' ? `The lock is still held by ${who}.` : r.reserved ? 'The lock is still reserved for a handoff.' : 'The lock is stale and still being reclaimed.', { facts });
       }
       if (changed) {
         continue;

@@ -92,3 +92,21 @@ export function treesDiffer(a: Trees, b: Trees): boolean {
   const flat = (t: Trees): string => JSON.stringify([...t.entries()].map(([k, v]) => [k, v.map(keyOf)]).sort());
   return flat(a) !== flat(b);
 }
+
+/**
+ * The labels of the declared tasks that VS Code starts when the folder opens (`"runOptions": { "runOn":
+ * "folderOpen" }`), in every window that opens it: what `taskLock.guardFolderOpenTasks` guards.
+ */
+export function folderOpenLabels(entries: readonly unknown[]): string[] {
+  const out: string[] = [];
+  for (const e of entries) {
+    if (!isEntry(e) || !isEntry(e.runOptions) || e.runOptions.runOn !== 'folderOpen') {
+      continue;
+    }
+    const label = labelOf(e);
+    if (label !== undefined && label.trim() !== '' && !out.includes(label)) {
+      out.push(label);
+    }
+  }
+  return out;
+}

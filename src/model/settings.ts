@@ -7,6 +7,8 @@ export interface Settings {
   tasks: string[];
   autoStart: boolean;
   failover: boolean;
+  /** Every task of the folder's tasks.json with `"runOn": "folderOpen"` is guarded without naming it. */
+  guardFolderOpenTasks: boolean;
   staleSeconds: number;
   /**
    * A guarded task started outside the holder (VS Code's `runOptions.instancePolicy` names): stop the new copy
@@ -27,7 +29,7 @@ export const MAX_ORPHAN_GRACE_SECONDS = 86_400;
 export const CONFLICT_POLICIES = ['terminateNewest', 'terminateOldest', 'warn', 'silent'] as const;
 export type ConflictPolicy = (typeof CONFLICT_POLICIES)[number];
 
-export const DEFAULT_SETTINGS: Settings = { tasks: [], autoStart: true, failover: true, staleSeconds: DEFAULT_STALE_MS / 1000, onConflict: 'terminateNewest', orphanGraceSeconds: 30, lockDirectory: undefined };
+export const DEFAULT_SETTINGS: Settings = { tasks: [], autoStart: true, failover: true, guardFolderOpenTasks: false, staleSeconds: DEFAULT_STALE_MS / 1000, onConflict: 'terminateNewest', orphanGraceSeconds: 30, lockDirectory: undefined };
 
 /** What was wrong with a setting's value; the UI turns it into words. */
 export type SettingProblem = 'not-a-label-list' | 'not-a-boolean' | 'stale-out-of-range' | 'grace-out-of-range' | 'not-a-conflict-policy' | 'not-a-path';
@@ -56,7 +58,7 @@ export function readSettings(get: (key: keyof Settings) => unknown, folder: stri
     }
   }
 
-  for (const key of ['autoStart', 'failover'] as const) {
+  for (const key of ['autoStart', 'failover', 'guardFolderOpenTasks'] as const) {
     const v = get(key);
     if (v !== undefined && v !== null) {
       if (typeof v === 'boolean') {

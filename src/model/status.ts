@@ -1,6 +1,6 @@
 // A folder's state as the status bar, the commands and the extension's API see it, and what may be done
 // about it. Pure and words-free (no vscode, lint-enforced): src/ui turns these into text.
-import { HolderView, LockState, describeHolder, holderFields } from '../lock';
+import { HolderView, LockError, LockState, describeHolder, errorMessage, holderFields, type LockErrorCode, type LockErrorFacts, type LockProblem, type StaleCause, type UnknownHolder } from '../lock';
 
 export type FolderPhase = 'holder' | 'follower' | 'free' | 'stale' | 'error';
 
@@ -13,8 +13,37 @@ export interface HolderSummary {
   tasks: Array<{ name: string; pid: number }>;
   /** An orphan: its process is gone while its tasks run on, since this time (ISO). */
   orphanedSince?: string;
-  /** The engine's one-line description, for messages. */
+  /** The engine's one-line description, in English: for the log. */
   description: string;
+  /** Kind 'unknown': why (its `label` is the engine's English for it); for a corrupt record, what is wrong with it. */
+  unknown?: UnknownHolder;
+  unknownDetail?: string;
+}
+
+/** A lock error as data: the engine's code and facts, and its English message (the CLI's, the log's). */
+export interface ErrorView {
+  code: LockErrorCode | undefined;
+  problem?: LockProblem;
+  path?: string;
+  detail?: string;
+  owner?: string;
+  message: string;
+}
+
+export function errorView(e: { code?: LockErrorCode; facts?: LockErrorFacts; message: string }): ErrorView {
+  const f = e.facts ?? {};
+  const out: ErrorView = { code: e.code, message: e.message };
+  for (const k of ['problem', 'path', 'detail', 'owner'] as const) {
+    if (f[k] !== undefined) {
+      Object.assign(out, { [k]: f[k] });
+    }
+  }
+  return out;
+}
+
+/** An error the engine threw, as data: a LockError's code and facts, else its message alone. */
+export function errorViewOf(err: unknown): ErrorView {
+  return err instanceof LockError ? errorView({ code: err.code, facts: err.facts, message: err.message }) : { code: undefined, message: errorMessage(err) };
 }
 
 /** One folder's state, as the status bar, the commands and the extension's API see it. */
@@ -34,10 +63,21 @@ export interface FolderStatus {
   /** What each guarded compound task depends on, directly or not (its dependsOn tree, as labels). */
   dependsOn?: Record<string, string[]>;
   holder?: HolderSummary;
-  /** Why the lock is stale, or the error a user can act on. */
+  /** Why the lock is stale, or the error a user can act on: the engine's English (the API's, the log's). */
   message?: string;
+  /** Why the lock is stale, as data (phase 'stale'). */
+  stale?: StaleCause;
+  /** The error, as data (phase 'error'). */
+  error?: ErrorView;
   /** How this window is named to the others (its holder label), so that a user can tell them apart. */
   window?: string;
+  /**
+   * The last guarded task this window stopped (or its gate refused) because another holder runs the folder's
+   * tasks: its notification may be gone, the tooltip keeps it.
+   */
+  lastStop?: { task: string; holder: string; at: string; notStarted: boolean };
+  /** Guarded labels that match no task of the folder: nothing runs under those names (a warning). */
+  unknownLabels?: string[];
 }
 
 /**
@@ -55,7 +95,14 @@ export function windowName(app: string, workspace: string | undefined, opened: D
 export function summarize(v: HolderView): HolderSummary {
   const f = holderFields(v);
   if (!f) {
-    return { kind: 'unknown', label: v.unknownReason ?? 'unknown', tasks: [], description: describeHolder(v) };
+    return {
+      kind: 'unknown',
+      label: v.unknownReason ?? 'unknown',
+      tasks: [],
+      description: describeHolder(v),
+      ...(v.unknown === undefined ? {} : { unknown: v.unknown }),
+      ...(v.unknown === 'corrupt' && v.unknownReason !== undefined ? { unknownDetail: v.unknownReason } : {}),
+    };
   }
   return {
     kind: f.kind,
@@ -82,9 +129,9 @@ export function folderStatus(
     case 'free':
       return { ...base, phase: 'free' };
     case 'error':
-      return { ...base, phase: 'error', message: state.message };
+      return { ...base, phase: 'error', message: state.message, error: errorView(state) };
     case 'stale':
-      return { ...base, phase: 'stale', holder: summarize(state.holder), message: state.reason };
+      return { ...base, phase: 'stale', holder: summarize(state.holder), message: state.reason, stale: state.cause };
     default:
       // 'mine' with no handle here is a record of ours that this window no longer claims: show it as held.
       return { ...base, phase: 'follower', holder: summarize(state.holder) };

@@ -40,6 +40,8 @@ export class TaskCatalog {
     private readonly log: FolderLog,
     /** The folder's URI as a string, as taskId() gives it. */
     private readonly folderKey: string,
+    /** Whether the workspace is trusted now: in Restricted Mode, listing tasks makes VS Code ask for trust. */
+    private readonly trusted: () => boolean,
   ) {}
 
   list(): Promise<vscode.Task[]> {
@@ -66,6 +68,10 @@ export class TaskCatalog {
 
   /** The configured labels that match no task `fits` accepts, and the labels of those it does accept. */
   async unknown(labels: readonly string[], fits: (t: vscode.Task) => boolean): Promise<{ labels: string[]; shown: string[] }> {
+    if (!this.trusted()) {
+      // Listing them would pop up VS Code's "Do you trust the authors…?" by itself, and list none after a no.
+      return { labels: [], shown: [] };
+    }
     const all = await this.list();
     return { labels: this.firstMention(unmatched(all, labels, fits)), shown: this.shownOf(all) };
   }

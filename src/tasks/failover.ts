@@ -13,8 +13,9 @@ export class Failover {
   /** When the lock was first seen free after the last holder: the grace for telling an exit from a release. */
   private freeSeenAt: number | undefined;
   private recheck: NodeJS.Timeout | undefined;
-  /** The orphan already told of in the log. */
+  /** The orphan already told of in the log, and when this window first saw it. */
   private orphanSeen: string | undefined;
+  private orphanSeenAt = 0;
 
   /** The holder this window would take over from, if any. */
   get previous(): HolderRecord | undefined {
@@ -38,14 +39,21 @@ export class Failover {
       }
       // Its process is gone and its tasks run on: the engine's watcher sees no change while they do, so this
       // looks again when the grace is over.
-      const d = onOrphan({ kind: rec.kind, orphanedForMs: Date.now() - since, graceMs: settings.orphanGraceSeconds * 1000, failover: settings.failover, trusted });
+      if (this.orphanSeen !== rec.token) {
+        this.orphanSeenAt = Date.now();
+      }
+      // The grace counts from this window's first sight of it, not from its last heartbeat (up to stale/2 before
+      // it went, or dated ahead by a touch -d): a Reload Window always gets its grace, and the timer never overflows.
+      const graceMs = settings.orphanGraceSeconds * 1000;
+      const orphanedForMs = Date.now() - this.orphanSeenAt;
+      const d = onOrphan({ kind: rec.kind, orphanedForMs, graceMs, failover: settings.failover, trusted });
       if (this.orphanSeen !== rec.token) {
         this.orphanSeen = rec.token;
         this.log.info(`the holder ${rec.label} (pid ${rec.pid}) is gone while ${rec.tasks.map((t) => t.name).join(', ')} ${rec.tasks.length === 1 ? 'runs' : 'run'} on${d.action === 'nothing' ? '' : `: moving ${rec.tasks.length === 1 ? 'it' : 'them'} here once taskLock.orphanGraceSeconds (${settings.orphanGraceSeconds}) is over`}`);
       }
       if (d.action === 'look-again') {
         clearTimeout(this.recheck);
-        this.recheck = setTimeout(lookAgain, d.afterMs);
+        this.recheck = setTimeout(lookAgain, Math.min(d.afterMs, graceMs));
       }
       return d.action === 'take-orphan' ? { action: 'take-orphan', token: rec.token } : { action: 'nothing' };
     }

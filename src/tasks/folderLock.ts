@@ -1,9 +1,9 @@
 // One folder's lock as this window sees it: the engine's lock, the handle while this window holds it, the
 // last state seen, and one queue so that lock operations of the folder run one at a time. It knows nothing
 // of tasks: its owner (FolderGuard) is told when the handle comes and supplies what to do with it.
-import { LockError, LockHandle, LockState, WorkspaceLock, channelProblem, describeState, errorMessage, isAlive, type Disposable, type HolderView, type LockErrorCode, type WatchEvent } from '../lock';
+import { LockError, LockHandle, LockState, WorkspaceLock, channelProblem, describeState, errorMessage, errorState, isAlive, type Disposable, type HolderView, type WatchEvent } from '../lock';
 import { readoptCandidate } from '../model/policy';
-import { summarize, type HolderSummary } from '../model/status';
+import { errorViewOf, summarize, type ErrorView, type HolderSummary } from '../model/status';
 import type { ReclaimOutcome } from './events';
 import type { FolderLog } from './running';
 
@@ -24,6 +24,8 @@ export interface FolderLockOwner {
 export class FolderLock {
   readonly lock: WorkspaceLock | undefined;
   readonly createError: string | undefined;
+  /** Why there is no lock object, as data (createError's words in English). */
+  private readonly createFailure: ErrorView | undefined;
   private handle: LockHandle | undefined;
   private state: LockState = { state: 'free' };
   private busy: Promise<unknown> = Promise.resolve();
@@ -42,7 +44,8 @@ export class FolderLock {
       }
     } catch (err) {
       this.createError = errorMessage(err);
-      this.state = { state: 'error', message: this.createError };
+      this.state = errorState(err);
+      this.createFailure = errorViewOf(err);
       owner.log.error(this.createError);
     }
   }
@@ -171,7 +174,7 @@ export class FolderLock {
       this.state = await this.settled(r.state);
       this.owner.log.info(`could not take the lock (${why}): ${describeState(this.state)}${r.reserved ? ' (reserved for a handoff)' : ''}`);
     } catch (err) {
-      this.state = { state: 'error', message: errorMessage(err) };
+      this.state = errorState(err);
       this.owner.log.error(errorMessage(err));
     }
     this.owner.changed();
@@ -215,16 +218,18 @@ export class FolderLock {
     this.owner.changed();
   }
 
-  /** Asks the holder to hand over; the handle on success, else why not. */
-  async requestHandoff(timeoutMs: number): Promise<{ ok: true; handle: LockHandle } | { ok: false; code: LockErrorCode | undefined; detail: string }> {
+  /** Asks the holder to hand over; the handle on success, else why not (and the holder it is about, when known). */
+  async requestHandoff(timeoutMs: number): Promise<{ ok: true; handle: LockHandle } | { ok: false; error: ErrorView; holder?: HolderSummary }> {
     if (!this.lock) {
-      return { ok: false, code: undefined, detail: this.createError ?? '' };
+      return { ok: false, error: this.createFailure ?? { code: undefined, message: '' } };
     }
     try {
       return { ok: true, handle: await this.lock.requestHandoff({ kind: 'vscode', label: this.owner.holderLabel }, { timeoutMs }) };
     } catch (err) {
-      this.look();
-      return { ok: false, code: err instanceof LockError ? err.code : undefined, detail: errorMessage(err) };
+      const now = this.look();
+      const named = err instanceof LockError ? err.facts.holder : undefined;
+      const holder = named ?? (now.state === 'held' || now.state === 'stale' ? now.holder : undefined);
+      return { ok: false, error: errorViewOf(err), ...(holder ? { holder: summarize(holder) } : {}) };
     }
   }
 
@@ -250,7 +255,7 @@ export class FolderLock {
       this.state = r?.state ?? this.look();
       this.owner.log.info(`could not take the lock from the gone holder (${why}): ${r ? describeState(this.state) : 'another window is at it'}`);
     } catch (err) {
-      this.state = { state: 'error', message: errorMessage(err) };
+      this.state = errorState(err);
       this.owner.log.error(errorMessage(err));
     }
     this.owner.changed();
@@ -260,16 +265,19 @@ export class FolderLock {
   async reclaim(): Promise<ReclaimOutcome> {
     const lock = this.lock;
     if (!lock) {
-      return { result: 'error', message: this.createError ?? '' };
+      return { result: 'error', error: this.createFailure ?? { code: undefined, message: '' } };
     }
     try {
       const r = await lock.reclaim();
       this.refresh();
       this.owner.log.info(`reclaim: ${r.result === 'reclaimed' ? 'removed the stale lock' : r.result === 'nothing' ? 'there was no stale lock' : `the holder is alive: ${describeState(r.state)}`}`);
-      return r.result === 'alive' ? { result: 'alive', holder: describeState(r.state) } : { result: r.result };
+      if (r.result === 'alive') {
+        return r.state.state === 'held' || r.state.state === 'mine' ? { result: 'alive', holder: summarize(r.state.holder) } : { result: 'nothing' };
+      }
+      return { result: r.result };
     } catch (err) {
       this.owner.log.error(`reclaim: ${errorMessage(err)}`);
-      return { result: 'error', message: errorMessage(err) };
+      return { result: 'error', error: errorViewOf(err) };
     }
   }
 

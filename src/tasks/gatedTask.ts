@@ -2,7 +2,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { canGate, gatedCommand, onExit, openGate, processStart } from '../lock';
-import type { HolderSummary } from '../model/status';
+import type { GateLine } from './events';
 import type { FolderGuard } from './guard';
 
 /** The `taskLock` task type: tasks.json entries of this type are checked against the lock before they spawn. */
@@ -27,7 +27,7 @@ function isGated(d: vscode.TaskDefinition): d is GatedDefinition {
 export function registerGatedTasks(
   guardOf: (task: vscode.Task) => FolderGuard | undefined,
   log: vscode.LogOutputChannel,
-  refusedLine: (task: string, holder: HolderSummary) => string,
+  lineFor: (task: string, line: GateLine) => string,
 ): vscode.Disposable {
   // The exit registry runs this before the locks' phase, which then sees the children gone.
   installExitHook();
@@ -47,7 +47,7 @@ export function registerGatedTasks(
         task.name,
         GATED_TYPE,
         // The guard is looked up when the task starts, not now: settings may change the folder's guard meanwhile.
-        new vscode.CustomExecution((): Promise<vscode.Pseudoterminal> => Promise.resolve(new GatedTerminal(() => guardOf(resolved), task.name, folder ?? '', def, path.resolve(folder ?? process.cwd(), def.cwd ?? '.'), log, refusedLine))),
+        new vscode.CustomExecution((): Promise<vscode.Pseudoterminal> => Promise.resolve(new GatedTerminal(() => guardOf(resolved), task.name, folder ?? '', def, path.resolve(folder ?? process.cwd(), def.cwd ?? '.'), log, lineFor))),
         task.problemMatchers,
       );
       resolved.isBackground = task.isBackground;
@@ -73,7 +73,8 @@ class GatedTerminal implements vscode.Pseudoterminal {
     private readonly def: GatedDefinition,
     private readonly cwd: string,
     private readonly log: vscode.LogOutputChannel,
-    private readonly refusedLine: (task: string, holder: HolderSummary) => string,
+    /** The words of a line about the task (src/ui's): this layer has none. */
+    private readonly lineFor: (task: string, line: GateLine) => string,
   ) {}
 
   open(): void {
@@ -88,9 +89,12 @@ class GatedTerminal implements vscode.Pseudoterminal {
       return;
     }
     if (!gate.ok) {
-      this.print(this.refusedLine(this.name, gate.holder));
+      // Where the holder runs it, a start here (often VS Code starting a dependency of another task) is served
+      // by that copy: ending successfully lets the dependent tasks run here (#10 D3). Elsewhere it failed.
+      const runsThere = gate.holder.tasks.some((t) => t.name === this.name);
+      this.print(this.lineFor(this.name, { kind: runsThere ? 'stands-in' : 'refused', holder: gate.holder }));
       guard?.gate.refused(this.name, gate.holder);
-      this.finish(75);
+      this.finish(runsThere ? 0 : 75);
       return;
     }
     // Without args the command is a command line for the shell, as a shell task's would be.
@@ -106,7 +110,7 @@ class GatedTerminal implements vscode.Pseudoterminal {
     child.stdout?.on('data', out);
     child.stderr?.on('data', out);
     child.on('error', (err) => {
-      this.print(`${err.message}`);
+      this.print(this.lineFor(this.name, { kind: 'spawn-failed', detail: err.message }));
       this.finish(1);
     });
     // 'close', not 'exit': the last lines may still be in the pipes when the process exits.
@@ -127,7 +131,7 @@ class GatedTerminal implements vscode.Pseudoterminal {
       guard?.gate.recordProcess(this.name, child.pid);
     } catch (err) {
       // Unrecorded, it would run unguarded once this window died: it does not start at all.
-      this.print(`${this.name} was not started: its process could not be recorded in the lock (${err instanceof Error ? err.message : String(err)}).`);
+      this.print(this.lineFor(this.name, { kind: 'not-recorded', detail: err instanceof Error ? err.message : String(err) }));
       child.kill('SIGKILL');
       return;
     }

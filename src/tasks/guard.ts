@@ -5,13 +5,13 @@ import * as vscode from 'vscode';
 import { HolderView, LockHandle, LockState, describeState, errorMessage, isAlive } from '../lock';
 import { afterGuardChange, atStartup, onTaskStart, stopsEarlyCopies } from '../model/policy';
 import type { Settings } from '../model/settings';
-import { folderStatus, summarize, type FolderStatus, type HolderSummary } from '../model/status';
+import { folderStatus, summarize, type FolderStatus } from '../model/status';
 import { TaskCatalog } from './catalog';
 import type { GuardEvents, ReclaimOutcome } from './events';
 import { Failover } from './failover';
 import { Moves } from './moves';
 import { FolderLock } from './folderLock';
-import { FolderLog, RunningTasks, terminalPids } from './running';
+import { FolderLog, RunningTasks, STOP_WAIT_MS, endOf, terminalPids } from './running';
 import { GATED_TYPE } from './gatedTask';
 import { GuardGate } from './guardGate';
 import { GuardedTasks } from './scope';
@@ -37,12 +37,14 @@ export class FolderGuard implements vscode.Disposable {
   private readonly catalog: TaskCatalog;
   private readonly failover: Failover;
   private readonly lock: FolderLock;
-  private readonly moves: Moves;
+  /** Take Over, orphans, onConflict, handoff and start requests. */
+  readonly moves: Moves;
   /** The guarded labels and their compound tasks' dependsOn trees. */
   readonly guarded: GuardedTasks;
   /** What the `taskLock` task type's pre-spawn gate asks of this folder. */
   readonly gate: GuardGate;
   private adopted: vscode.Disposable | undefined;
+  private unknownLabels: string[] = [];
 
   constructor(
     readonly folder: vscode.WorkspaceFolder,
@@ -53,7 +55,7 @@ export class FolderGuard implements vscode.Disposable {
     const log: FolderLog = { info: (m) => host.log.info(prefix + m), warn: (m) => host.log.warn(prefix + m), error: (m) => host.log.error(prefix + m) };
     this.log = log;
     this.running = new RunningTasks(log);
-    this.catalog = new TaskCatalog(log, folder.uri.toString());
+    this.catalog = new TaskCatalog(log, folder.uri.toString(), () => host.trusted());
     this.guarded = new GuardedTasks(folder);
     this.guarded.update(settings.tasks);
     this.failover = new Failover(log);
@@ -79,6 +81,7 @@ export class FolderGuard implements vscode.Disposable {
       startNames: (names, why) => this.startNames(names, why),
       running: this.running,
       settings: () => this.settings,
+      trusted: () => host.trusted(),
     });
     this.gate = new GuardGate(this, this.lock, this.running);
   }
@@ -93,7 +96,7 @@ export class FolderGuard implements vscode.Disposable {
 
   status(): FolderStatus {
     const base = { folder: this.folder.uri.fsPath, name: this.folder.name, tasks: [...this.settings.tasks], running: this.running.names() };
-    return { ...folderStatus(base, this.lock.heldView, this.lock.current), window: this.host.holderLabel, missing: this.missing(), dependsOn: this.guarded.dependencies() };
+    return { ...folderStatus(base, this.lock.heldView, this.lock.current), window: this.host.holderLabel, missing: this.missing(), dependsOn: this.guarded.dependencies(), lastStop: this.moves.lastStop, unknownLabels: this.unknownLabels };
   }
 
   /** Looks at the lock once, re-adopts it after an extension host restart, starts tasks when it may, then watches. */
@@ -134,10 +137,14 @@ export class FolderGuard implements vscode.Disposable {
     }
     this.lock.watch((e) => this.onWatch(e.state, e.cause));
     if (!this.isHolder) {
-      // A follower starts nothing, but a label that matches no task must not go unnoticed there either.
-      void this.catalog.unknown(this.settings.tasks, (t) => this.owns(t)).then((r) => r.labels.length > 0 && this.host.events.labelsUnknown(this, r.labels, r.shown));
+      this.checkLabels();
     }
     this.host.events.changed();
+  }
+
+  /** A follower starts nothing, but a label that matches no task must not go unnoticed there either. */
+  checkLabels(): void {
+    void this.catalog.unknown(this.settings.tasks, (t) => this.owns(t)).then((r) => this.noteUnknown(r.labels, r.shown));
   }
 
   /** After an extension host restart: re-adopt the lock our terminals' tasks keep, then follow them. */
@@ -166,7 +173,7 @@ export class FolderGuard implements vscode.Disposable {
     const prev = this.lock.saw(state);
     // A lock a moment old whose taker is still writing its record (every handoff and failover passes there) is
     // not news: the record follows at once, and names the holder.
-    const unnamedYet = state.state === 'held' && state.holder.record === undefined && state.holder.unknownReason === 'no holder record' && state.holder.heartbeatAgeMs < 1_000;
+    const unnamedYet = state.state === 'held' && state.holder.record === undefined && state.holder.unknown === 'no-record' && state.holder.heartbeatAgeMs < 1_000;
     if (!unnamedYet && (describeState(prev) !== describeState(state) || cause.startsWith('holder-'))) {
       this.log.info(`lock ${describeState(state)} (${cause})`);
     }
@@ -202,6 +209,11 @@ export class FolderGuard implements vscode.Disposable {
   }
 
   private async acquireAndStart(why: string): Promise<boolean> {
+    if (!this.host.trusted()) {
+      // VS Code runs no task in Restricted Mode (it would ask the user to trust the workspace): no lock for nothing.
+      this.log.info(`not starting the guarded tasks (${why}): the workspace is not trusted`);
+      return false;
+    }
     if (!(await this.lock.tryAcquire(why))) {
       return false;
     }
@@ -223,7 +235,16 @@ export class FolderGuard implements vscode.Disposable {
   /** Starts these guarded labels here (the caller holds the lock). */
   private async startNames(names: string[], why: string): Promise<void> {
     const started = (name: string, exec: vscode.TaskExecution): void => this.running.add(exec, name);
-    await this.catalog.start(names, (t) => this.owns(t), why, started, (labels, shown) => this.host.events.labelsUnknown(this, labels, shown));
+    await this.catalog.start(names, (t) => this.owns(t), why, started, (labels, shown) => this.noteUnknown(labels, shown));
+  }
+
+  /** Guarded labels that match no task: told, and kept in the status (a warning on the status item). */
+  private noteUnknown(labels: string[], shown: string[]): void {
+    if (labels.length > 0) {
+      this.unknownLabels = [...new Set([...this.unknownLabels, ...labels])];
+      this.host.events.labelsUnknown(this, labels, shown);
+      this.host.events.changed();
+    }
   }
 
   /** True when this guard is the one for the task: guarded here (a guarded label's, or in its dependsOn tree), not another folder's. */
@@ -284,6 +305,7 @@ export class FolderGuard implements vscode.Disposable {
    */
   takeInRunning(why = 'taskLock.tasks changed'): void {
     this.guarded.update(this.settings.tasks);
+    this.unknownLabels = this.unknownLabels.filter((l) => this.settings.tasks.includes(l));
     // A label no longer guarded: its task runs on, but this window no longer runs it "for the lock".
     const dropped = this.running.retain((e) => this.owns(e.task)).length > 0;
     if (dropped) {
@@ -328,8 +350,10 @@ export class FolderGuard implements vscode.Disposable {
   }
 
   private stopIntruder(exec: vscode.TaskExecution, holder: HolderView): void {
+    // What follows (the holder asked to start it, a Take Over) waits for this copy's end: terminate() is not it.
+    const ended = endOf(exec, STOP_WAIT_MS);
     exec.terminate();
-    void this.sayStopped(this.guarded.labelOf(exec.task), holder);
+    void ended.then(() => this.sayStopped(this.guarded.labelOf(exec.task), holder));
   }
 
   /** After the stop, not before: a holder that took the lock a moment ago may still be writing its record. */
@@ -342,11 +366,6 @@ export class FolderGuard implements vscode.Disposable {
     const h = summarize(view);
     this.log.info(`terminated ${name}: it runs in ${h.description}`);
     this.moves.conflict(name, h, false);
-  }
-
-  /** A guarded task started here was stopped, or refused by its gate (`notStarted`): taskLock.onConflict decides what follows. */
-  conflict(name: string, holder: HolderSummary, notStarted: boolean): void {
-    this.moves.conflict(name, holder, notStarted);
   }
 
   onTaskProcessStarted(exec: vscode.TaskExecution, pid: number): void {
@@ -397,19 +416,11 @@ export class FolderGuard implements vscode.Disposable {
     this.lock.refresh();
   }
 
-  /**
-   * Take Over: asks the holder to hand over, then starts the tasks here. A holder that is gone while its tasks
-   * run on (an orphan) cannot answer: its tasks are stopped instead (the UI asks the user first).
-   */
+  /** Take Over (see Moves): a gone holder's running tasks are stopped instead of asked (the UI confirms first). */
   takeOver(): Promise<void> {
     return this.moves.takeOver();
   }
 
-  /** Take Over of a dead holder: remove its lock, then start here. */
-  async forceTakeOver(): Promise<void> {
-    await this.reclaim();
-    await this.startGuarded('forced Take Over');
-  }
   reclaim(): Promise<ReclaimOutcome> {
     return this.lock.serial(() => this.lock.reclaim());
   }

@@ -33,6 +33,6 @@ export class GuardGate {
 
   /** The gate refused a `taskLock` task: it never started here; taskLock.onConflict decides what follows. */
   refused(name: string, holder: HolderSummary): void {
-    this.guard.conflict(name, holder, true);
+    this.guard.moves.conflict(name, holder, true);
   }
 }

@@ -1,12 +1,18 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { processStart, twinProcesses } from '../lock';
 import { owningFolder } from '../model/match';
+import { atStartup } from '../model/policy';
 import { lockSettingsDiffer, readSettings, type Settings } from '../model/settings';
 import { windowName, type FolderStatus } from '../model/status';
 import type { GuardEvents } from './events';
 import { GATED_TYPE, gatedPid, registerGatedTasks } from './gatedTask';
 import { taskId } from './catalog';
 import { FolderGuard, type GuardHost } from './guard';
+import { folderOpenTasks } from './scope';
+
+/** How long after an unguarded folder-open task's start its copy in another window is looked for. */
+const TWIN_LOOK_MS = 3_000;
 
 /**
  * Every guarded folder of this window: one guard (one lock) per folder whose `taskLock.tasks` is not empty.
@@ -33,13 +39,18 @@ export class Guards implements vscode.Disposable {
     };
     this.host = { log, holderLabel, trusted: () => vscode.workspace.isTrusted, events, pidOf };
     this.subscriptions.push(
-      registerGatedTasks((t) => this.guardOf(t), log, events.gateRefusedLine),
+      registerGatedTasks((t) => this.guardOf(t), log, events.gateLine),
       vscode.tasks.onDidStartTask((e) => this.guardOf(e.execution.task)?.onTaskStarted(e.execution)),
       vscode.tasks.onDidStartTaskProcess((e) => {
         // A CustomExecution reports -1: its process (if any) is recorded by the gate itself.
         if (e.processId !== undefined && e.processId > 0) {
           pids.set(e.execution, e.processId);
-          this.guardOf(e.execution.task)?.onTaskProcessStarted(e.execution, e.processId);
+          const g = this.guardOf(e.execution.task);
+          if (g) {
+            g.onTaskProcessStarted(e.execution, e.processId);
+          } else {
+            this.lookForTwin(e.execution.task, e.processId);
+          }
         }
       }),
       vscode.tasks.onDidEndTask((e) => {
@@ -52,6 +63,10 @@ export class Guards implements vscode.Disposable {
           for (const g of this.guards.values()) {
             g.tasksChanged();
           }
+          // A task's runOn changed: with guardFolderOpenTasks, what is guarded changed.
+          if ((vscode.workspace.workspaceFolders ?? []).some((f) => vscode.workspace.getConfiguration('taskLock', f.uri).get('guardFolderOpenTasks') === true)) {
+            void this.refresh();
+          }
         }
         if (e.affectsConfiguration('taskLock')) {
           log.info('settings changed: applying them');
@@ -60,14 +75,53 @@ export class Guards implements vscode.Disposable {
       }),
       vscode.workspace.onDidChangeWorkspaceFolders(() => void this.refresh()),
       vscode.workspace.onDidGrantWorkspaceTrust(() => {
-        log.info('the workspace is trusted now: starting what may start');
-        for (const g of this.guards.values()) {
-          if (g.settings.autoStart && g.lockState.state === 'free') {
-            void g.startGuarded('workspace trust granted');
-          }
-        }
+        log.info('the workspace is trusted now: reading its settings again and starting what may start');
+        // Its restricted settings (taskLock.lockDirectory) apply from now on: a folder may move to another lock.
+        void this.refresh().then(() => this.trustGranted());
       }),
     );
+  }
+
+  /** Folders whose unguarded folder-open task was already found running twice in this window's session. */
+  private readonly offered = new Set<string>();
+
+  /**
+   * An unguarded task that VS Code starts whenever its folder opens: a second window starts its own copy too (the
+   * ports collide). Found running twice, by command line and folder, the user is offered to guard such tasks.
+   */
+  private lookForTwin(task: vscode.Task, pid: number): void {
+    const folder = typeof task.scope === 'object' ? vscode.workspace.getWorkspaceFolder(task.scope.uri) : undefined;
+    if (!folder || this.offered.has(folder.uri.toString()) || !folderOpenTasks(folder).includes(task.name)) {
+      return;
+    }
+    if (vscode.workspace.getConfiguration('taskLock', folder.uri).get('guardFolderOpenTasks') === true) {
+      return;
+    }
+    // The other window's copy may start a moment after this one: look once it had the time to.
+    setTimeout(() => {
+      const twins = twinProcesses(pid);
+      if (twins.length === 0 || processStart(pid) === null || this.offered.has(folder.uri.toString())) {
+        return;
+      }
+      this.offered.add(folder.uri.toString());
+      this.log.info(`[${folder.name}] ${task.name} starts when the folder opens, unguarded, and runs twice (pid ${pid} here, ${twins.join(', ')} elsewhere)`);
+      this.events.folderOpenTwice(folder, task.name);
+    }, TWIN_LOOK_MS).unref();
+  }
+
+  /**
+   * At activation: a folder-open task starts before the extension does (onStartupFinished), so its process event
+   * may be gone by now. Its terminal (named after the task) gives its pid.
+   */
+  private lookForTwinsRunning(): void {
+    for (const e of vscode.tasks.taskExecutions) {
+      if (this.guardOf(e.task) !== undefined) {
+        continue;
+      }
+      for (const term of vscode.window.terminals.filter((t) => t.name === e.task.name || t.name.endsWith(` - ${e.task.name}`))) {
+        void term.processId.then((pid) => pid !== undefined && this.lookForTwin(e.task, pid));
+      }
+    }
   }
 
   list(): FolderGuard[] {
@@ -76,6 +130,18 @@ export class Guards implements vscode.Disposable {
 
   status(): FolderStatus[] {
     return this.list().map((g) => g.status());
+  }
+
+  /** Trusted now: each folder does what a window opening on its lock would do; a follower checks its labels. */
+  private trustGranted(): void {
+    for (const g of this.guards.values()) {
+      const next = atStartup({ isHolder: g.isHolder, state: g.lockState, runningHere: g.status().running.length, autoStart: g.settings.autoStart, trusted: this.host.trusted() });
+      if (next === 'start') {
+        void g.startGuarded('workspace trust granted');
+      } else if (!g.isHolder) {
+        g.checkLabels();
+      }
+    }
   }
 
   /** The guard of the folder that owns the task (model/match.ts decides), if any. */
@@ -94,6 +160,10 @@ export class Guards implements vscode.Disposable {
         this.log.warn(`[${folder.name}] the setting ${w.setting} is invalid (${w.problem}): using its default`);
         this.events.settingInvalid(folder.name, w.setting, w.problem);
       }
+    }
+    if (read.settings.guardFolderOpenTasks) {
+      // Guarded without being named: what VS Code starts in every window that opens the folder.
+      read.settings.tasks = [...new Set([...read.settings.tasks, ...folderOpenTasks(folder)])];
     }
     return read.settings;
   }
@@ -148,6 +218,9 @@ export class Guards implements vscode.Disposable {
         this.guards.delete(key);
         await g.letGo();
       }
+    }
+    if (!this.started) {
+      this.lookForTwinsRunning();
     }
     this.started = true;
     this.events.changed();

@@ -4,7 +4,7 @@ import { TAKE_OVER_WAIT_MS, askHolderToStart, describeState, isAlive, orphanOf, 
 import { missingTasks } from '../model/match';
 import { holderIsDead } from '../model/policy';
 import type { Settings } from '../model/settings';
-import type { HolderSummary } from '../model/status';
+import { summarize, type FolderStatus, type HolderSummary } from '../model/status';
 import type { GuardEvents } from './events';
 import type { FolderLock } from './folderLock';
 import type { FolderGuard } from './guard';
@@ -25,6 +25,8 @@ export interface MoveParts {
   /** The guarded tasks running in this window. */
   running: RunningTasks;
   settings(): Settings;
+  /** Whether the workspace is trusted now. */
+  trusted(): boolean;
 }
 
 export class Moves {
@@ -34,9 +36,14 @@ export class Moves {
   private readonly events: GuardEvents;
   private readonly start: (why: string) => Promise<boolean>;
   private readonly settings: () => Settings;
+  /** Whether the workspace is trusted now: VS Code runs no task in Restricted Mode. */
+  private readonly trusted: () => boolean;
+
+  /** The last start stopped here (FolderStatus.lastStop): its notification may be gone by the time it is wanted. */
+  lastStop: FolderStatus['lastStop'];
 
   constructor(private readonly parts: MoveParts) {
-    ({ guard: this.guard, lock: this.lock, log: this.log, events: this.events, start: this.start, settings: this.settings } = parts);
+    ({ guard: this.guard, lock: this.lock, log: this.log, events: this.events, start: this.start, settings: this.settings, trusted: this.trusted } = parts);
   }
 
   /**
@@ -45,6 +52,7 @@ export class Moves {
    * once the holder's copy has stopped: never two copies. A `task-lock run`'s orphan is never stopped unasked.
    */
   conflict(name: string, holder: HolderSummary, notStarted: boolean): void {
+    this.lastStop = { task: name, holder: holder.label, at: new Date().toISOString(), notStarted };
     const policy = this.settings().onConflict;
     if (policy !== 'terminateOldest' && holder.kind === 'vscode' && holder.orphanedSince === undefined && !holder.tasks.some((x) => x.name === name)) {
       // The holder does not run it: no copy runs anywhere, and only the holder may start one (#10 D4).
@@ -101,7 +109,7 @@ export class Moves {
         this.parts.running.stopping = false;
       }
       this.log.info(`handed the lock over to ${req.requester.label} (pid ${req.requester.pid})`);
-      this.events.handedOver(this.guard, this.settings().tasks, req.requester.label);
+      this.events.handedOver(this.guard, this.settings().tasks, req.requester);
       this.lock.refresh();
     });
   }
@@ -125,8 +133,19 @@ export class Moves {
     });
   }
 
+  /** Take Over of a dead holder: remove its lock, then start here. */
+  async forceTakeOver(): Promise<void> {
+    await this.lock.serial(() => this.lock.reclaim());
+    await this.lock.serial(() => this.start('forced Take Over'));
+  }
+
   async takeOver(): Promise<void> {
     if (!this.lock.lock) {
+      return;
+    }
+    if (!this.trusted()) {
+      // The holder would stop its tasks for a window that cannot run them.
+      this.log.info('not taking over: the workspace is not trusted');
       return;
     }
     await this.lock.serial(async () => {
@@ -137,15 +156,17 @@ export class Moves {
       const orphan = orphanOf(this.lock.look());
       if (orphan) {
         if (!(await this.fromOrphan(orphan.token, 'Take Over', true))) {
-          this.events.takeOverFailed(this.guard, { code: undefined, detail: describeState(this.lock.current), holderDead: false });
+          const now = this.lock.current;
+          const holder = now.state === 'held' || now.state === 'stale' ? summarize(now.holder) : undefined;
+          this.events.takeOverFailed(this.guard, { error: { code: undefined, message: describeState(now) }, ...(holder ? { holder } : {}), holderDead: false, orphan: true });
         }
         return;
       }
       this.log.info('Take Over: asking the holder to hand over');
       const r = await this.lock.requestHandoff(TAKE_OVER_WAIT_MS);
       if (!r.ok) {
-        this.log.info(`Take Over failed: ${r.detail}`);
-        this.events.takeOverFailed(this.guard, { code: r.code, detail: r.detail, holderDead: holderIsDead(this.lock.current, isAlive) });
+        this.log.info(`Take Over failed: ${r.error.message}`);
+        this.events.takeOverFailed(this.guard, { error: r.error, ...(r.holder ? { holder: r.holder } : {}), holderDead: holderIsDead(this.lock.current, isAlive), orphan: false });
         this.events.changed();
         return;
       }

@@ -1,7 +1,7 @@
 // The guarded tasks of one folder running in this window: the table of executions and their pids, writing
 // it into the lock's record, and stopping them (by execution, or by pid for adopted tasks).
 import * as vscode from 'vscode';
-import { LockHandle, isAlive, signalTask } from '../lock';
+import { LockHandle, endGroups, groupLedBy, isAlive, processStart, signalTask } from '../lock';
 import { GATED_TYPE } from './gatedTask';
 
 /** How long a task signalled to stop may take before terminate() (which closes its terminal) follows. */
@@ -30,8 +30,22 @@ export async function terminalPids(): Promise<Set<number>> {
   return new Set(pids.filter((p): p is number => p !== undefined));
 }
 
+/** Resolves when the execution has ended (its end event), or after `ms` at the latest. */
+export function endOf(exec: vscode.TaskExecution, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      sub.dispose();
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    const sub = vscode.tasks.onDidEndTask((e) => e.execution === exec && done());
+  });
+}
+
 export class RunningTasks {
-  private readonly table = new Map<vscode.TaskExecution, { name: string; pid?: number }>();
+  /** Each execution's label, and its process (pid, and start time once known: signals check both). */
+  private readonly table = new Map<vscode.TaskExecution, { name: string; pid?: number; start?: string | null }>();
   /** Gated tasks' processes by pid, recorded before they run (their execution may not be tracked yet). */
   private readonly gated = new Map<number, string>();
   private endWaiters: Array<() => void> = [];
@@ -60,7 +74,7 @@ export class RunningTasks {
   /** `pid` when it is known already (an execution that ran before this window guarded its label). */
   add(exec: vscode.TaskExecution, name: string, pid?: number): void {
     if (!this.table.has(exec)) {
-      this.table.set(exec, { name, pid });
+      this.table.set(exec, { name, pid, ...(pid === undefined ? {} : { start: processStart(pid) }) });
     }
   }
 
@@ -88,6 +102,7 @@ export class RunningTasks {
     const r = this.table.get(exec);
     if (r) {
       r.pid = pid;
+      r.start = processStart(pid);
       this.log.info(`${r.name} runs as pid ${pid}`);
     }
     return r !== undefined;
@@ -166,9 +181,16 @@ export class RunningTasks {
       // output and exit (terminate() closes the terminal, and with it what the task printed). A gated task's
       // process is the extension's own, and one without a pid yet has nothing to signal: terminate() then.
       const signalled = new Set<vscode.TaskExecution>();
+      const groups: number[] = [];
       for (const [exec, r] of this.table) {
-        if (r.pid !== undefined && exec.task.definition.type !== GATED_TYPE && isAlive({ pid: r.pid, start: null })) {
-          signalTask({ pid: r.pid, start: null }, 'SIGTERM');
+        // By pid and start time: a pid reused since the task ended (its end event not here yet) is not signalled.
+        // Without a start time (the process was gone, or hidden, when its pid came) nothing is signalled: terminate().
+        const ref = { pid: r.pid ?? 0, start: r.start ?? null };
+        if (r.pid !== undefined && typeof r.start === 'string' && exec.task.definition.type !== GATED_TYPE && isAlive(ref)) {
+          if (groupLedBy(r.pid)) {
+            groups.push(r.pid);
+          }
+          signalTask(ref, 'SIGTERM');
           signalled.add(exec);
         }
       }
@@ -191,6 +213,12 @@ export class RunningTasks {
       }
       if (this.table.size > 0) {
         this.log.warn(`${this.names().join(', ')} did not end within ${STOP_WAIT_MS / 1000} s`);
+        return false;
+      }
+      // Its shell ended: what it started (a server that takes its time over SIGTERM) must end too before the
+      // lock goes, or the next holder's copy starts beside it.
+      if (!(await endGroups(groups, SIGNAL_GRACE_MS))) {
+        this.log.warn(`processes of ${this.names().join(', ') || 'the stopped tasks'} did not end, even after SIGKILL`);
         return false;
       }
       return true;

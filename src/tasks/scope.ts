@@ -3,7 +3,7 @@
 // the editor has parsed (tasks.json is the `tasks` configuration: comments and trailing commas are its
 // parser's business), re-read when they change. The decisions are model/match.ts's and model/compound.ts's.
 import * as vscode from 'vscode';
-import { treesDiffer, treesOf } from '../model/compound';
+import { folderOpenLabels, treesDiffer, treesOf } from '../model/compound';
 import { labelIn, missingTasks, owningFolder, refLabel, rootsOf, type Trees } from '../model/match';
 import { taskId } from './catalog';
 
@@ -11,9 +11,21 @@ import { taskId } from './catalog';
  * The tasks declared for a folder, the folder's own first: its `.vscode/tasks.json`, then a `.code-workspace`
  * file's tasks, then the user's tasks (a folder's dependsOn may name those).
  */
-function declaredTasks(folder: vscode.WorkspaceFolder): unknown[] {
+export function declaredTasks(folder: vscode.WorkspaceFolder): unknown[] {
   const i = vscode.workspace.getConfiguration('tasks', folder.uri).inspect<unknown>('tasks');
   return [i?.workspaceFolderValue, i?.workspaceValue, i?.globalValue].flatMap((l) => (Array.isArray(l) ? (l as unknown[]) : []));
+}
+
+/** The labels of the folder's own tasks (its tasks.json) that run when the folder opens. */
+export function folderOpenTasks(folder: vscode.WorkspaceFolder): string[] {
+  try {
+    const i = vscode.workspace.getConfiguration('tasks', folder.uri).inspect<unknown>('tasks');
+    // A window on the folder alone reads its tasks.json at the workspace level too.
+    const own = i?.workspaceFolderValue ?? (vscode.workspace.workspaceFile === undefined ? i?.workspaceValue : undefined);
+    return folderOpenLabels(Array.isArray(own) ? (own as unknown[]) : []);
+  } catch {
+    return [];
+  }
 }
 
 export class GuardedTasks {

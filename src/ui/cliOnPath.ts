@@ -3,8 +3,8 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { l10n } from 'vscode';
 import { launchers } from '../cli/launcher';
-import { t } from './l10n';
 
 /** Several windows write the same launcher at once: a reader must see the old one or the new one, never half. */
 function writeIfChanged(file: string, text: string, mode: number): void {
@@ -44,7 +44,7 @@ export function putCliOnPath(context: vscode.ExtensionContext, log: vscode.LogOu
     return;
   }
   const apply = (): void => {
-    env.description = t('Puts the `task-lock` command of Task Lock on PATH.');
+    env.description = l10n.t('Puts the `task-lock` command of Task Lock on PATH.');
     env.prepend('PATH', value);
   };
   if (vscode.window.terminals.length === 0) {

@@ -1,13 +1,13 @@
 import * as vscode from 'vscode';
-import { applicableActions, type ActionId, type FolderStatus, type HolderSummary } from '../model/status';
-import type { ReclaimOutcome } from '../tasks/events';
+import { l10n } from 'vscode';
+import { applicableActions, type ActionId, type FolderStatus } from '../model/status';
 import type { FolderGuard } from '../tasks/guard';
 import type { Guards } from '../tasks/guards';
-import { t } from './l10n';
 import { STATUS_COMMAND } from './statusBar';
-import { holderName, sinceWords } from './statusText';
+import { holderName, holderWords, reclaimText, statusNote } from './lockWords';
 import { takeOverAsked } from './takeOver';
 import { guardTask } from './guardTask';
+import { trustedFor } from './trust';
 
 export const COMMANDS: Record<ActionId, string> = {
   start: 'taskLock.startTasks',
@@ -22,19 +22,19 @@ export const COMMANDS: Record<ActionId, string> = {
 function actionTitle(a: ActionId): string {
   switch (a) {
     case 'start':
-      return t('Start Guarded Tasks');
+      return l10n.t('Start Guarded Tasks');
     case 'stop':
-      return t('Stop Guarded Tasks and Release');
+      return l10n.t('Stop Guarded Tasks and Release');
     case 'takeOver':
-      return t('Take Over');
+      return l10n.t('Take Over');
     case 'reclaim':
-      return t('Reclaim Stale Lock');
+      return l10n.t('Reclaim Stale Lock');
     case 'showHolder':
-      return t('Show Lock Holder');
+      return l10n.t('Show Lock Holder');
     case 'guard':
-      return t('Guard a Task…');
+      return l10n.t('Guard a Task…');
     case 'showLog':
-      return t('Show Log');
+      return l10n.t('Show Log');
   }
 }
 
@@ -44,54 +44,22 @@ function actionDetail(a: ActionId, folders: readonly FolderStatus[]): string {
   const tasks = (f: FolderStatus | undefined): string => (f ? [...new Set((f.holder?.tasks.length ? f.holder.tasks.map((x) => x.name) : f.tasks))].join(', ') : '');
   switch (a) {
     case 'start':
-      return t('takes the lock and starts what is not running yet');
+      return l10n.t('takes the lock and starts what is not running yet');
     case 'stop':
-      return t('stops {0} here and frees the lock; no window starts it', folders.filter((f) => f.phase === 'holder').flatMap((f) => f.running).join(', '));
+      return l10n.t('stops {0} here and frees the lock; no window starts it', folders.filter((f) => f.phase === 'holder').flatMap((f) => f.running).join(', '));
     case 'takeOver':
       return follower?.holder?.orphanedSince !== undefined
-        ? t('stops {0}, which runs without its window, and runs it here', tasks(follower))
-        : t('stops {0} in {1} and runs it here', tasks(follower), holderName(follower?.holder, t));
+        ? l10n.t('stops {0}, which runs without its window, and runs it here', tasks(follower))
+        : l10n.t('stops {0} in {1} and runs it here', tasks(follower), holderName(follower?.holder, l10n));
     case 'reclaim':
-      return t('removes the lock its dead holder left');
+      return l10n.t('removes the lock its dead holder left');
     case 'showHolder':
-      return t('who holds the lock, since when, which processes');
+      return l10n.t('who holds the lock, since when, which processes');
     case 'guard':
-      return t('choose which tasks only one window may run');
+      return l10n.t('choose which tasks only one window may run');
     case 'showLog':
-      return t('what Task Lock did and why');
+      return l10n.t('what Task Lock did and why');
   }
-}
-
-function reclaimText(r: ReclaimOutcome): string {
-  switch (r.result) {
-    case 'reclaimed':
-      return t('removed the stale lock');
-    case 'nothing':
-      return t('there was no stale lock');
-    case 'alive':
-      return t('the holder is alive: {0}', r.holder);
-    case 'error':
-      return r.message;
-  }
-}
-
-/** A holder for people: who, since when, what runs, and whether its window is gone; pids as details. */
-function holderWords(h: HolderSummary | undefined): string {
-  if (!h || h.kind === 'unknown') {
-    return h?.description ?? holderName(undefined, t);
-  }
-  const who = h.kind === 'cli' ? t('a terminal command, {0}', holderName(h, t)) : t('the VS Code window {0}', h.label);
-  const parts = [h.pid === undefined ? who : `${who} (pid ${h.pid}${h.hostname ? ` ${t('on {0}', h.hostname)}` : ''})`];
-  if (h.since !== undefined) {
-    parts.push(t('since {0}', sinceWords(h.since)));
-  }
-  if (h.tasks.length > 0) {
-    parts.push(t('running {0}', h.tasks.map((x) => `${x.name} (pid ${x.pid})`).join(', ')));
-  }
-  if (h.orphanedSince !== undefined) {
-    parts.push(t('its {0} is gone since {1}', h.kind === 'cli' ? t('command line') : t('window'), sinceWords(h.orphanedSince)));
-  }
-  return parts.join(', ');
 }
 
 /** The folder a command acts on: the only guarded one, the one given, or the user's pick among those that fit. */
@@ -103,13 +71,13 @@ async function pickFolder(guards: Guards, fits: (g: FolderGuard) => boolean, arg
   const candidates = all.filter(fits);
   if (candidates.length <= 1) {
     if (candidates.length === 0) {
-      void vscode.window.showInformationMessage(all.length === 0 ? t('Task Lock: no folder guards any task (set taskLock.tasks).') : t('Task Lock: that does not apply to any folder now.'));
+      void vscode.window.showInformationMessage(all.length === 0 ? l10n.t('Task Lock: no folder guards any task (set taskLock.tasks).') : l10n.t('Task Lock: that does not apply to any folder now.'));
     }
     return candidates[0];
   }
   const picked = await vscode.window.showQuickPick(
     candidates.map((g) => ({ label: g.folder.name, description: g.folder.uri.fsPath, guard: g })),
-    { placeHolder: t('Which folder?') },
+    { placeHolder: l10n.t('Which folder?') },
   );
   return picked?.guard;
 }
@@ -124,13 +92,15 @@ export function registerCommands(guards: Guards, log: vscode.LogOutputChannel): 
     const s = g.status();
     const text =
       s.phase === 'holder'
-        ? t('{0}: this window holds the lock and runs {1}.', s.name, s.running.join(', ') || t('nothing yet'))
+        ? l10n.t('{0}: this window holds the lock and runs {1}.', s.name, s.running.join(', ') || l10n.t('nothing yet'))
         : s.phase === 'free'
-          ? t('{0}: the lock is free.', s.name)
+          ? l10n.t('{0}: the lock is free.', s.name)
           : s.phase === 'error'
-            ? t('{0}: {1}', s.name, s.message ?? '')
-            : t('{0}: held by {1}{2}.', s.name, holderWords(s.holder), s.phase === 'stale' ? ` — ${t('stale: {0}', s.message ?? '')}` : '');
-    const takeOver = t('Take Over');
+            ? l10n.t('{0}: {1}', s.name, statusNote(s, l10n) ?? '')
+            : s.phase === 'stale'
+              ? l10n.t('{0}: held by {1} — stale: {2}.', s.name, holderWords(s.holder, l10n), statusNote(s, l10n) ?? '')
+              : l10n.t('{0}: held by {1}.', s.name, holderWords(s.holder, l10n));
+    const takeOver = l10n.t('Take Over');
     const actions = s.phase === 'follower' || s.phase === 'stale' ? [takeOver] : [];
     const a = await vscode.window.showInformationMessage(text, ...actions);
     if (a === takeOver) {
@@ -139,16 +109,19 @@ export function registerCommands(guards: Guards, log: vscode.LogOutputChannel): 
   };
   const handlers: Record<ActionId, (arg?: unknown) => Promise<void>> = {
     start: async (arg) => {
+      if (!trustedFor('start')) {
+        return;
+      }
       const g = await pickFolder(guards, (x) => x.status().phase !== 'error', arg);
       if (g && !(await g.startGuarded('command Start Guarded Tasks'))) {
         const s = g.status();
-        const takeOver = t('Take Over');
-        const showLog = t('Show Log');
+        const takeOver = l10n.t('Take Over');
+        const showLog = l10n.t('Show Log');
         // The message points to the way on, and carries it.
         const a =
           s.phase === 'follower'
-            ? await vscode.window.showWarningMessage(t('Task Lock: {0} runs in {1}. Take Over moves it here.', s.tasks.join(', '), holderName(s.holder, t)), takeOver)
-            : await vscode.window.showWarningMessage(t('Task Lock: could not start the guarded tasks; the log says why.'), showLog);
+            ? await vscode.window.showWarningMessage(l10n.t('Task Lock: {0} runs in {1}. Take Over moves it here.', s.tasks.join(', '), holderName(s.holder, l10n)), takeOver)
+            : await vscode.window.showWarningMessage(l10n.t('Task Lock: could not start the guarded tasks; the log says why.'), showLog);
         if (a === takeOver) {
           await takeOverAsked(g);
         } else if (a === showLog) {
@@ -164,7 +137,10 @@ export function registerCommands(guards: Guards, log: vscode.LogOutputChannel): 
       const all = guards.list();
       if (typeof arg !== 'string' && all.length > 0 && all.every((x) => x.isHolder)) {
         // From a keybinding in the holder: say what is true, not that the command does not apply.
-        void vscode.window.showInformationMessage(t('Task Lock: this window already runs {0}.', all.flatMap((x) => x.status().running).join(', ') || t('the guarded tasks')));
+        void vscode.window.showInformationMessage(l10n.t('Task Lock: this window already runs {0}.', all.flatMap((x) => x.status().running).join(', ') || l10n.t('the guarded tasks')));
+        return;
+      }
+      if (!trustedFor('takeOver')) {
         return;
       }
       const g = await pickFolder(guards, (x) => !x.isHolder && x.status().phase !== 'error', arg);
@@ -175,7 +151,7 @@ export function registerCommands(guards: Guards, log: vscode.LogOutputChannel): 
     reclaim: async (arg) => {
       const g = await pickFolder(guards, (x) => x.status().phase === 'stale', arg);
       if (g) {
-        void vscode.window.showInformationMessage(t('Task Lock: {0}', reclaimText(await g.reclaim())));
+        void vscode.window.showInformationMessage(reclaimText(await g.reclaim(), l10n));
       }
     },
     showHolder,
@@ -192,7 +168,7 @@ export function registerCommands(guards: Guards, log: vscode.LogOutputChannel): 
       const actions = applicableActions(now);
       const picked = await vscode.window.showQuickPick(
         actions.map((a) => ({ label: actionTitle(a), description: actionDetail(a, now), id: a })),
-        { placeHolder: t('Task Lock') },
+        { placeHolder: l10n.t('Task Lock') },
       );
       if (picked) {
         await handlers[picked.id]();

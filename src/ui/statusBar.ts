@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
+import { l10n } from 'vscode';
 import type { FolderStatus } from '../model/status';
-import { t } from './l10n';
 import { renderStatus } from './statusText';
 
 export const STATUS_COMMAND = 'taskLock.statusMenu';
@@ -19,7 +19,7 @@ export class StatusBar implements vscode.Disposable {
     private readonly rendered: (s: FolderStatus[]) => void,
   ) {
     this.item = vscode.window.createStatusBarItem('taskLock.status', vscode.StatusBarAlignment.Left, 50);
-    this.item.name = t('Task Lock');
+    this.item.name = l10n.t('Task Lock');
     this.item.command = STATUS_COMMAND;
   }
 
@@ -39,7 +39,7 @@ export class StatusBar implements vscode.Disposable {
   }
 
   private render(folders: readonly FolderStatus[]): void {
-    const v = renderStatus(folders, t);
+    const v = renderStatus(folders, l10n, !vscode.workspace.isTrusted);
     if (!v.visible) {
       this.item.hide();
       return;

@@ -1,24 +1,28 @@
 // Take Over as the user starts it, from any command or notification: one confirmation when it would stop a
-// gone holder's tasks, and progress while it waits.
+// gone holder's tasks, and progress while it waits. In Restricted Mode it only says why it cannot.
 import * as vscode from 'vscode';
+import { l10n } from 'vscode';
 import type { FolderGuard } from '../tasks/guard';
-import { t } from './l10n';
-import { clockTime, holderName } from './statusText';
+import { clockTime, holderName, taskPids } from './lockWords';
+import { trustedFor } from './trust';
 
 export async function takeOverAsked(guard: FolderGuard): Promise<void> {
+  if (!trustedFor('takeOver')) {
+    return;
+  }
   const h = guard.status().holder;
   if (h?.orphanedSince !== undefined) {
-    const tasks = h.tasks.map((x) => `${x.name} (pid ${x.pid})`).join(', ');
+    const tasks = taskPids(h.tasks, l10n);
     const since = clockTime(h.orphanedSince);
-    const stop = t('Stop It and Take Over');
+    const stop = l10n.t('Stop It and Take Over');
     const detail =
       h.kind === 'cli'
-        ? t('{0} was started by {1}, which ended at {2}; the command runs on. Take Over stops it (SIGTERM, then SIGKILL after 3 s) and runs the guarded tasks here.', tasks, holderName(h, t), since)
-        : t('{0} runs on since its window ({1}) went at {2}. Take Over stops it (SIGTERM, then SIGKILL after 3 s) and runs the guarded tasks here.', tasks, holderName(h, t), since);
-    const a = await vscode.window.showWarningMessage(t('Task Lock: stop {0} and run it here?', h.tasks.map((x) => x.name).join(', ')), { modal: true, detail }, stop);
+        ? l10n.t('{0} was started by {1}, which ended at {2}; the command runs on. Take Over stops it (SIGTERM, then SIGKILL after 3 s) and runs the guarded tasks here.', tasks, holderName(h, l10n), since)
+        : l10n.t('{0} runs on since its window ({1}) went at {2}. Take Over stops it (SIGTERM, then SIGKILL after 3 s) and runs the guarded tasks here.', tasks, holderName(h, l10n), since);
+    const a = await vscode.window.showWarningMessage(l10n.t('Task Lock: stop {0} and run it here?', h.tasks.map((x) => x.name).join(', ')), { modal: true, detail }, stop);
     if (a !== stop) {
       return;
     }
   }
-  await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: t('Task Lock: taking over {0}…', guard.folder.name) }, () => guard.takeOver());
+  await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: l10n.t('Task Lock: taking over {0}…', guard.folder.name) }, () => guard.takeOver());
 }

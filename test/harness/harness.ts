@@ -8,7 +8,7 @@ import { ensureInstalled, type Installation } from './install';
 import { say } from './log';
 import { fixturesRoot } from './paths';
 import { describeProcess, killAll, markedProcesses, markerVariable, type ProcessInfo, type ProcessKind } from './procs';
-import { CodeServer } from './server';
+import { CodeServer, type WorkspaceTrust } from './server';
 import { EditorWindow, launchChromium, type WindowOptions, type WindowResult } from './window';
 
 // A suite's harness: one code-server (server.ts), one Chromium with its windows (window.ts), fixture copies,
@@ -31,6 +31,11 @@ export interface HarnessOptions {
    * so every window has it without an extensionDevelopmentPath (what a user of the demo sees).
    */
   installExtension?: boolean;
+  /**
+   * `disabled` (the default): Workspace Trust off, every folder trusted. `untrusted`: Workspace Trust on and no
+   * folder trusted, so every window opens in Restricted Mode; openWindow() waits until the window shows it.
+   */
+  workspaceTrust?: WorkspaceTrust;
 }
 
 export class Harness {
@@ -43,7 +48,11 @@ export class Harness {
   readonly marker: string;
   readonly tempDir: string;
 
-  private constructor(readonly install: Installation, readonly name: string) {
+  private constructor(
+    readonly install: Installation,
+    readonly name: string,
+    readonly workspaceTrust: WorkspaceTrust,
+  ) {
     this.marker = `${runId}-${++harnessCount}`;
     this.tempDir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'task-lock-harness-')));
   }
@@ -51,7 +60,7 @@ export class Harness {
   /** Installs what is missing (once), then starts a code-server on a free loopback port. */
   static async start(name = 'suite', options: HarnessOptions = {}): Promise<Harness> {
     const install = await ensureInstalled();
-    const h = new Harness(install, name);
+    const h = new Harness(install, name, options.workspaceTrust ?? 'disabled');
     active.add(h);
     try {
       h.server = await CodeServer.start({
@@ -62,6 +71,7 @@ export class Harness {
         env: h.environment(),
         port: options.port,
         installExtension: options.installExtension,
+        workspaceTrust: h.workspaceTrust,
       });
     } catch (err) {
       await h.stop().catch(() => undefined);
@@ -88,6 +98,16 @@ export class Harness {
   /** The server's log file. */
   get serverLog(): string {
     return this.running.logFile;
+  }
+
+  /**
+   * Adds `values` to the user's settings.json of this server's windows; `undefined` removes a setting. Windows
+   * opened afterwards read it; an open window may not notice (code-server did not apply such a change live).
+   */
+  updateUserSettings(values: Record<string, unknown>): void {
+    const file = this.running.userSettingsFile;
+    const settings = { ...(JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>), ...values };
+    fs.writeFileSync(file, JSON.stringify(settings, null, 2));
   }
 
   /** Copies test/fixtures/<fixture> to a fresh temp folder and returns its absolute path. */
@@ -228,7 +248,10 @@ export class Harness {
     } catch (err) {
       throw new Error(`${err instanceof Error ? err.message : String(err)}; server log:\n${this.serverLogTail()}\nwindow log:\n${win.log.slice(-20).join('\n')}`);
     }
-    say(`${this.name}: window ${win.index} open on ${path.basename(options.folder)}, extension host pid ${win.extensionHostPid}`);
+    if (this.workspaceTrust === 'untrusted') {
+      await win.waitForRestrictedMode();
+    }
+    say(`${this.name}: window ${win.index} open on ${path.basename(options.folder)}, extension host pid ${win.extensionHostPid}${this.workspaceTrust === 'untrusted' ? ', in Restricted Mode' : ''}`);
     return win;
   }
 }

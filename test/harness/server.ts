@@ -12,7 +12,7 @@ import type { WindowOptions } from './window';
 // /healthz, stopped with its whole process group. It knows nothing of browsers or windows beyond their URL.
 
 /** Settings for every window: no welcome page, no gallery or update checks that would reach the internet. */
-const userSettings = {
+const userSettings: Record<string, unknown> = {
   'workbench.startupEditor': 'none',
   'workbench.tips.enabled': false,
   'workbench.enableExperiments': false,
@@ -25,6 +25,19 @@ const userSettings = {
   'task.allowAutomaticTasks': 'off',
   'git.enabled': false,
 };
+
+/**
+ * Workspace Trust on, and no folder trusted: every window opens in Restricted Mode. `startupPrompt: never` is
+ * the documented equivalent of answering the startup dialog ("Do you trust the authors…?") with "No, I don't
+ * trust the authors": no modal dialog to click away, whatever its words or layout in a later version.
+ */
+const untrustedSettings: Record<string, unknown> = {
+  'security.workspace.trust.enabled': true,
+  'security.workspace.trust.startupPrompt': 'never',
+};
+
+/** How the server treats Workspace Trust: off (every folder trusted, the default) or on with no folder trusted. */
+export type WorkspaceTrust = 'disabled' | 'untrusted';
 
 export interface ServerOptions {
   /** Names the server in log lines. */
@@ -44,16 +57,21 @@ export interface ServerOptions {
    * so every window has it without an extensionDevelopmentPath (what a user of the demo sees).
    */
   installExtension?: boolean;
+  /** `disabled` (the default): `--disable-workspace-trust`. `untrusted`: every window opens in Restricted Mode. */
+  workspaceTrust?: WorkspaceTrust;
 }
 
 export class CodeServer {
   /** The server's output, for failure messages. */
   readonly logFile: string;
+  /** The user's settings.json of every window: the editor applies changes to it live. */
+  readonly userSettingsFile: string;
   port = 0;
   private child: ChildProcess | undefined;
 
   private constructor(private readonly options: ServerOptions) {
     this.logFile = path.join(options.dir, 'server.log');
+    this.userSettingsFile = path.join(options.dir, 'user-data', 'User', 'settings.json');
   }
 
   /** Starts a server and resolves once it answers /healthz; a port taken meanwhile is retried on another. */
@@ -124,7 +142,8 @@ export class CodeServer {
     const extensions = path.join(dir, 'extensions');
     fs.mkdirSync(path.join(userData, 'User'), { recursive: true });
     fs.mkdirSync(extensions, { recursive: true });
-    fs.writeFileSync(path.join(userData, 'User', 'settings.json'), JSON.stringify(userSettings, null, 2));
+    const untrusted = this.options.workspaceTrust === 'untrusted';
+    fs.writeFileSync(this.userSettingsFile, JSON.stringify({ ...userSettings, ...(untrusted ? untrustedSettings : {}) }, null, 2));
     if (this.options.installExtension === true) {
       installBuiltExtension(extensions);
     }
@@ -142,7 +161,7 @@ export class CodeServer {
           '--bind-addr', `127.0.0.1:${this.port}`,
           '--disable-telemetry',
           '--disable-update-check',
-          '--disable-workspace-trust',
+          ...(untrusted ? [] : ['--disable-workspace-trust']),
           '--ignore-last-opened',
           '--user-data-dir', userData,
           '--extensions-dir', extensions,

@@ -200,6 +200,7 @@ export class EditorWindow {
     return rows;
   }
 
+
   /**
    * Runs a task from tasks.json through "Tasks: Run Task", as a user would. Right after a window
    * opens the task list can still be empty (the task system is not ready), so the pick is retried.
@@ -232,6 +233,25 @@ export class EditorWindow {
         // A retry, not a wait for a condition: give the task system a moment before the palette opens again.
         await sleep(2_000);
       }
+    }
+  }
+
+  /**
+   * Waits until the workbench shows that this window is in Restricted Mode (its Workspace Trust status bar
+   * entry, `status.workspaceTrust`), with no modal dialog over it: a dialog would swallow the keys that
+   * runCommand() types.
+   */
+  async waitForRestrictedMode(timeoutMs = 120_000): Promise<void> {
+    try {
+      await this.page.locator('[id="status.workspaceTrust"]').first().waitFor({ state: 'visible', timeout: timeoutMs });
+    } catch (err) {
+      const shot = path.join(this.artifactsDir, `window-${this.index}-restricted.png`);
+      await this.page.screenshot({ path: shot }).catch(() => undefined);
+      throw new Error(`window ${this.index} shows no Restricted Mode (screenshot ${shot}): ${String(err)}`);
+    }
+    const dialog = this.page.locator('.monaco-dialog-box');
+    if ((await dialog.count()) > 0) {
+      throw new Error(`window ${this.index} opened in Restricted Mode behind a dialog: ${(await dialog.first().textContent()) ?? ''}`);
     }
   }
 

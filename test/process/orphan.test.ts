@@ -24,12 +24,14 @@ interface Orphan {
 }
 
 /** A holder of kind vscode with one recorded task (a shell and its child), killed: its task runs on. */
-async function orphan(stubborn = false): Promise<Orphan> {
+async function orphan(stubborn = false, childOnly = false): Promise<Orphan> {
   const folder = tempFolder();
   const pids = path.join(tempFolder(), 'pids');
   // A stubborn task ignores SIGTERM, shell and child alike, as a hung server may.
   const trap = stubborn ? "trap '' TERM; " : '';
-  const childJs = stubborn ? "process.on('SIGTERM', () => {}); setInterval(() => {}, 1000)" : 'setInterval(() => {}, 1000)';
+  const ready = path.join(path.dirname(pids), 'ready');
+  // The child says when it runs its program (its SIGTERM handler set): a signal before that would find none.
+  const childJs = `${stubborn || childOnly ? "process.on('SIGTERM', () => {}); " : ''}require('fs').writeFileSync('${ready}', ''); setInterval(() => {}, 1000)`;
   const script = `
 const { WorkspaceLock, processStart } = require(${JSON.stringify(ENGINE)});
 const { spawn } = require('node:child_process');
@@ -45,6 +47,7 @@ const { spawn } = require('node:child_process');
   ownPid(told.shell);
   const child = Number(await waitFor('the task\'s child to start', () => (fs.existsSync(pids) ? fs.readFileSync(pids, 'utf8').trim() : '') || undefined));
   ownPid(child);
+  await waitFor('the task\'s child to be ready', () => fs.existsSync(ready));
   holder.kill('SIGKILL');
   await holder.exited;
   return { folder, token: told.token, shell: told.shell, child };
@@ -80,6 +83,16 @@ describe('an orphan: a holder gone while its task runs', () => {
     assert.ok(r?.ok);
     assert.equal(running(o.shell) || running(o.child), false);
     await r.handle.release();
+  });
+
+  it('a child that ignores SIGTERM is waited for and killed, though its shell (the recorded pid) ended at once', async () => {
+    const o = await orphan(false, true);
+    const r = await new WorkspaceLock(o.folder).takeFromOrphan({ kind: 'vscode', label: 'window B' }, o.token);
+    const childLeft = running(o.child);
+    if (r?.ok) {
+      await r.handle.release();
+    }
+    assert.equal(childLeft, false, 'the lock was taken while the old task\'s child still ran: a second copy would start beside it');
   });
 
   it('another orphan than the one named (its token) is left alone', async () => {

@@ -20,7 +20,8 @@ const manifest = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'ut
 // The pictures the packaged README shows: a change to either list is a change to the other.
 const readmePictures = ['media/screenshot-follower.png', 'media/screenshot-holder.png', 'media/screenshot-orphan.png'];
 // What both packages hold: .vscodeignore for the .vsix, .npmignore for npm (each tool reads its own list).
-const shipped = ['CHANGELOG.md', 'LICENSE', 'README.md', 'dist/cli.js', 'dist/extension.js', 'media/icon.png', ...readmePictures, 'package.json'].sort();
+// The localized words (package.nls.json for the manifest, l10n/ for the code) go with the extension they name.
+const shipped = ['CHANGELOG.md', 'LICENSE', 'README.md', 'dist/cli.js', 'dist/extension.js', 'l10n/bundle.l10n.json', 'media/icon.png', ...readmePictures, 'package.json', 'package.nls.json'].sort();
 
 describe('the .vsix', () => {
   let dir = '';

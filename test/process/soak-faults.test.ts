@@ -21,7 +21,7 @@ after(async () => {
  */
 const realFs = createRequire(__filename)('node:fs') as typeof fs;
 
-function intercept<K extends 'writeFileSync' | 'unlinkSync' | 'rmdirSync' | 'rmSync' | 'openSync' | 'lstatSync' | 'mkdir'>(name: K, around: (original: (typeof fs)[K]) => (typeof fs)[K]): () => void {
+function intercept<K extends 'writeFileSync' | 'unlinkSync' | 'rmdirSync' | 'rmSync' | 'openSync' | 'lstatSync' | 'mkdir' | 'statSync'>(name: K, around: (original: (typeof fs)[K]) => (typeof fs)[K]): () => void {
   const original = realFs[name];
   (realFs as unknown as Record<string, unknown>)[name] = around(original);
   return () => {
@@ -172,6 +172,62 @@ describe('soak faults: what a kill or a tool at one precise step leaves behind',
     const next = await lock.tryAcquire({ kind: 'cli', label: 'next' });
     assert.ok(next.ok, 'the lock was left taken');
     await next.handle.release();
+  });
+
+  it('a claim left by a killed holder never locks everyone out where folders reuse one identity (no birth times: NFS, some FUSE mounts)', async () => {
+    const lock = new WorkspaceLock(tempFolder(), { staleMs: 2_000 });
+    // Such a file system gives every new lock folder the identity of the last one: the inode is reused at once,
+    // and there is no birth time to tell them apart.
+    const restore = intercept('statSync', (original) => ((p: fs.PathLike, ...rest: unknown[]) => {
+      const st = (original as (...a: unknown[]) => fs.Stats | undefined)(p, ...rest);
+      return st && String(p) === lock.location.lockDir ? Object.assign(Object.create(Object.getPrototypeOf(st) as object) as fs.Stats, st, { ino: 4242, birthtimeMs: 0 }) : st;
+    }) as typeof fs.statSync);
+    try {
+      // What a holder killed after its claim leaves once its folder was reclaimed: the claim alone, for the one
+      // identity every folder here gets.
+      const dev = realFs.statSync(lock.location.home).dev;
+      realFs.writeFileSync(`${lock.location.lockDir}.${dev}-4242-0.claim`, '');
+      const taken = await lock.tryAcquire({ kind: 'cli', label: 'first' });
+      assert.equal(taken.ok, false, 'the leftover claim was not in the way: this test shows nothing');
+      const next = await lock.acquire({ kind: 'cli', label: 'next' }, { waitMs: 8_000 }).catch((err: unknown) => err as Error);
+      assert.ok(!(next instanceof Error), `locked out: ${next instanceof Error ? next.message : ''}`);
+      await next.release();
+    } finally {
+      restore();
+    }
+  });
+
+  it('a taker whose folder went before its record never writes over the next holder\'s record', async () => {
+    const lock = new WorkspaceLock(tempFolder());
+    let struck = false;
+    const theirs = JSON.stringify({ version: 1, token: 'the-next-holder', kind: 'cli', label: 'next', pid: process.pid, start: processStart(process.pid), hostname: os.hostname(), since: new Date().toISOString(), socket: null, lockId: 'set below', tasks: [] });
+    // Right after this taker's claim: rm -rf of the lock home, and the next taker's folder and record.
+    const restore = intercept('writeFileSync', (original) => ((p: fs.PathOrFileDescriptor, ...rest: unknown[]) => {
+      const r = (original as (...a: unknown[]) => void)(p, ...rest);
+      if (!struck && String(p).endsWith('.claim')) {
+        struck = true;
+        realFs.rmSync(lock.location.home, { recursive: true, force: true });
+        realFs.mkdirSync(lock.location.home, { mode: 0o700 });
+        realFs.mkdirSync(lock.location.lockDir);
+        const st = realFs.statSync(lock.location.lockDir);
+        realFs.writeFileSync(lock.location.recordPath, theirs.replace('set below', `${st.dev}:${st.ino}:${st.birthtimeMs}`));
+      }
+      return r;
+    }) as typeof fs.writeFileSync);
+    let r: Awaited<ReturnType<WorkspaceLock['tryAcquire']>>;
+    try {
+      r = await lock.tryAcquire({ kind: 'cli', label: 'late' });
+    } finally {
+      restore();
+    }
+    assert.ok(struck);
+    if (r.ok) {
+      await r.handle.release();
+    }
+    assert.equal(r.ok, false);
+    const left = realFs.existsSync(lock.location.recordPath) ? (JSON.parse(realFs.readFileSync(lock.location.recordPath, 'utf8')) as { token: string }).token : 'none';
+    assert.equal(left, 'the-next-holder', 'the next holder\'s record was overwritten (and then removed): nobody could name it, and killed with its task running it would be judged stale');
+    realFs.rmSync(lock.location.lockDir, { recursive: true, force: true });
   });
 
   it('a lock home removed and made again while the lock is being taken is not taken blind', async () => {

@@ -126,6 +126,25 @@ export function removeLockHomes(dir: string, depth = 3): void {
 }
 
 /**
+ * The sockets of the holders a test killed in a lock directory of its choosing (--lock-dir,
+ * taskLock.lockDirectory: one lock home per workspace in it), which lie in the user's private folder.
+ */
+export function removeLockDirSockets(lockDir: string): void {
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(lockDir, { withFileTypes: true });
+  } catch {
+    return;
+  }
+  for (const e of entries) {
+    const socket = e.isDirectory() ? socketPathFor(folderHash(path.join(lockDir, e.name, 'workspace.lock'))) : null;
+    if (socket !== null) {
+      fs.rmSync(socket, { force: true });
+    }
+  }
+}
+
+/**
  * The engine's timers and sockets are unref'd (a held lock must never pin a process), so a test that
  * only awaits an engine event would let the event loop end first: this keeps it running meanwhile.
  */

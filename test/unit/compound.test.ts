@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { MAX_TREE, dependencyTree, refsOf, treesDiffer, treesOf } from '../../src/model/compound';
+import { MAX_TREE, dependencyTree, folderOpenLabels, refsOf, treesDiffer, treesOf } from '../../src/model/compound';
 import { aliasesOf, labelIn, missingTasks, owningFolder, refLabel, refMatches, rootsOf, type TaskId } from '../../src/model/match';
 
 // Compound tasks (#10 D2): a guarded label's dependsOn tree, and which running tasks it covers.
@@ -129,5 +129,22 @@ describe('which running tasks a compound task covers', () => {
   it('a compound task is running while any task of its tree runs', () => {
     const running = [task('serve')].flatMap((t) => rootsOf(t, ['dev', 'lint'], trees));
     assert.deepEqual(missingTasks(['dev', 'lint'], running), ['lint']);
+  });
+});
+
+describe('folder-open tasks (taskLock.guardFolderOpenTasks)', () => {
+  it('lists the labels of the tasks VS Code starts when the folder opens, each once, and nothing else', () => {
+    const entries = [
+      { label: 'watch', runOptions: { runOn: 'folderOpen' } },
+      { label: 'serve', runOptions: { runOn: 'default' } },
+      { label: 'lint' },
+      { taskName: 'old', runOptions: { runOn: 'folderOpen' } },
+      { label: 'watch', runOptions: { runOn: 'folderOpen' } },
+      { runOptions: { runOn: 'folderOpen' } },
+      'not a task',
+      { label: 'bad', runOptions: 'folderOpen' },
+    ];
+    assert.deepEqual(folderOpenLabels(entries), ['watch', 'old']);
+    assert.deepEqual(folderOpenLabels([]), []);
   });
 });

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { aliasesOf, guardedLabel, missingTasks, owningFolder } from '../../src/model/match';
 import { DEFAULT_SETTINGS, lockSettingsDiffer, readSettings } from '../../src/model/settings';
 import { applicableActions, windowName, type FolderStatus } from '../../src/model/status';
-import { clockTime, escapeMarkdown, renderStatus, sinceWords } from '../../src/ui/statusText';
+import { clockTime, escapeMarkdown, l10nFrom, renderStatus, sinceWords } from '../../src/ui/statusText';
 
 function read(values: Record<string, unknown>) {
   return readSettings((k) => values[k], '/ws', path.posix.isAbsolute, path.posix.join);
@@ -18,17 +18,17 @@ describe('settings', () => {
   });
 
   it('takes valid values; trims, dedupes and drops blank labels; resolves a relative lock directory', () => {
-    const r = read({ tasks: [' watch ', 'watch', '', 'serve'], autoStart: false, failover: false, staleSeconds: 2, onConflict: 'terminateOldest', orphanGraceSeconds: 0, lockDirectory: 'locks' });
-    assert.deepEqual(r.settings, { tasks: ['watch', 'serve'], autoStart: false, failover: false, staleSeconds: 2, onConflict: 'terminateOldest', orphanGraceSeconds: 0, lockDirectory: '/ws/locks' });
+    const r = read({ tasks: [' watch ', 'watch', '', 'serve'], autoStart: false, failover: false, guardFolderOpenTasks: true, staleSeconds: 2, onConflict: 'terminateOldest', orphanGraceSeconds: 0, lockDirectory: 'locks' });
+    assert.deepEqual(r.settings, { tasks: ['watch', 'serve'], autoStart: false, failover: false, guardFolderOpenTasks: true, staleSeconds: 2, onConflict: 'terminateOldest', orphanGraceSeconds: 0, lockDirectory: '/ws/locks' });
     assert.deepEqual(r.warnings, []);
   });
 
   it('warns once per invalid setting, naming it, and uses the default', () => {
-    const r = read({ tasks: 'watch', autoStart: 'yes', failover: 1, staleSeconds: 1, onConflict: 'newest', orphanGraceSeconds: -1, lockDirectory: 42 });
+    const r = read({ tasks: 'watch', autoStart: 'yes', failover: 1, guardFolderOpenTasks: 'on', staleSeconds: 1, onConflict: 'newest', orphanGraceSeconds: -1, lockDirectory: 42 });
     assert.deepEqual(r.settings, DEFAULT_SETTINGS);
     assert.deepEqual(
       r.warnings.map((w) => w.setting),
-      ['taskLock.tasks', 'taskLock.autoStart', 'taskLock.failover', 'taskLock.staleSeconds', 'taskLock.onConflict', 'taskLock.orphanGraceSeconds', 'taskLock.lockDirectory'],
+      ['taskLock.tasks', 'taskLock.autoStart', 'taskLock.failover', 'taskLock.guardFolderOpenTasks', 'taskLock.staleSeconds', 'taskLock.onConflict', 'taskLock.orphanGraceSeconds', 'taskLock.lockDirectory'],
     );
     for (const bad of [NaN, Infinity, -5, '10', 86_401, 5_000_000]) {
       assert.equal(read({ staleSeconds: bad }).settings.staleSeconds, 10);
@@ -129,8 +129,34 @@ describe('status bar rendering', () => {
     assert.equal(clockTime('not a time', now), 'not a time');
   });
 
+  it('a follower\'s tooltip keeps the last start it stopped, after its notification is gone (#8 item 3)', () => {
+    const at = new Date(2026, 10, 28, 10, 42, 0).toISOString();
+    const v = renderStatus([folder({ phase: 'follower', holder, lastStop: { task: 'watch', holder: 'Code — app', at, notStarted: false } })]);
+    assert.match(v.tooltip, /Stopped here at 10:42: watch \(the lock is Code — app's\)/);
+    const holderView = renderStatus([folder({ phase: 'holder', running: ['watch'], holder, lastStop: { task: 'watch', holder: 'Code — app', at, notStarted: true } })]);
+    assert.doesNotMatch(holderView.tooltip, /here at/, 'a holder shows no old stop');
+  });
+
+  it('a guarded label that matches no task: a warning background, and the tooltip names it (#10 D1)', () => {
+    const v = renderStatus([folder({ unknownLabels: ['wach'] })]);
+    assert.equal(v.background, 'warning');
+    assert.match(v.tooltip, /No task of this folder has the label “wach”/);
+    assert.equal(renderStatus([folder({})]).background, undefined);
+  });
+
   it('hidden without guarded folders', () => {
     assert.equal(renderStatus([]).visible, false);
+  });
+
+  it('Restricted Mode: the same state, and the tooltip says that this window starts nothing until trusted', () => {
+    for (const phase of ['free', 'follower', 'stale'] as const) {
+      const trusted = renderStatus([folder({ phase, holder })]);
+      const restricted = renderStatus([folder({ phase, holder })], undefined, true);
+      assert.equal(restricted.text, trusted.text);
+      assert.equal(restricted.background, trusted.background);
+      assert.doesNotMatch(trusted.tooltip, /Restricted Mode/);
+      assert.match(restricted.tooltip, /Restricted Mode: this window starts no guarded task until you trust the workspace\.\n\nClick for actions\.$/);
+    }
   });
 
   it('holder: names the running tasks', () => {
@@ -161,10 +187,13 @@ describe('status bar rendering', () => {
     for (const phase of ['holder', 'follower', 'free', 'stale', 'error'] as const) {
       assert.doesNotMatch(renderStatus([folder({ phase, holder, running: ['watch'] })]).text, /Task Lock/);
     }
-    const stale = renderStatus([folder({ phase: 'stale', holder, message: 'holder pid 42 has exited' })]);
+    const stale = renderStatus([folder({ phase: 'stale', holder, message: 'holder pid 42 has exited', stale: { kind: 'holder-exited', pid: 42, tasks: 0 } })]);
     assert.equal(stale.background, 'warning');
     assert.match(stale.tooltip, /holder pid 42 has exited/);
-    assert.equal(renderStatus([folder({ phase: 'error', message: 'cannot write' })]).background, 'error');
+    const error = renderStatus([folder({ phase: 'error', message: 'Cannot read the lock in /h: EIO', error: { code: 'io', problem: 'cannot-read', path: '/h', detail: 'EIO', message: 'Cannot read the lock in /h: EIO' } })]);
+    assert.equal(error.background, 'error');
+    // Worded from the engine's facts (a translation's words), the path and the error kept as they are.
+    assert.ok(error.tooltip.includes(escapeMarkdown('The lock in /h cannot be read (EIO).')), error.tooltip);
   });
 
   it('multi-root: sums the folders up, worst background wins', () => {
@@ -181,8 +210,8 @@ describe('status bar rendering', () => {
   });
 
   it('uses the translation function it is given', () => {
-    const v = renderStatus([folder({})], (m) => `<${m}>`);
-    assert.equal(v.text, '$(unlock) <{0}: lock free>');
+    const v = renderStatus([folder({})], l10nFrom((m) => `<${m}>`));
+    assert.equal(v.text, '$(unlock) <watch: lock free>');
   });
 
   it('escapes Markdown in labels', () => {

@@ -12,7 +12,7 @@ function record(over: Partial<HolderRecord> = {}): HolderRecord {
 const held = (r: HolderRecord, sameHost = true): LockState => ({ state: 'held', holder: { record: r, sameHost, heartbeatAgeMs: 0 } });
 const unknownHolder: LockState = { state: 'held', holder: { unknownReason: 'no holder record', sameHost: false, heartbeatAgeMs: 0 } };
 const free: LockState = { state: 'free' };
-const stale = (r: HolderRecord): LockState => ({ state: 'stale', holder: { record: r, sameHost: true, heartbeatAgeMs: 0 }, reason: 'holder pid 100 has exited' });
+const stale = (r: HolderRecord): LockState => ({ state: 'stale', holder: { record: r, sameHost: true, heartbeatAgeMs: 0 }, reason: 'holder pid 100 has exited', cause: { kind: 'holder-exited', pid: r.pid, tasks: r.tasks.length } });
 const error: LockState = { state: 'error', message: 'Cannot read the lock' };
 /** Alive: the pids listed. */
 const aliveOnly = (...pids: number[]) => (ref: ProcessRef): boolean => pids.includes(ref.pid);

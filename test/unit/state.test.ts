@@ -71,6 +71,8 @@ describe('judge', () => {
     const s = judge(input({ alive: [] }));
     assert.equal(s.state, 'stale');
     assert.match((s as { reason: string }).reason, /holder pid 10 and its task have exited/);
+    // The same as data, for the editor's words in any language.
+    assert.deepEqual((s as { cause: unknown }).cause, { kind: 'holder-exited', pid: 10, tasks: 1 });
   });
 
   it('trusts only the heartbeat for a holder on another host, judged by how long it was seen standing still', () => {
@@ -79,6 +81,7 @@ describe('judge', () => {
     const s = judge(input({ record: remote, alive: [10, 20], heartbeatStillMs: 11_000 }));
     assert.equal(s.state, 'stale');
     assert.match((s as { reason: string }).reason, /no heartbeat from there for 11\.0 s \(by this host's clock\)/);
+    assert.deepEqual((s as { cause: unknown }).cause, { kind: 'no-heartbeat', host: 'there', otherPidNamespace: false, stillMs: 11_000 });
   });
 
   it('never compares another host\'s heartbeat with this host\'s clock (clock skew either way)', () => {
@@ -107,6 +110,7 @@ describe('judge', () => {
     const s = judge(input({ record: boxed, pidNamespace: '4026531836', alive: [1], heartbeatStillMs: 11_000 }));
     assert.equal(s.state, 'stale');
     assert.match((s as { reason: string }).reason, /no heartbeat from here in another pid namespace for 11\.0 s/);
+    assert.deepEqual((s as { cause: unknown }).cause, { kind: 'no-heartbeat', host: 'here', otherPidNamespace: true, stillMs: 11_000 });
     assert.equal(holderFields((s as { holder: Parameters<typeof holderFields>[0] }).holder)?.heartbeatStillMs, 11_000);
   });
 
@@ -125,6 +129,7 @@ describe('judge', () => {
     const fresh = judge(input({ record: old, alive: [] }));
     assert.equal(fresh.state, 'held');
     assert.equal((fresh as { holder: { unknownReason?: string } }).holder.unknownReason, 'the holder record belongs to an earlier lock');
+    assert.equal((fresh as { holder: { unknown?: string } }).holder.unknown, 'earlier-lock');
     assert.equal(judge(input({ record: old, nowMs: dir.mtimeMs + 20_000 })).state, 'stale');
   });
 
@@ -133,7 +138,8 @@ describe('judge', () => {
     const s = judge(input({ record: corrupt }));
     assert.equal(s.state, 'held');
     assert.match(describeHolder((s as { holder: Parameters<typeof describeHolder>[0] }).holder), /unknown holder \(the holder record is not valid JSON\)/);
-    assert.equal(judge(input({ record: corrupt, nowMs: dir.mtimeMs + 10_001 })).state, 'stale');
+    const stale = judge(input({ record: corrupt, nowMs: dir.mtimeMs + 10_001 }));
+    assert.deepEqual(stale.state === 'stale' ? stale.cause : stale.state, { kind: 'unknown-holder', unknown: 'corrupt', quietMs: 10_001 });
   });
 
   it('names the holder with kind, label, pid, host, since and tasks', () => {

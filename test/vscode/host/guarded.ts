@@ -16,8 +16,10 @@ export interface Status {
 }
 
 /** `task-lock status --json`. Its exit status tells the state (0 free, 75 held, 3 stale): only 1 is a failure. */
-export function status(folder: string): Status {
-  const r = spawnSync(process.execPath, [cli, 'status', '--folder', folder, '--json'], { encoding: 'utf8' });
+export function status(folder: string, lockDir?: string): Status {
+  const args = [cli, 'status', '--folder', folder, ...(lockDir === undefined ? [] : [`--lock-dir=${lockDir}`]), '--json'];
+  const r = spawnSync(process.execPath, args, { encoding: 'utf8' });
+  // Its exit status tells the state: 0 free, 75 held, 3 stale; only anything else is a failure.
   if (r.status !== 0 && r.status !== 75 && r.status !== 3) {
     throw new Error(`task-lock status --folder ${folder} --json failed (${r.status ?? r.signal}): ${r.stderr.trim() || r.error?.message}`);
   }

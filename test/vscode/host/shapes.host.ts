@@ -165,6 +165,12 @@ describe('Task Lock: task shapes', function () {
       const text = await win.waitForText(/no task labelled “wach”/);
       assert.match(text, /watch/);
     });
+
+    it('and its status item keeps a warning after the notification is gone (#10 D1)', async () => {
+      assert.ok(win);
+      // VS Code marks a status item with the warning background by this class.
+      await win.page.locator('.statusbar-item.warning-kind').filter({ hasText: /wach/ }).first().waitFor({ state: 'visible', timeout: 30_000 });
+    });
   });
 
   describe('a label added while a window holds the lock (#10 D4)', function () {
@@ -398,6 +404,38 @@ describe('Task Lock: task shapes', function () {
       await sleep(2_000);
       assert.deepStrictEqual(serves(folder), [serve], 'serve runs once, the holder\'s copy');
       assert.strictEqual(ticks(folder).length, 1);
+    });
+  });
+
+  describe('a task that depends on a guarded `taskLock` task, run in a follower (#10 D3)', function () {
+    let folder = '';
+    let windows: EditorWindow[] = [];
+    before(async () => {
+      folder = harness().workspace('gated');
+      folders.push(folder);
+      const tasksFile = path.join(folder, '.vscode', 'tasks.json');
+      const tasks = JSON.parse(fs.readFileSync(tasksFile, 'utf8')) as { tasks: Array<Record<string, unknown>> };
+      // A plain task that needs the watcher, as a preLaunchTask chain would: it notes that it ran.
+      tasks.tasks.push({ label: 'app', type: 'process', command: 'node', args: ['-e', "require('fs').appendFileSync('app-ran', 'ran\\n')"], dependsOn: ['watch'], problemMatcher: [] });
+      fs.writeFileSync(tasksFile, JSON.stringify(tasks, null, 2));
+      windows = await harness().openWindows(2, { folder });
+    });
+    after(async () => {
+      killAll(ticks(folder));
+      for (const w of windows) {
+        await w.close();
+      }
+    });
+
+    it('the dependent task runs there, served by the holder\'s watch; no second watch', async () => {
+      await waitFor('watch to run in one window', () => ticks(folder).length === 1 && status(folder).state === 'held', slowEditor);
+      const tick = ticks(folder)[0];
+      const follower = windows.find((w) => w.extensionHostPid !== status(folder).holder?.pid);
+      assert.ok(follower, 'a follower');
+      await follower.runTask('app');
+      await waitFor('app to run in the follower', () => fs.existsSync(path.join(folder, 'app-ran')), slowEditor);
+      await sleep(1_000);
+      assert.deepStrictEqual(ticks(folder), [tick], 'the holder\'s watch, alone');
     });
   });
 

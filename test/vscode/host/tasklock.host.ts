@@ -516,6 +516,57 @@ describe('Task Lock in the real editor', function () {
     });
   });
 
+  describe('`runOn: folderOpen` tasks, unnamed: taskLock.guardFolderOpenTasks (#8 item 4)', function () {
+    function folderOpenWorkspace(settings: Record<string, unknown>): string {
+      const folder = workspace();
+      const tasksFile = path.join(folder, '.vscode', 'tasks.json');
+      const tasks = JSON.parse(fs.readFileSync(tasksFile, 'utf8')) as { tasks: Array<Record<string, unknown>> };
+      tasks.tasks[0].runOptions = { runOn: 'folderOpen' };
+      fs.writeFileSync(tasksFile, JSON.stringify(tasks, null, 2));
+      fs.writeFileSync(path.join(folder, '.vscode', 'settings.json'), JSON.stringify({ 'taskLock.staleSeconds': 2, 'task.allowAutomaticTasks': 'on', ...settings }));
+      return folder;
+    }
+
+    it('on: the folder-open task is guarded without naming it; one copy runs', async () => {
+      const folder = folderOpenWorkspace({ 'taskLock.tasks': [], 'taskLock.guardFolderOpenTasks': true });
+      let windows: EditorWindow[] = [];
+      try {
+        windows = await harness().openWindows(2, { folder });
+        const first = await holderWindow(folder, windows, 'one window to run watch');
+        await stillOnly(folder, first.tick, 4_000);
+      } finally {
+        killTicks(folder);
+        await closeAll(windows);
+      }
+    });
+
+    it('off: when it runs in two windows, the second offers to guard it; accepted, one copy is left', async () => {
+      const folder = folderOpenWorkspace({ 'taskLock.tasks': [] });
+      let windows: EditorWindow[] = [];
+      try {
+        windows = [await harness().openWindow({ folder })];
+        await waitFor('watch to run in the first window', () => ticks(folder).length === 1, slowEditor);
+        windows.push(await harness().openWindow({ folder }));
+        const second = windows[1];
+        await second.waitForText(/starts whenever .* opens, and another window runs it too/, 60_000);
+        await second.page.getByRole('button', { name: 'Guard Folder-Open Tasks' }).first().click({ timeout: 30_000 });
+        await waitFor('the setting to be written', () => {
+          try {
+            return (JSON.parse(fs.readFileSync(path.join(folder, '.vscode', 'settings.json'), 'utf8')) as Record<string, unknown>)['taskLock.guardFolderOpenTasks'] === true;
+          } catch {
+            // Read while the editor writes it.
+            return false;
+          }
+        }, slowEditor);
+        const kept = await holderWindow(folder, windows, 'one copy left, held by a window');
+        await stillOnly(folder, kept.tick, 3_000);
+      } finally {
+        killTicks(folder);
+        await closeAll(windows);
+      }
+    });
+  });
+
   describe('`runOn: folderOpen` in two windows', function () {
     it('the follower\'s copy is stopped, one keeps running', async () => {
       const folder = workspace();

@@ -11,7 +11,9 @@ describe('two windows on one folder', () => {
     const dir = path.join(workspaceFolder(), '.harness-windows');
     fs.mkdirSync(dir, { recursive: true });
     const mine = `${process.pid}.json`;
-    fs.writeFileSync(path.join(dir, mine), JSON.stringify({ pid: process.pid, at: Date.now() }));
+    // Written whole, then renamed into place: the other window reads it the moment its name appears.
+    fs.writeFileSync(path.join(dir, `${mine}.tmp`), JSON.stringify({ pid: process.pid, at: Date.now() }));
+    fs.renameSync(path.join(dir, `${mine}.tmp`), path.join(dir, mine));
     const other = await waitFor('the other window to write its file', () => fs.readdirSync(dir).find((f) => f !== mine && f.endsWith('.json')), slowWindow);
     const otherPid = (JSON.parse(fs.readFileSync(path.join(dir, other), 'utf8')) as { pid: number }).pid;
     assert.notStrictEqual(otherPid, process.pid);

@@ -1,0 +1,55 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { HolderRecord, LockState } from '../../src/lock';
+import { DEFAULT_SETTINGS } from '../../src/model/settings';
+import { Failover } from '../../src/tasks/failover';
+
+// A follower's look at an orphan (a holder gone while its tasks run on): when the grace counts from.
+
+const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
+function orphanState(sinceMs: number): LockState {
+  const rec: HolderRecord = { version: 1, token: 'tok', kind: 'vscode', label: 'window A', pid: 1, start: 's', hostname: 'h', since: new Date().toISOString(), socket: null, lockId: 'l', tasks: [{ name: 'watch', pid: 2, start: 's2' }] };
+  return { state: 'held', holder: { record: rec, sameHost: true, heartbeatAgeMs: 0, orphanedSinceMs: sinceMs } };
+}
+
+describe('failover: an orphan', () => {
+  const settings = { ...DEFAULT_SETTINGS, tasks: ['watch'], orphanGraceSeconds: 30 };
+
+  it('first seen long after its last heartbeat: still waits the whole grace (a Reload Window gets its time)', () => {
+    const f = new Failover(quiet);
+    let looked = false;
+    const d = f.observe(orphanState(Date.now() - 60_000), 'changed', settings, true, () => (looked = true));
+    f.forget();
+    assert.deepEqual(d, { action: 'nothing' });
+    assert.equal(looked, false);
+  });
+
+  it('a heartbeat dated far ahead (touch -d): the grace still ends, and the timer does not spin', async () => {
+    const f = new Failover(quiet);
+    const s = orphanState(Date.now() + 30 * 86_400_000);
+    const fast = { ...settings, orphanGraceSeconds: 0.1 };
+    let looks = 0;
+    let last: ReturnType<Failover['observe']> = { action: 'nothing' };
+    // As the guard does: each look observes again.
+    const look = (): void => {
+      looks++;
+      last = f.observe(s, 'timer', fast, true, look);
+    };
+    f.observe(s, 'changed', fast, true, look);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    f.forget();
+    assert.ok(looks <= 3, `looked ${looks} times in 0.4 s: a spin`);
+    assert.deepEqual(last, { action: 'take-orphan', token: 'tok' });
+  });
+
+  it('once the grace has passed since this window first saw it: move it here', async () => {
+    const f = new Failover(quiet);
+    const s = orphanState(Date.now() - 60_000);
+    f.observe(s, 'changed', { ...settings, orphanGraceSeconds: 0.05 }, true, () => undefined);
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    const d = f.observe(s, 'timer', { ...settings, orphanGraceSeconds: 0.05 }, true, () => undefined);
+    f.forget();
+    assert.deepEqual(d, { action: 'take-orphan', token: 'tok' });
+  });
+});
