@@ -277,6 +277,18 @@ export class EditorWindow {
     return visibleText(this.page.getByText(pattern), timeoutMs);
   }
 
+  /**
+   * Clicks a notification's button (or any visible button) by its name. Where the workbench shows no toasts (the
+   * smoke-test driver: see waitForText), a notification's buttons are only in the notification center: it is opened
+   * first, as a user would look there.
+   */
+  async clickButton(name: string | RegExp, timeoutMs = 30_000): Promise<void> {
+    if (await this.withoutToasts()) {
+      await this.showNotificationCenter();
+    }
+    await this.page.getByRole('button', { name, exact: typeof name === 'string' }).filter({ visible: true }).first().click({ timeout: timeoutMs });
+  }
+
   /** Whether the workbench runs with the smoke-test driver (it sets `window.driver`), which suppresses toasts. */
   private async withoutToasts(): Promise<boolean> {
     this.smokeTestDriver ??= (await this.page.evaluate('"driver" in window')) === true;

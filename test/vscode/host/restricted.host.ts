@@ -171,7 +171,7 @@ describe('Task Lock in Restricted Mode (an untrusted folder)', function () {
 
     it('the message\'s button opens the Workspace Trust editor', async () => {
       await window().runCommand('Task Lock: Start Guarded Tasks');
-      await window().page.getByRole('button', { name: 'Manage Workspace Trust' }).first().click({ timeout: 30_000 });
+      await window().clickButton('Manage Workspace Trust');
       // The Workspace Trust editor ("You are in Restricted Mode") with its Trust button.
       await trustButton(window()).waitFor({ state: 'visible', timeout: 30_000 });
     });
