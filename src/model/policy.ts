@@ -20,11 +20,16 @@ export interface FreeInput {
   trusted: boolean;
   /** Milliseconds since this window first saw the lock free after that holder (0 the first time). */
   freeForMs: number;
+  /**
+   * This window lost its lock underneath (a forced reclaim, a removed lock home) and stopped its tasks, and no
+   * other holder has held the lock since.
+   */
+  lostHere: boolean;
 }
 
 export type FreeDecision =
   | { action: 'nothing' }
-  | { action: 'stay-quiet'; why: 'failover-off' | 'untrusted' }
+  | { action: 'stay-quiet'; why: 'failover-off' | 'untrusted' | 'lost-here' }
   | { action: 'released' }
   | { action: 'look-again'; afterMs: number }
   | { action: 'take'; start: boolean };
@@ -33,7 +38,7 @@ export type FreeDecision =
  * The lock became free or stale in a window that does not hold it. A holder that released on purpose (a
  * window whose user stopped the tasks) leaves the lock free and nobody starts anything. A dead holder (its
  * process gone), a stale lock, or a CLI run that ended fails over: one waiting window takes the lock and,
- * with autoStart, starts the tasks.
+ * with autoStart, starts the tasks. A window that lost the lock underneath takes nothing back by itself.
  */
 export function onLockFree(i: FreeInput): FreeDecision {
   if (!i.previous && i.state !== 'stale') {
@@ -44,6 +49,11 @@ export function onLockFree(i: FreeInput): FreeDecision {
   }
   if (!i.trusted) {
     return { action: 'stay-quiet', why: 'untrusted' };
+  }
+  if (i.lostHere) {
+    // It told the user its tasks were stopped: taking the lock back would run them again a moment later, behind
+    // their back and against whoever forced the lock away. Other windows fail over as usual; the user starts here.
+    return { action: 'stay-quiet', why: 'lost-here' };
   }
   if (i.state === 'free' && i.previous?.kind === 'vscode' && i.previous.alive) {
     // A window that exits removes its lock a moment before its process ends, without a goodbye; a window

@@ -16,6 +16,25 @@ export class Failover {
   /** The orphan already told of in the log, and when this window first saw it. */
   private orphanSeen: string | undefined;
   private orphanSeenAt = 0;
+  /**
+   * Set when this window lost its lock underneath: the pids of the tasks it stops (a forced reclaim's record names
+   * them as the holder until they end). Cleared when it holds the lock again or another holder has held it.
+   */
+  private lostWith: Set<number> | undefined;
+  private lostTold = false;
+
+  /** This window lost its lock underneath and stops `taskPids`: it takes nothing back by itself (policy's lostHere). */
+  lost(taskPids: number[]): void {
+    this.forget();
+    this.lostWith = new Set(taskPids);
+    this.lostTold = false;
+  }
+
+  /** This window holds the lock (again). */
+  held(): void {
+    this.forget();
+    this.lostWith = undefined;
+  }
 
   /** The holder this window would take over from, if any. */
   get previous(): HolderRecord | undefined {
@@ -29,6 +48,10 @@ export class Failover {
   observe(state: LockState, cause: string, settings: Settings, trusted: boolean, lookAgain: () => void): FreeDecision | { action: 'take-orphan'; token: string } {
     if (state.state === 'held' && state.holder.record) {
       const rec = state.holder.record;
+      if (this.lostWith !== undefined && !this.lostWith.has(rec.pid)) {
+        // Someone else holds it now: from here on this window follows that holder as any other window does.
+        this.lostWith = undefined;
+      }
       if (this.lastHolder?.token !== rec.token) {
         this.freeSeenAt = undefined;
       }
@@ -72,6 +95,7 @@ export class Failover {
       autoStart: settings.autoStart,
       trusted,
       freeForMs: this.freeSeenAt === undefined ? 0 : Date.now() - this.freeSeenAt,
+      lostHere: this.lostWith !== undefined,
     });
     switch (d.action) {
       case 'nothing':
@@ -82,7 +106,12 @@ export class Failover {
         break;
       case 'stay-quiet':
         this.forget();
-        this.log.info(`not failing over: ${d.why === 'failover-off' ? 'taskLock.failover is off' : 'the workspace is not trusted'}`);
+        if (d.why !== 'lost-here') {
+          this.log.info(`not failing over: ${d.why === 'failover-off' ? 'taskLock.failover is off' : 'the workspace is not trusted'}`);
+        } else if (!this.lostTold) {
+          this.lostTold = true;
+          this.log.info('not taking the lock back: it was taken or removed underneath this window (Start Guarded Tasks runs the tasks again)');
+        }
         break;
       case 'released':
         this.forget();

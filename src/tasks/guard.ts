@@ -63,7 +63,7 @@ export class FolderGuard implements vscode.Disposable {
       log,
       holderLabel: host.holderLabel,
       onHeld: (h) => {
-        this.failover.forget();
+        this.failover.held();
         h.onCompromised((err) => this.onCompromised(h, err));
         h.onHandoffRequest((req) => void this.moves.onHandoff(h, req));
         h.onStartRequest((req) => void this.moves.onStartRequest(h, req));
@@ -196,7 +196,7 @@ export class FolderGuard implements vscode.Disposable {
     } else if (d.action === 'take') {
       void this.lock.serial(async () => {
         if (!this.isHolder && !this.lock.isClosed) {
-          this.log.info(`failover: the holder ${prev ? `${prev.kind} ${prev.label} (pid ${prev.pid})` : ''} is gone`);
+          this.log.info(`failover: ${prev ? `the holder ${prev.kind} ${prev.label} (pid ${prev.pid}) is gone` : 'the lock is stale'}`);
           await (d.start ? this.acquireAndStart('failover') : this.lock.tryAcquire('failover (taskLock.autoStart is off: starting nothing)'));
         }
       });
@@ -410,6 +410,7 @@ export class FolderGuard implements vscode.Disposable {
       return;
     }
     this.log.error(err.message);
+    this.failover.lost(h.record.tasks.map((t) => t.pid));
     // Never keep a second copy; once they ended, the lost handle's channel goes (the next holder waits for it).
     void this.lock.serial(() => this.running.stopAll('the lock was lost', undefined).then(() => h.release()));
     this.host.events.compromised(this);

@@ -77,7 +77,11 @@ export const notifications: Omit<GuardEvents, 'changed'> = {
     void vscode.window.showInformationMessage(l10n.t('Task Lock: handed {0} over to {1}.', tasks.join(', '), whom));
   },
   compromised: (guard) => {
-    void vscode.window.showWarningMessage(l10n.t('Task Lock: the lock of {0} was taken or removed underneath this window; its guarded tasks were stopped.', guard.folder.name));
+    // The window takes nothing back by itself (policy's lostHere): the way on is the user's, and the message carries it.
+    const start = l10n.t('Start Guarded Tasks');
+    void vscode.window
+      .showWarningMessage(l10n.t('Task Lock: the lock of {0} was taken or removed underneath this window; its guarded tasks were stopped.', guard.folder.name), start)
+      .then((a) => a === start && void vscode.commands.executeCommand('taskLock.startTasks', guard.folder.uri.fsPath));
   },
   stopFailed: () => {
     void vscode.window.showWarningMessage(l10n.t('Task Lock: the guarded tasks did not stop; this window keeps the lock.'));

@@ -279,14 +279,19 @@ export class EditorWindow {
 
   /**
    * Clicks a notification's button (or any visible button) by its name. Where the workbench shows no toasts (the
-   * smoke-test driver: see waitForText), a notification's buttons are only in the notification center: it is opened
-   * first, as a user would look there.
+   * smoke-test driver: see waitForText), or the toast has hidden meanwhile, a notification's buttons are in the
+   * notification center: it is opened, as a user would look there.
    */
   async clickButton(name: string | RegExp, timeoutMs = 30_000): Promise<void> {
-    if (await this.withoutToasts()) {
-      await this.showNotificationCenter();
+    const button = this.page.getByRole('button', { name, exact: typeof name === 'string' }).filter({ visible: true }).first();
+    if (!(await this.withoutToasts())) {
+      const clicked = await button.click({ timeout: 5_000 }).then(() => true, () => false);
+      if (clicked) {
+        return;
+      }
     }
-    await this.page.getByRole('button', { name, exact: typeof name === 'string' }).filter({ visible: true }).first().click({ timeout: timeoutMs });
+    await this.showNotificationCenter();
+    await button.click({ timeout: timeoutMs });
   }
 
   /** Whether the workbench runs with the smoke-test driver (it sets `window.driver`), which suppresses toasts. */

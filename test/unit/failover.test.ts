@@ -53,3 +53,41 @@ describe('failover: an orphan', () => {
     assert.deepEqual(d, { action: 'take-orphan', token: 'tok' });
   });
 });
+
+// A window whose lock was taken away (reclaim --force) or removed underneath (a tool cleaning the lock home): it stops
+// its tasks and says so; taking the lock back by itself a moment later ran them again behind the user's back (seen in
+// the real editor: 'the holder stops its task' passed only when it looked in the gap before the restart).
+describe('failover: a window that lost its lock underneath', () => {
+  const settings = { ...DEFAULT_SETTINGS, tasks: ['watch'] };
+  function record(pid: number, token: string): HolderRecord {
+    return { version: 1, token, kind: 'vscode', label: 'window', pid, start: 's', hostname: 'h', since: new Date().toISOString(), socket: null, lockId: 'l', tasks: [{ name: 'watch', pid, start: 's' }] };
+  }
+  const held = (pid: number, token: string): LockState => ({ state: 'held', holder: { record: record(pid, token), sameHost: true, heartbeatAgeMs: 0 } });
+  const stale = (pid: number, token: string): LockState => ({ state: 'stale', holder: { record: record(pid, token), sameHost: true, heartbeatAgeMs: 0 }, reason: 'gone', cause: { kind: 'holder-exited', pid, tasks: 1 } });
+
+  it('takes nothing back: not while its stopping task keeps the lock, not once that lock is stale', () => {
+    const f = new Failover(quiet);
+    f.lost([4242]);
+    // The forced reclaim's record names the task being stopped as the holder.
+    assert.deepEqual(f.observe(held(4242, 'forced'), 'holder-compromised', settings, true, () => undefined), { action: 'nothing' });
+    assert.deepEqual(f.observe(stale(4242, 'forced'), 'changed', settings, true, () => undefined), { action: 'stay-quiet', why: 'lost-here' });
+    assert.deepEqual(f.observe(stale(4242, 'forced'), 'timer', settings, true, () => undefined), { action: 'stay-quiet', why: 'lost-here' });
+    f.forget();
+  });
+
+  it('follows again once another holder has held the lock: that one dying fails over here', () => {
+    const f = new Failover(quiet);
+    f.lost([4242]);
+    assert.deepEqual(f.observe(held(999_999_99, 'other'), 'changed', settings, true, () => undefined), { action: 'nothing' });
+    assert.deepEqual(f.observe(stale(999_999_99, 'other'), 'changed', settings, true, () => undefined), { action: 'take', start: true });
+    f.forget();
+  });
+
+  it('holding the lock again (the user started the tasks) ends it: a later loss of that holder is judged anew', () => {
+    const f = new Failover(quiet);
+    f.lost([4242]);
+    f.held();
+    assert.deepEqual(f.observe(stale(4242, 'forced'), 'changed', settings, true, () => undefined), { action: 'take', start: true });
+    f.forget();
+  });
+});

@@ -18,7 +18,7 @@ const error: LockState = { state: 'error', message: 'Cannot read the lock' };
 const aliveOnly = (...pids: number[]) => (ref: ProcessRef): boolean => pids.includes(ref.pid);
 
 describe('policy: the lock became free or stale in a follower', () => {
-  const base: FreeInput = { state: 'free', cause: 'changed', previous: { kind: 'vscode', alive: false }, failover: true, autoStart: true, trusted: true, freeForMs: 0 };
+  const base: FreeInput = { state: 'free', cause: 'changed', previous: { kind: 'vscode', alive: false }, failover: true, autoStart: true, trusted: true, freeForMs: 0, lostHere: false };
   const rows: Array<[string, Partial<FreeInput>, ReturnType<typeof onLockFree>]> = [
     ['no holder seen before, lock free: nothing to take over', { previous: undefined }, { action: 'nothing' }],
     ['no holder seen before, lock stale: fail over', { previous: undefined, state: 'stale' }, { action: 'take', start: true }],
@@ -26,6 +26,9 @@ describe('policy: the lock became free or stale in a follower', () => {
     ['a window died, autoStart off: take the lock, start nothing', { autoStart: false }, { action: 'take', start: false }],
     ['a task-lock run ended (CLI alive or not): fail over', { previous: { kind: 'cli', alive: true } }, { action: 'take', start: true }],
     ['failover off: stay quiet', { failover: false }, { action: 'stay-quiet', why: 'failover-off' }],
+    ['this window lost its lock underneath (reclaim --force, a removed lock home), then stale: take nothing back', { previous: undefined, state: 'stale', lostHere: true }, { action: 'stay-quiet', why: 'lost-here' }],
+    ['… also when the lock its stopped tasks kept ends as a dead holder', { lostHere: true }, { action: 'stay-quiet', why: 'lost-here' }],
+    ['… failover off says so first', { lostHere: true, failover: false }, { action: 'stay-quiet', why: 'failover-off' }],
     ['untrusted workspace: stay quiet', { trusted: false }, { action: 'stay-quiet', why: 'untrusted' }],
     ['failover off wins over untrusted', { failover: false, trusted: false }, { action: 'stay-quiet', why: 'failover-off' }],
     ['a live window said goodbye (released): start nothing', { previous: { kind: 'vscode', alive: true }, cause: 'holder-released' }, { action: 'released' }],

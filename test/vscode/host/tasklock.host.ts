@@ -517,8 +517,21 @@ describe('Task Lock in the real editor', function () {
       await earlier(win, 'the window').waitForText(/taken or removed underneath/);
     });
 
-    it('the holder stops its task', async () => {
+    it('the holder stops its task, and does not start it again by itself', async () => {
       await waitFor('the compromised holder to stop its task', () => ticks(folder).length === 0, slowEditor);
+      // The old build took the stale lock back and ran watch again about a second after the stop (VS Code 1.139 in
+      // CI). A restart has no event to wait for: watch the whole period (the sampler catches a copy in between).
+      const copies = sampleCopies(folder, 20);
+      await sleep(4_000);
+      assert.strictEqual(await copies.stop(), 0, 'the window ran its task again after saying it was stopped');
+      assert.notStrictEqual(status(folder).state, 'held', 'the window took the lock back');
+    });
+
+    it('Start Guarded Tasks on the message runs it again, in that window', async () => {
+      const w = earlier(win, 'the window');
+      await w.clickButton('Start Guarded Tasks');
+      const again = await holderWindow(folder, [w], 'the window to run watch again');
+      assert.strictEqual(again.win, w);
     });
   });
 
