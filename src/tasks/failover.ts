@@ -1,6 +1,6 @@
 // A follower's memory of the other holder, and what it does when the lock frees: the decision is
 // model/policy.ts's onLockFree; this keeps the state that decision needs between two looks at the lock.
-import { HolderRecord, LockState, isAlive } from '../lock';
+import { HolderRecord, LockState, ProcessRef, isAlive } from '../lock';
 import { onLockFree, onOrphan, type FreeDecision } from '../model/policy';
 import type { Settings } from '../model/settings';
 import type { FolderLog } from './running';
@@ -17,16 +17,16 @@ export class Failover {
   private orphanSeen: string | undefined;
   private orphanSeenAt = 0;
   /**
-   * Set when this window lost its lock underneath: the pids of the tasks it stops (a forced reclaim's record names
-   * them as the holder until they end). Cleared when it holds the lock again or another holder has held it.
+   * Set when this window lost its lock underneath: the tasks it stops, as "pid start" (a forced reclaim's record
+   * names one of them as the holder until they end). Cleared when it holds the lock again or another holder has.
    */
-  private lostWith: Set<number> | undefined;
+  private lostWith: Set<string> | undefined;
   private lostTold = false;
 
-  /** This window lost its lock underneath and stops `taskPids`: it takes nothing back by itself (policy's lostHere). */
-  lost(taskPids: number[]): void {
+  /** This window lost its lock underneath and stops `tasks`: it takes nothing back by itself (policy's lostHere). */
+  lost(tasks: ProcessRef[]): void {
     this.forget();
-    this.lostWith = new Set(taskPids);
+    this.lostWith = new Set(tasks.map(processKey));
     this.lostTold = false;
   }
 
@@ -48,10 +48,12 @@ export class Failover {
   observe(state: LockState, cause: string, settings: Settings, trusted: boolean, lookAgain: () => void): FreeDecision | { action: 'take-orphan'; token: string } {
     if (state.state === 'held' && state.holder.record) {
       const rec = state.holder.record;
-      if (this.lostWith !== undefined && !this.lostWith.has(rec.pid)) {
-        // Someone else holds it now: from here on this window follows that holder as any other window does.
-        this.lostWith = undefined;
+      if (this.lostWith?.has(processKey(rec))) {
+        // The forced record naming a task this window stops: not an orphan to move here (that would run it again).
+        return { action: 'nothing' };
       }
+      // Someone else holds it now: from here on this window follows that holder as any other window does.
+      this.lostWith = undefined;
       if (this.lastHolder?.token !== rec.token) {
         this.freeSeenAt = undefined;
       }
@@ -129,4 +131,9 @@ export class Failover {
     this.freeSeenAt = undefined;
     clearTimeout(this.recheck);
   }
+}
+
+/** A process by pid and start time: a pid reused by another process is another key. */
+function processKey(p: ProcessRef): string {
+  return `${p.pid} ${p.start ?? ''}`;
 }

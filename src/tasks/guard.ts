@@ -410,7 +410,7 @@ export class FolderGuard implements vscode.Disposable {
       return;
     }
     this.log.error(err.message);
-    this.failover.lost(h.record.tasks.map((t) => t.pid));
+    this.failover.lost(h.record.tasks);
     // Never keep a second copy; once they ended, the lost handle's channel goes (the next holder waits for it).
     void this.lock.serial(() => this.running.stopAll('the lock was lost', undefined).then(() => h.release()));
     this.host.events.compromised(this);

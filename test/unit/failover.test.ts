@@ -59,15 +59,15 @@ describe('failover: an orphan', () => {
 // the real editor: 'the holder stops its task' passed only when it looked in the gap before the restart).
 describe('failover: a window that lost its lock underneath', () => {
   const settings = { ...DEFAULT_SETTINGS, tasks: ['watch'] };
-  function record(pid: number, token: string): HolderRecord {
-    return { version: 1, token, kind: 'vscode', label: 'window', pid, start: 's', hostname: 'h', since: new Date().toISOString(), socket: null, lockId: 'l', tasks: [{ name: 'watch', pid, start: 's' }] };
+  function record(pid: number, token: string, start = 's'): HolderRecord {
+    return { version: 1, token, kind: 'vscode', label: 'window', pid, start, hostname: 'h', since: new Date().toISOString(), socket: null, lockId: 'l', tasks: [{ name: 'watch', pid, start }] };
   }
-  const held = (pid: number, token: string): LockState => ({ state: 'held', holder: { record: record(pid, token), sameHost: true, heartbeatAgeMs: 0 } });
+  const held = (pid: number, token: string, start = 's', orphanedSinceMs?: number): LockState => ({ state: 'held', holder: { record: record(pid, token, start), sameHost: true, heartbeatAgeMs: 0, orphanedSinceMs } });
   const stale = (pid: number, token: string): LockState => ({ state: 'stale', holder: { record: record(pid, token), sameHost: true, heartbeatAgeMs: 0 }, reason: 'gone', cause: { kind: 'holder-exited', pid, tasks: 1 } });
 
   it('takes nothing back: not while its stopping task keeps the lock, not once that lock is stale', () => {
     const f = new Failover(quiet);
-    f.lost([4242]);
+    f.lost([{ pid: 4242, start: 's' }]);
     // The forced reclaim's record names the task being stopped as the holder.
     assert.deepEqual(f.observe(held(4242, 'forced'), 'holder-compromised', settings, true, () => undefined), { action: 'nothing' });
     assert.deepEqual(f.observe(stale(4242, 'forced'), 'changed', settings, true, () => undefined), { action: 'stay-quiet', why: 'lost-here' });
@@ -77,7 +77,7 @@ describe('failover: a window that lost its lock underneath', () => {
 
   it('follows again once another holder has held the lock: that one dying fails over here', () => {
     const f = new Failover(quiet);
-    f.lost([4242]);
+    f.lost([{ pid: 4242, start: 's' }]);
     assert.deepEqual(f.observe(held(999_999_99, 'other'), 'changed', settings, true, () => undefined), { action: 'nothing' });
     assert.deepEqual(f.observe(stale(999_999_99, 'other'), 'changed', settings, true, () => undefined), { action: 'take', start: true });
     f.forget();
@@ -85,9 +85,27 @@ describe('failover: a window that lost its lock underneath', () => {
 
   it('holding the lock again (the user started the tasks) ends it: a later loss of that holder is judged anew', () => {
     const f = new Failover(quiet);
-    f.lost([4242]);
+    f.lost([{ pid: 4242, start: 's' }]);
     f.held();
     assert.deepEqual(f.observe(stale(4242, 'forced'), 'changed', settings, true, () => undefined), { action: 'take', start: true });
+    f.forget();
+  });
+
+  it('a task it stops that outlives the stop (an orphan of the forced record) is not moved here: that would run it again', async () => {
+    const f = new Failover(quiet);
+    f.lost([{ pid: 4242, start: 's' }]);
+    const fast = { ...settings, orphanGraceSeconds: 0.01 };
+    f.observe(held(4242, 'forced', 's', Date.now() - 60_000), 'changed', fast, true, () => undefined);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    assert.deepEqual(f.observe(held(4242, 'forced', 's', Date.now() - 60_000), 'timer', fast, true, () => undefined), { action: 'nothing' });
+    f.forget();
+  });
+
+  it('a holder whose pid is a reused one of its stopped tasks (another start time) is another holder: followed', () => {
+    const f = new Failover(quiet);
+    f.lost([{ pid: 4242, start: 's' }]);
+    assert.deepEqual(f.observe(held(4242, 'other', 'later'), 'changed', settings, true, () => undefined), { action: 'nothing' });
+    assert.deepEqual(f.observe(stale(4242, 'other'), 'changed', settings, true, () => undefined), { action: 'take', start: true });
     f.forget();
   });
 });
