@@ -7,7 +7,7 @@ export { LockHandle, type HolderInfo, type StartRequest } from './handle';
 export { TAKE_OVER_WAIT_MS, type HandoffRequest, type ReservationView } from './handoff';
 export { askHolderToStart, type StartAnswer } from './ask-start';
 export { defaultHome, locate, resolveFolder, type LockLocation, type LocationOptions } from './location';
-export { ORPHAN_TERM_MS, endGroups, groupLedBy, orphanOf, signalTask } from './orphan';
+export { ORPHAN_TERM_MS, endGroups, groupLedBy, orphanOf, signalTask, stopTasks } from './orphan';
 export { twinProcesses } from './twins';
 export { channelProblem } from './state-dir';
 export { isAlive, processStart, type ProcessRef } from './process-identity';

@@ -21,14 +21,19 @@ export function orphanOf(s: LockState): HolderRecord | undefined {
  * in a session of its own), and its children (npm, then node) are in it. Anything else gets the signal alone.
  */
 export function groupLedBy(pid: number): boolean {
-  if (process.platform !== 'linux') {
-    return false;
-  }
+  return process.platform === 'linux' && Number(statFields(pid)?.[2]) === pid;
+}
+
+/**
+ * The fields of /proc/<pid>/stat after the command name (state first, then ppid, pgrp, …), or undefined when it
+ * cannot be read. The name (field 2) may hold spaces and parentheses: fields are counted after the last ')'.
+ */
+function statFields(pid: number | string): string[] | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]) === pid;
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
-    return false;
+    return undefined;
   }
 }
 
@@ -37,10 +42,6 @@ export function groupLedBy(pid: number): boolean {
  * user's Ctrl+C in its terminal would. Checked by pid and start time right before (a null start: by pid only).
  */
 export function signalTask(t: ProcessRef, sig: NodeJS.Signals): void {
-  signal(t, sig);
-}
-
-function signal(t: ProcessRef, sig: NodeJS.Signals): void {
   // Checked by pid and start time right before: a pid reused since the record was written is not signalled.
   if (!isAlive(t) || processStart(t.pid) === null) {
     return;
@@ -53,40 +54,39 @@ function signal(t: ProcessRef, sig: NodeJS.Signals): void {
 }
 
 /**
- * Whether any process of group `pgid` still runs (a member that ignored the group's SIGTERM, say). A zombie runs
- * nothing: one whose parent does not reap it (a container's init) must not count, so /proc is read on Linux.
+ * Whether any process of the groups `pgids` still runs (a member that ignored the group's SIGTERM, say). A zombie
+ * runs nothing: one whose parent does not reap it (a container's init) must not count, so /proc is read on Linux,
+ * once for all the groups.
  */
-function groupAlive(pgid: number): boolean {
+function anyGroupAlive(pgids: readonly number[]): boolean {
+  if (pgids.length === 0) {
+    return false;
+  }
   if (process.platform === 'linux') {
     try {
+      const wanted = new Set(pgids);
       return readdirSync('/proc').some((e) => {
-        if (!/^\d+$/.test(e)) {
-          return false;
-        }
-        try {
-          const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
-          const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-          return Number(fields[2]) === pgid && fields[0] !== 'Z' && fields[0] !== 'X';
-        } catch {
-          return false;
-        }
+        const fields = /^\d+$/.test(e) ? statFields(e) : undefined;
+        return fields !== undefined && wanted.has(Number(fields[2])) && fields[0] !== 'Z' && fields[0] !== 'X';
       });
     } catch {
       // No /proc to read: the kernel's answer below.
     }
   }
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: a member exists that is not ours to signal; only ESRCH says the group is empty.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  return pgids.some((pgid) => {
+    try {
+      process.kill(-pgid, 0);
+      return true;
+    } catch (err) {
+      // EPERM: a member exists that is not ours to signal; only ESRCH says the group is empty.
+      return (err as NodeJS.ErrnoException).code === 'EPERM';
+    }
+  });
 }
 
 async function endedWithin(tasks: readonly TaskRef[], groups: readonly number[], ms: number): Promise<boolean> {
   for (let waited = 0, step = 10; ; waited += step, step = Math.min(100, step * 2)) {
-    if (!tasks.some((t) => isAlive(t)) && !groups.some(groupAlive)) {
+    if (!tasks.some((t) => isAlive(t)) && !anyGroupAlive(groups)) {
       return true;
     }
     if (waited >= ms) {
@@ -108,12 +108,34 @@ export async function stopOrphanTasks(rec: HolderRecord): Promise<boolean> {
   if (tasks.some((t) => t.start === null || t.start === 'win32')) {
     return false;
   }
-  const groups = tasks.filter((t) => groupLedBy(t.pid)).map((t) => t.pid);
-  tasks.forEach((t) => signal(t, 'SIGTERM'));
-  if (await endedWithin(tasks, groups, ORPHAN_TERM_MS)) {
+  return stopTasks(tasks);
+}
+
+/**
+ * Stops recorded tasks, each checked by pid and start time: SIGTERM (to the process group a task's shell leads),
+ * SIGKILL for what still runs after ORPHAN_TERM_MS. True once none of them, and none of their groups, runs.
+ */
+export function stopTasks(tasks: readonly TaskRef[]): Promise<boolean> {
+  const alive = tasks.filter((t) => isAlive(t));
+  const groups = alive.filter((t) => groupLedBy(t.pid)).map((t) => t.pid);
+  alive.forEach((t) => signalTask(t, 'SIGTERM'));
+  return endOrKill(alive, groups, ORPHAN_TERM_MS);
+}
+
+/**
+ * After a task's process ended: the rest of the process group it led (children that outlive a shell's SIGTERM),
+ * given `ms` to end, then SIGKILL. True once no member runs. For a holder's own stop (running.ts) as for an orphan.
+ */
+export function endGroups(groups: readonly number[], ms: number): Promise<boolean> {
+  return endOrKill([], groups, ms);
+}
+
+/** Gives `tasks` and `groups` `ms` to end, then SIGKILL to what still runs. True once none of them runs. */
+async function endOrKill(tasks: readonly TaskRef[], groups: readonly number[], ms: number): Promise<boolean> {
+  if (await endedWithin(tasks, groups, ms)) {
     return true;
   }
-  tasks.forEach((t) => signal(t, 'SIGKILL'));
+  tasks.forEach((t) => signalTask(t, 'SIGKILL'));
   // A group whose leader has ended gets its SIGKILL by group: its members still run the task.
   for (const g of groups) {
     try {
@@ -123,22 +145,4 @@ export async function stopOrphanTasks(rec: HolderRecord): Promise<boolean> {
     }
   }
   return endedWithin(tasks, groups, ORPHAN_KILL_MS);
-}
-
-/**
- * After a task's process ended: the rest of the process group it led (children that outlive a shell's SIGTERM),
- * given `ms` to end, then SIGKILL. True once no member runs. For a holder's own stop (running.ts) as for an orphan.
- */
-export async function endGroups(groups: readonly number[], ms: number): Promise<boolean> {
-  if (await endedWithin([], groups, ms)) {
-    return true;
-  }
-  for (const g of groups) {
-    try {
-      process.kill(-g, 'SIGKILL');
-    } catch {
-      // Empty by now.
-    }
-  }
-  return endedWithin([], groups, ORPHAN_KILL_MS);
 }

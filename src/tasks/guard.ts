@@ -412,7 +412,7 @@ export class FolderGuard implements vscode.Disposable {
     this.log.error(err.message);
     this.failover.lost(h.record.tasks);
     // Never keep a second copy; once they ended, the lost handle's channel goes (the next holder waits for it).
-    void this.lock.serial(() => this.running.stopAll('the lock was lost', undefined).then(() => h.release()));
+    void this.lock.serial(() => this.running.stopAll('the lock was lost', h).then(() => h.release()));
     this.host.events.compromised(this);
     this.lock.refresh();
   }

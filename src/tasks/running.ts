@@ -1,7 +1,7 @@
 // The guarded tasks of one folder running in this window: the table of executions and their pids, writing
 // it into the lock's record, and stopping them (by execution, or by pid for adopted tasks).
 import * as vscode from 'vscode';
-import { LockHandle, endGroups, groupLedBy, isAlive, processStart, signalTask } from '../lock';
+import { LockHandle, endGroups, groupLedBy, isAlive, processStart, signalTask, stopTasks } from '../lock';
 import { GATED_TYPE } from './gatedTask';
 
 /** How long a task signalled to stop may take before terminate() (which closes its terminal) follows. */
@@ -236,20 +236,8 @@ export class RunningTasks {
       return true;
     }
     this.log.info(`stopping the adopted tasks ${h.record.tasks.map((t) => `${t.name} (pid ${t.pid})`).join(', ')}: ${why}`);
-    for (const t of h.record.tasks) {
-      if (isAlive(t)) {
-        try {
-          process.kill(t.pid, 'SIGTERM');
-        } catch {
-          // Ended meanwhile.
-        }
-      }
-    }
-    const deadline = Date.now() + STOP_WAIT_MS;
-    while (h.tasksAlive() && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    return !h.tasksAlive();
+    // As a listed task is stopped: SIGTERM to its process group (a shell's children too), SIGKILL to what remains.
+    return (await stopTasks(h.record.tasks)) && !h.tasksAlive();
   }
 
   /**

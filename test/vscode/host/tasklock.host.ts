@@ -688,4 +688,19 @@ describe('Task Lock: a window whose extension host restarts', function () {
     earlier(adopted, 'the re-adopted lock');
     await stillOnly(folder, earlier(first, 'the holder').tick, 3_000);
   });
+
+  it('its lock taken away (reclaim --force), the re-adopted task is stopped too, and never runs beside a copy', async () => {
+    earlier(adopted, 'the re-adopted lock');
+    const { tick } = earlier(first, 'the holder');
+    const copies = sampleCopies(folder, 20);
+    let most: number;
+    try {
+      execFileSync(process.execPath, [cli, 'reclaim', '--folder', folder, '--force'], { encoding: 'utf8' });
+      // The old build stopped only the tasks VS Code lists as this window's: a re-adopted one ran on, unlocked.
+      await waitFor('the re-adopted task to stop', () => !ticks(folder).includes(tick), slowEditor);
+    } finally {
+      most = await copies.stop();
+    }
+    assert.ok(most <= 1, `${most} copies at once`);
+  });
 });
