@@ -1,5 +1,5 @@
 // What the CLI prints about a lock: one line of text, or JSON from the engine's one holder projection.
-import { LockState, ReservationView, WorkspaceLock, describeHolder, holderFields, isAlive } from '../lock';
+import { LockState, ReservationView, WorkspaceLock, describeHolder, holderFields, isAlive, orphanOf } from '../lock';
 import { STATUS_JSON_VERSION } from './codes';
 
 /**
@@ -66,8 +66,8 @@ export function stateJson(lock: WorkspaceLock, s: LockState): Record<string, unk
  * is, with the pids to end, rather than as a holder that "closed its channel".
  */
 export function nobodyToAsk(s: LockState): string | undefined {
-  const rec = s.state === 'held' && s.holder.sameHost ? s.holder.record : undefined;
-  if (!rec || isAlive(rec)) {
+  const rec = orphanOf(s);
+  if (!rec) {
     return undefined;
   }
   const pids = rec.tasks.filter((t) => isAlive(t)).map((t) => t.pid);

@@ -168,6 +168,7 @@ export async function requestRelease(lock: WorkspaceLock, info: HolderInfo, opts
     if (now.state === 'held' && now.holder.record !== undefined && now.holder.record.token === state.holder.record?.token) {
       throw new LockError('handoff-no-answer', `The holder, ${describeHolder(state.holder)}, closed the channel without releasing.`, { reason: 'closed its channel without releasing', facts: { problem: 'channel-closed', holder: state.holder } });
     }
+    return now;
   }
   return lock.inspect();
 }

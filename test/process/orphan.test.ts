@@ -93,6 +93,7 @@ describe('an orphan: a holder gone while its task runs', () => {
       await r.handle.release();
     }
     assert.equal(childLeft, false, 'the lock was taken while the old task\'s child still ran: a second copy would start beside it');
+    assert.ok(r?.ok, 'the lock was not taken');
   });
 
   it('another orphan than the one named (its token) is left alone', async () => {

@@ -172,7 +172,7 @@ describe('status bar rendering', () => {
     assert.match(v.tooltip, /Code — app/);
     assert.match(v.tooltip, /pid 42 on box/);
     // Local time for people, not ISO (the log keeps ISO).
-    assert.ok(v.tooltip.includes(`Since: ${clockTime('2026-11-26T10:00:00.000Z').replace(/-/g, '\\-')}`), v.tooltip);
+    assert.ok(v.tooltip.includes(`Since: ${escapeMarkdown(clockTime('2026-11-26T10:00:00.000Z'))}`), v.tooltip);
     assert.match(v.tooltip, /watch \\\(pid 43\\\)/);
   });
 

@@ -7,7 +7,7 @@ import { Harness } from '../../harness/harness';
 import type { EditorWindow } from '../../harness/window';
 import { removeLockDirSockets } from '../../support/fixtures';
 import { sleep, waitFor } from '../../support/wait';
-import { cli, slowEditor, status, ticks, type Status } from './guarded';
+import { cli, slowEditor, status, ticks } from './guarded';
 
 // Task Lock in Restricted Mode: Workspace Trust on and the folder not trusted (the harness' `untrusted` server,
 // where every window opens as after "No, I don't trust the authors"). VS Code runs no task there, and listing
@@ -17,11 +17,6 @@ import { cli, slowEditor, status, ticks, type Status } from './guarded';
 
 /** The lock directory the folder's own settings name: a restricted setting, ignored until the folder is trusted. */
 const WORKSPACE_LOCK_DIR = path.join('.vscode', 'workspace-lock');
-
-/** `task-lock status` of the lock in `lockDir` (the CLI's --lock-dir; it makes the directory when missing). */
-function statusIn(folder: string, lockDir: string): Status {
-  return status(folder, lockDir);
-}
 
 /**
  * The text of a modal dialog over the window (VS Code's "Do you trust the authors…?" when something lists or
@@ -182,7 +177,7 @@ describe('Task Lock in Restricted Mode (an untrusted folder)', function () {
       const tick = await waitFor(
         'the window to take the lock in the folder\'s lock directory and start watch',
         () => {
-          const s = statusIn(folder, lockDir);
+          const s = status(folder, lockDir);
           const t = ticks(folder);
           return s.state === 'held' && s.holder?.pid === w.extensionHostPid && t.length === 1 && s.holder.tasks.some((x) => x.pid === t[0]) ? t[0] : undefined;
         },
@@ -207,7 +202,7 @@ describe('Task Lock in Restricted Mode (an untrusted folder)', function () {
       // Read by the windows opened from now on.
       harness().updateUserSettings({ 'taskLock.lockDirectory': userDir });
       run = startRun(folder, userDir);
-      await waitFor('the run to hold the lock in the user\'s lock directory', () => statusIn(folder, userDir).state === 'held' && ticks(folder).length === 1, slowEditor);
+      await waitFor('the run to hold the lock in the user\'s lock directory', () => status(folder, userDir).state === 'held' && ticks(folder).length === 1, slowEditor);
       win = await harness().openWindow({ folder });
     });
     after(async () => {
