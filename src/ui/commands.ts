@@ -98,8 +98,8 @@ export function registerCommands(guards: Guards, log: vscode.LogOutputChannel): 
           : s.phase === 'error'
             ? l10n.t('{0}: {1}', s.name, statusNote(s, l10n) ?? '')
             : s.phase === 'stale'
-              ? l10n.t('{0}: held by {1} — stale: {2}.', s.name, holderWords(s.holder, l10n), statusNote(s, l10n) ?? '')
-              : l10n.t('{0}: held by {1}.', s.name, holderWords(s.holder, l10n));
+              ? l10n.t('{0}: held by {1} — stale: {2}.', s.name, holderWords(s.holder, new Date(), l10n), statusNote(s, l10n) ?? '')
+              : l10n.t('{0}: held by {1}.', s.name, holderWords(s.holder, new Date(), l10n));
     const takeOver = l10n.t('Take Over');
     const actions = s.phase === 'follower' || s.phase === 'stale' ? [takeOver] : [];
     const a = await vscode.window.showInformationMessage(text, ...actions);
@@ -151,7 +151,7 @@ export function registerCommands(guards: Guards, log: vscode.LogOutputChannel): 
     reclaim: async (arg) => {
       const g = await pickFolder(guards, (x) => x.status().phase === 'stale', arg);
       if (g) {
-        void vscode.window.showInformationMessage(reclaimText(await g.reclaim(), l10n));
+        void vscode.window.showInformationMessage(reclaimText(await g.reclaim(), new Date(), l10n));
       }
     },
     showHolder,

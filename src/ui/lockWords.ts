@@ -32,8 +32,8 @@ export function l10nFrom(lookup: (message: string) => string): L10n {
 /** English, as written in the sources: the default where no editor is (unit tests). */
 export const plain: L10n = l10nFrom((m) => m);
 
-/** Local time of day for an ISO time ("10:42"), with the date when it is not today. */
-export function clockTime(iso: string, now = new Date()): string {
+/** Local time of day for an ISO time ("10:42"), with the date when it is not the day of `now` (the caller's clock). */
+export function clockTime(iso: string, now: Date): string {
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) {
     return iso;
@@ -44,7 +44,7 @@ export function clockTime(iso: string, now = new Date()): string {
 }
 
 /** A time for people: local time of day and how long ago ("10:42 (12 min ago)"). Not for text that stays up. */
-export function sinceWords(iso: string, now = new Date(), l10n: L10n = plain): string {
+export function sinceWords(iso: string, now: Date, l10n: L10n = plain): string {
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) {
     return iso;
@@ -96,7 +96,7 @@ export function holderRef(h: HolderSummary | undefined, l10n: L10n = plain): str
 }
 
 /** A holder for people: who, since when, what runs, and whether its window is gone; pids as details. */
-export function holderWords(h: HolderSummary | undefined, l10n: L10n = plain, now = new Date()): string {
+export function holderWords(h: HolderSummary | undefined, now: Date, l10n: L10n = plain): string {
   if (!h || h.kind === 'unknown') {
     return holderName(h, l10n);
   }
@@ -239,26 +239,26 @@ export function takeOverFailureText(f: TakeOverFailure, l10n: L10n = plain): str
 }
 
 /** What Reclaim Stale Lock did. */
-export function reclaimText(r: ReclaimOutcome, l10n: L10n = plain): string {
+export function reclaimText(r: ReclaimOutcome, now: Date, l10n: L10n = plain): string {
   switch (r.result) {
     case 'reclaimed':
       return l10n.t('Task Lock: removed the stale lock.');
     case 'nothing':
       return l10n.t('Task Lock: there was no stale lock.');
     case 'alive':
-      return l10n.t('Task Lock: the holder is alive: {0}.', holderWords(r.holder, l10n));
+      return l10n.t('Task Lock: the holder is alive: {0}.', holderWords(r.holder, now, l10n));
     case 'error':
       return l10n.t('Task Lock: the stale lock was not removed. {0}', lockErrorText(r.error, l10n));
   }
 }
 
 /** The line a `taskLock` task's terminal shows when its process does not run. */
-export function gateLineText(task: string, line: GateLine, l10n: L10n = plain): string {
+export function gateLineText(task: string, line: GateLine, now: Date, l10n: L10n = plain): string {
   switch (line.kind) {
     case 'refused':
-      return l10n.t('Task Lock: “{0}” is already running in {1}. Not started here.', task, holderWords(line.holder, l10n));
+      return l10n.t('Task Lock: “{0}” is already running in {1}. Not started here.', task, holderWords(line.holder, now, l10n));
     case 'stands-in':
-      return l10n.t('Task Lock: “{0}” runs in {1}, which holds the lock. Not started here: this task ends at once, successfully, so that the tasks that depend on it run here, served by that one.', task, holderWords(line.holder, l10n));
+      return l10n.t('Task Lock: “{0}” runs in {1}, which holds the lock. Not started here: this task ends at once, successfully, so that the tasks that depend on it run here, served by that one.', task, holderWords(line.holder, now, l10n));
     case 'not-recorded':
       return l10n.t('Task Lock: “{0}” was not started: its process could not be recorded in the lock ({1}).', task, line.detail);
     case 'spawn-failed':

@@ -130,5 +130,5 @@ export const notifications: Omit<GuardEvents, 'changed'> = {
       }
     });
   },
-  gateLine: (task, line) => gateLineText(task, line, l10n),
+  gateLine: (task, line) => gateLineText(task, line, new Date(), l10n),
 };

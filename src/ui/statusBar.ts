@@ -39,7 +39,7 @@ export class StatusBar implements vscode.Disposable {
   }
 
   private render(folders: readonly FolderStatus[]): void {
-    const v = renderStatus(folders, l10n, !vscode.workspace.isTrusted);
+    const v = renderStatus(folders, new Date(), l10n, !vscode.workspace.isTrusted);
     if (!v.visible) {
       this.item.hide();
       return;

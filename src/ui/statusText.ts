@@ -20,7 +20,7 @@ function taskList(tasks: readonly string[]): string {
   return tasks.join(', ');
 }
 
-function oneLine(f: FolderStatus, l10n: L10n): { text: string; aria: string } {
+function oneLine(f: FolderStatus, now: Date, l10n: L10n): { text: string; aria: string } {
   switch (f.phase) {
     case 'holder': {
       const tasks = f.running.length > 0 ? f.running : f.tasks;
@@ -36,7 +36,7 @@ function oneLine(f: FolderStatus, l10n: L10n): { text: string; aria: string } {
       const tasks = running.length > 0 ? running : f.tasks;
       const orphaned = f.holder?.orphanedSince;
       if (orphaned !== undefined) {
-        const since = clockTime(orphaned);
+        const since = clockTime(orphaned, now);
         return f.holder?.kind === 'cli'
           ? { text: `$(debug-disconnect) ${l10n.t('{0} runs without its task-lock run since {1}', taskList(tasks), since)}`, aria: l10n.t('Task Lock: {0} runs on since {1}, its task-lock run was ended', taskList(tasks), since) }
           : { text: `$(debug-disconnect) ${l10n.t('{0} runs without a window since {1}', taskList(tasks), since)}`, aria: l10n.t('Task Lock: {0} runs on since {1}, the window that ran it is gone', taskList(tasks), since) };
@@ -58,7 +58,7 @@ export function escapeMarkdown(s: string): string {
   return s.replace(/[\\`*_{}[\]()#+\-.!<>|~]/g, (c) => `\\${c}`);
 }
 
-function describeFolder(f: FolderStatus, l10n: L10n): string {
+function describeFolder(f: FolderStatus, now: Date, l10n: L10n): string {
   const lines: string[] = [];
   const phase: Record<FolderPhase, string> = {
     holder: l10n.t('this window holds the lock'),
@@ -85,13 +85,13 @@ function describeFolder(f: FolderStatus, l10n: L10n): string {
       lines.push(`- ${l10n.t('Process: pid {0} on {1}', h.pid, escapeMarkdown(h.hostname ?? '?'))}`);
     }
     if (h.since !== undefined) {
-      lines.push(`- ${l10n.t('Since: {0}', escapeMarkdown(clockTime(h.since)))}`);
+      lines.push(`- ${l10n.t('Since: {0}', escapeMarkdown(clockTime(h.since, now)))}`);
     }
     if (h.tasks.length > 0) {
       lines.push(`- ${l10n.t('Running: {0}', escapeMarkdown(taskPids(h.tasks, l10n)))}`);
     }
     if (h.orphanedSince !== undefined) {
-      const since = escapeMarkdown(clockTime(h.orphanedSince));
+      const since = escapeMarkdown(clockTime(h.orphanedSince, now));
       lines.push(
         `- ${
           h.kind === 'cli'
@@ -109,7 +109,7 @@ function describeFolder(f: FolderStatus, l10n: L10n): string {
     lines.push(`- ${l10n.t('No task of this folder has the label {0} (taskLock.tasks): nothing is guarded under that name.', escapeMarkdown(f.unknownLabels.map((x) => `“${x}”`).join(', ')))}`);
   }
   if (f.lastStop !== undefined && f.phase === 'follower') {
-    const at = escapeMarkdown(clockTime(f.lastStop.at));
+    const at = escapeMarkdown(clockTime(f.lastStop.at, now));
     const task = escapeMarkdown(f.lastStop.task);
     const holder = escapeMarkdown(f.lastStop.holder);
     lines.push(`- ${f.lastStop.notStarted ? l10n.t('Refused here at {0}: {1} (the lock is {2}\'s)', at, task, holder) : l10n.t('Stopped here at {0}: {1} (the lock is {2}\'s)', at, task, holder)}`);
@@ -123,17 +123,17 @@ function describeFolder(f: FolderStatus, l10n: L10n): string {
 /**
  * Multi-root: one item sums every guarded folder up; the tooltip lists each. `restricted`: the workspace is not
  * trusted (Restricted Mode), where this window shows the locks but starts no task: the tooltip says so.
- * (`vscode.l10n` is what the editor passes.)
+ * Times are worded against `now`, the caller's clock. (`vscode.l10n` is what the editor passes.)
  */
-export function renderStatus(folders: readonly FolderStatus[], l10n: Pick<typeof vscode.l10n, 't'> = plain, restricted = false): StatusView {
+export function renderStatus(folders: readonly FolderStatus[], now: Date, l10n: Pick<typeof vscode.l10n, 't'> = plain, restricted = false): StatusView {
   if (folders.length === 0) {
     return { visible: false, text: '', tooltip: '', background: undefined, ariaLabel: '' };
   }
   const background = folders.some((f) => f.phase === 'error') ? 'error' : folders.some((f) => f.phase === 'stale' || (f.unknownLabels?.length ?? 0) > 0) ? 'warning' : undefined;
   const trust = restricted ? `\n\n${l10n.t('Restricted Mode: this window starts no guarded task until you trust the workspace.')}` : '';
-  const tooltip = folders.map((f) => describeFolder(f, l10n)).join('\n\n---\n\n') + trust + `\n\n${l10n.t('Click for actions.')}`;
+  const tooltip = folders.map((f) => describeFolder(f, now, l10n)).join('\n\n---\n\n') + trust + `\n\n${l10n.t('Click for actions.')}`;
   if (folders.length === 1) {
-    const l = oneLine(folders[0], l10n);
+    const l = oneLine(folders[0], now, l10n);
     return { visible: true, text: l.text, tooltip, background, ariaLabel: l.aria };
   }
   const count = (p: FolderPhase): number => folders.filter((f) => f.phase === p).length;

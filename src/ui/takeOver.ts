@@ -13,7 +13,7 @@ export async function takeOverAsked(guard: FolderGuard): Promise<void> {
   const h = guard.status().holder;
   if (h?.orphanedSince !== undefined) {
     const tasks = taskPids(h.tasks, l10n);
-    const since = clockTime(h.orphanedSince);
+    const since = clockTime(h.orphanedSince, new Date());
     const stop = l10n.t('Stop It and Take Over');
     const detail =
       h.kind === 'cli'

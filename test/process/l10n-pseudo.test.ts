@@ -66,7 +66,7 @@ describe('a pseudo-locale (l10n-dev generate-pseudo) reaches every visible word'
   ];
 
   it('renderStatus: the item, its tooltip and its accessible label, in every state and in a multi-root sum', () => {
-    const views = [...statuses.map((s) => renderStatus([s], pseudo)), renderStatus(statuses, pseudo)];
+    const views = [...statuses.map((s) => renderStatus([s], new Date(), pseudo)), renderStatus(statuses, new Date(), pseudo)];
     const left = views.flatMap((v) => [v.text, v.tooltip, v.ariaLabel]).flatMap(english);
     assert.deepEqual(left, []);
   });
@@ -115,13 +115,13 @@ describe('a pseudo-locale (l10n-dev generate-pseudo) reaches every visible word'
     }
     texts.push(takeOverFailureText({ error: { code: undefined, message: '«engine words»' }, holder: orphan, holderDead: false, orphan: true }, pseudo));
     for (const r of [{ result: 'reclaimed' }, { result: 'nothing' }, { result: 'alive', holder }, { result: 'error', error: { code: 'reclaim-failed', path: '«p»', detail: '«EIO»', message: '«engine words»' } }] as const) {
-      texts.push(reclaimText(r, pseudo));
+      texts.push(reclaimText(r, new Date(), pseudo));
     }
     for (const h of [holder, cli, orphan, unknown, undefined]) {
-      texts.push(holderWords(h, pseudo));
+      texts.push(holderWords(h, new Date(), pseudo));
     }
     for (const line of [{ kind: 'refused', holder }, { kind: 'not-recorded', detail: '«EIO»' }, { kind: 'spawn-failed', detail: '«spawn npm ENOENT»' }] as const) {
-      texts.push(gateLineText('«watch»', line, pseudo));
+      texts.push(gateLineText('«watch»', line, new Date(), pseudo));
     }
     assert.deepEqual(texts.flatMap(english), []);
     assert.deepEqual(texts.filter((t) => t.includes('engine words')), [], 'the engine\'s English is not shown where its facts are known');

@@ -6,6 +6,9 @@ import { DEFAULT_SETTINGS, lockSettingsDiffer, readSettings } from '../../src/mo
 import { applicableActions, windowName, type FolderStatus } from '../../src/model/status';
 import { clockTime, escapeMarkdown, l10nFrom, renderStatus, sinceWords } from '../../src/ui/statusText';
 
+/** The clock every rendering here is worded against: times are an input, so the suite passes on any date and in any zone. */
+const NOW = new Date(2026, 10, 28, 10, 54, 30);
+
 function read(values: Record<string, unknown>) {
   return readSettings((k) => values[k], '/ws', path.posix.isAbsolute, path.posix.join);
 }
@@ -97,7 +100,7 @@ describe('window names (#8 item 2)', () => {
 
   it('the tooltip names this window, in every state', () => {
     for (const phase of ['holder', 'follower', 'free'] as const) {
-      const v = renderStatus([folder({ phase, holder, window: 'Code window 10:44:10 (app)' })]);
+      const v = renderStatus([folder({ phase, holder, window: 'Code window 10:44:10 (app)' })], NOW);
       assert.match(v.tooltip, /This window: Code window 10:44:10 \\\(app\\\)/);
     }
   });
@@ -105,18 +108,18 @@ describe('window names (#8 item 2)', () => {
 
 describe('status bar rendering', () => {
   it('follower: names what the holder really runs, not every guarded label (#10 D4)', () => {
-    const v = renderStatus([folder({ phase: 'follower', tasks: ['watch', 'serve'], holder })]);
+    const v = renderStatus([folder({ phase: 'follower', tasks: ['watch', 'serve'], holder })], NOW);
     assert.equal(v.text, '$(eye) watch runs in Code — app');
-    const idle = renderStatus([folder({ phase: 'follower', tasks: ['watch', 'serve'], holder: { ...holder, tasks: [] } })]);
+    const idle = renderStatus([folder({ phase: 'follower', tasks: ['watch', 'serve'], holder: { ...holder, tasks: [] } })], NOW);
     assert.equal(idle.text, '$(eye) Code — app holds the lock');
   });
 
   it('follower of an orphan: says the task runs without its window (or its CLI), since when, and what will happen', () => {
     const orphanedSince = new Date(2026, 10, 28, 10, 42, 0).toISOString();
-    const v = renderStatus([folder({ phase: 'follower', holder: { ...holder, orphanedSince } })]);
-    assert.match(v.text, /^\$\(debug-disconnect\) watch runs without a window since \d\d:\d\d/);
+    const v = renderStatus([folder({ phase: 'follower', holder: { ...holder, orphanedSince } })], NOW);
+    assert.equal(v.text, '$(debug-disconnect) watch runs without a window since 10:42');
     assert.match(v.tooltip, /Its window is gone since .*orphanGraceSeconds/);
-    const cli = renderStatus([folder({ phase: 'follower', holder: { ...holder, kind: 'cli', orphanedSince } })]);
+    const cli = renderStatus([folder({ phase: 'follower', holder: { ...holder, kind: 'cli', orphanedSince } })], NOW);
     assert.match(cli.text, /watch runs without its task-lock run since/);
     assert.match(cli.tooltip, /Take Over stops it \(after asking\)/);
   });
@@ -131,27 +134,29 @@ describe('status bar rendering', () => {
 
   it('a follower\'s tooltip keeps the last start it stopped, after its notification is gone (#8 item 3)', () => {
     const at = new Date(2026, 10, 28, 10, 42, 0).toISOString();
-    const v = renderStatus([folder({ phase: 'follower', holder, lastStop: { task: 'watch', holder: 'Code — app', at, notStarted: false } })]);
+    const v = renderStatus([folder({ phase: 'follower', holder, lastStop: { task: 'watch', holder: 'Code — app', at, notStarted: false } })], NOW);
     assert.match(v.tooltip, /Stopped here at 10:42: watch \(the lock is Code — app's\)/);
-    const holderView = renderStatus([folder({ phase: 'holder', running: ['watch'], holder, lastStop: { task: 'watch', holder: 'Code — app', at, notStarted: true } })]);
+    const nextDay = renderStatus([folder({ phase: 'follower', holder, lastStop: { task: 'watch', holder: 'Code — app', at, notStarted: false } })], new Date(2026, 10, 29, 9, 0, 0));
+    assert.match(nextDay.tooltip, /Stopped here at 2026\\-11\\-28 10:42: watch/, 'a stop of another day than now names its date');
+    const holderView = renderStatus([folder({ phase: 'holder', running: ['watch'], holder, lastStop: { task: 'watch', holder: 'Code — app', at, notStarted: true } })], NOW);
     assert.doesNotMatch(holderView.tooltip, /here at/, 'a holder shows no old stop');
   });
 
   it('a guarded label that matches no task: a warning background, and the tooltip names it (#10 D1)', () => {
-    const v = renderStatus([folder({ unknownLabels: ['wach'] })]);
+    const v = renderStatus([folder({ unknownLabels: ['wach'] })], NOW);
     assert.equal(v.background, 'warning');
     assert.match(v.tooltip, /No task of this folder has the label “wach”/);
-    assert.equal(renderStatus([folder({})]).background, undefined);
+    assert.equal(renderStatus([folder({})], NOW).background, undefined);
   });
 
   it('hidden without guarded folders', () => {
-    assert.equal(renderStatus([]).visible, false);
+    assert.equal(renderStatus([], NOW).visible, false);
   });
 
   it('Restricted Mode: the same state, and the tooltip says that this window starts nothing until trusted', () => {
     for (const phase of ['free', 'follower', 'stale'] as const) {
-      const trusted = renderStatus([folder({ phase, holder })]);
-      const restricted = renderStatus([folder({ phase, holder })], undefined, true);
+      const trusted = renderStatus([folder({ phase, holder })], NOW);
+      const restricted = renderStatus([folder({ phase, holder })], NOW, undefined, true);
       assert.equal(restricted.text, trusted.text);
       assert.equal(restricted.background, trusted.background);
       assert.doesNotMatch(trusted.tooltip, /Restricted Mode/);
@@ -160,57 +165,57 @@ describe('status bar rendering', () => {
   });
 
   it('holder: names the running tasks', () => {
-    const v = renderStatus([folder({ phase: 'holder', running: ['watch'], holder })]);
+    const v = renderStatus([folder({ phase: 'holder', running: ['watch'], holder })], NOW);
     assert.equal(v.text, '$(lock) this window runs watch');
     assert.equal(v.background, undefined);
     assert.match(v.ariaLabel, /this window runs watch/);
   });
 
   it('follower: names the holder; the tooltip gives app, pid, host, since and tasks', () => {
-    const v = renderStatus([folder({ phase: 'follower', holder })]);
+    const v = renderStatus([folder({ phase: 'follower', holder })], NOW);
     assert.equal(v.text, '$(eye) watch runs in Code — app');
     assert.match(v.tooltip, /Code — app/);
     assert.match(v.tooltip, /pid 42 on box/);
     // Local time for people, not ISO (the log keeps ISO).
-    assert.ok(v.tooltip.includes(`Since: ${escapeMarkdown(clockTime('2026-11-26T10:00:00.000Z'))}`), v.tooltip);
+    assert.ok(v.tooltip.includes(`Since: ${escapeMarkdown(clockTime('2026-11-26T10:00:00.000Z', NOW))}`), v.tooltip);
     assert.match(v.tooltip, /watch \\\(pid 43\\\)/);
   });
 
   it('a CLI holder is named as such', () => {
-    const v = renderStatus([folder({ phase: 'follower', holder: { ...holder, kind: 'cli', label: 'npm run watch' } })]);
+    const v = renderStatus([folder({ phase: 'follower', holder: { ...holder, kind: 'cli', label: 'npm run watch' } })], NOW);
     assert.equal(v.text, '$(eye) watch runs in task-lock run “npm run watch”');
   });
 
   it('free, stale (warning) and error (error background); no "Task Lock:" prefix in any state (#8 item 3)', () => {
-    assert.equal(renderStatus([folder({})]).text, '$(unlock) watch: lock free');
-    assert.equal(renderStatus([folder({ phase: 'stale', holder })]).text, '$(warning) watch: stale lock');
+    assert.equal(renderStatus([folder({})], NOW).text, '$(unlock) watch: lock free');
+    assert.equal(renderStatus([folder({ phase: 'stale', holder })], NOW).text, '$(warning) watch: stale lock');
     for (const phase of ['holder', 'follower', 'free', 'stale', 'error'] as const) {
-      assert.doesNotMatch(renderStatus([folder({ phase, holder, running: ['watch'] })]).text, /Task Lock/);
+      assert.doesNotMatch(renderStatus([folder({ phase, holder, running: ['watch'] })], NOW).text, /Task Lock/);
     }
-    const stale = renderStatus([folder({ phase: 'stale', holder, message: 'holder pid 42 has exited', stale: { kind: 'holder-exited', pid: 42, tasks: 0 } })]);
+    const stale = renderStatus([folder({ phase: 'stale', holder, message: 'holder pid 42 has exited', stale: { kind: 'holder-exited', pid: 42, tasks: 0 } })], NOW);
     assert.equal(stale.background, 'warning');
     assert.match(stale.tooltip, /holder pid 42 has exited/);
-    const error = renderStatus([folder({ phase: 'error', message: 'Cannot read the lock in /h: EIO', error: { code: 'io', problem: 'cannot-read', path: '/h', detail: 'EIO', message: 'Cannot read the lock in /h: EIO' } })]);
+    const error = renderStatus([folder({ phase: 'error', message: 'Cannot read the lock in /h: EIO', error: { code: 'io', problem: 'cannot-read', path: '/h', detail: 'EIO', message: 'Cannot read the lock in /h: EIO' } })], NOW);
     assert.equal(error.background, 'error');
     // Worded from the engine's facts (a translation's words), the path and the error kept as they are.
     assert.ok(error.tooltip.includes(escapeMarkdown('The lock in /h cannot be read (EIO).')), error.tooltip);
   });
 
   it('multi-root: sums the folders up, worst background wins', () => {
-    const v = renderStatus([folder({ phase: 'holder', running: ['watch'] }), folder({ name: 'b', phase: 'follower', holder }), folder({ name: 'c', phase: 'stale', holder })]);
+    const v = renderStatus([folder({ phase: 'holder', running: ['watch'] }), folder({ name: 'b', phase: 'follower', holder }), folder({ name: 'c', phase: 'stale', holder })], NOW);
     assert.equal(v.text, '$(warning) 1 folder here · 1 folder elsewhere · 1 folder stale');
     assert.equal(v.background, 'warning');
     assert.equal(v.tooltip.split('---').length, 3);
   });
 
   it('a compound task (#10 D2): the holder names the dependencies that run; the tooltip says what the label depends on', () => {
-    const v = renderStatus([folder({ phase: 'holder', tasks: ['dev'], running: ['watch', 'serve'], dependsOn: { dev: ['watch', 'serve'] }, holder })]);
+    const v = renderStatus([folder({ phase: 'holder', tasks: ['dev'], running: ['watch', 'serve'], dependsOn: { dev: ['watch', 'serve'] }, holder })], NOW);
     assert.equal(v.text, '$(lock) this window runs watch, serve');
     assert.match(v.tooltip, /Guarded tasks: dev\n- dev depends on watch, serve: guarded with it/);
   });
 
   it('uses the translation function it is given', () => {
-    const v = renderStatus([folder({})], l10nFrom((m) => `<${m}>`));
+    const v = renderStatus([folder({})], NOW, l10nFrom((m) => `<${m}>`));
     assert.equal(v.text, '$(unlock) <watch: lock free>');
   });
 
