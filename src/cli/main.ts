@@ -71,11 +71,7 @@ async function reclaim(p: Parsed): Promise<number> {
       out(`nothing to reclaim: the lock on ${lock.location.folder} is free`);
       return 0;
     case 'alive':
-      if (r.state.state === 'held' && r.state.holder.legacyHome !== undefined) {
-        err(`${lock.location.folder} is held by ${holderLine(r.state)}, which is alive. Stop it or update it; this version never removes files in your folder.`);
-      } else {
-        err(`${lock.location.folder} is held by ${holderLine(r.state)}, which is alive. Stop it, or use --force to take the lock away from it.`);
-      }
+      err(`${lock.location.folder} is held by ${holderLine(r.state)}, which is alive. Stop it, or use --force to take the lock away from it.`);
       return EXIT_ERROR;
     case 'reclaimed': {
       const why = r.previous.state === 'stale' ? r.previous.reason : 'forced';

@@ -20,8 +20,8 @@ export interface LockLocation {
   reclaimTarget: string;
   /** Set when the default per-user folder could not be used and a fallback is used instead. */
   fallbackReason?: string;
-  /** Where older versions kept this folder's lock by default; checked (never written) so that mixed versions do not both run. */
-  legacyHomes: string[];
+  /** The home is in a lock directory the user chose (taskLock.lockDirectory, --lock-dir), shared by design. */
+  explicit: boolean;
 }
 
 export interface LocationOptions {
@@ -56,7 +56,7 @@ export function folderHash(realFolder: string): string {
   return createHash('sha256').update(realFolder).digest('hex').slice(0, 16);
 }
 
-function layout(folder: string, home: string, legacyHomes: string[], fallbackReason?: string): LockLocation {
+function layout(folder: string, home: string, how: { explicit?: boolean; fallbackReason?: string } = {}): LockLocation {
   const target = path.join(home, 'workspace');
   return {
     folder,
@@ -66,8 +66,8 @@ function layout(folder: string, home: string, legacyHomes: string[], fallbackRea
     recordPath: path.join(home, 'holder.json'),
     reservationPath: path.join(home, 'handoff.json'),
     reclaimTarget: path.join(home, 'reclaim'),
-    fallbackReason,
-    legacyHomes,
+    explicit: how.explicit === true,
+    ...(how.fallbackReason === undefined ? {} : { fallbackReason: how.fallbackReason }),
   };
 }
 
@@ -88,8 +88,7 @@ export function locate(folder: string, options: LocationOptions = {}): LockLocat
     const base = path.resolve(options.lockDirectory);
     const home = path.join(base, homeName(real));
     prepareHome(home, `the lock directory ${base}`, 'Fix its permissions or choose another taskLock.lockDirectory / --lock-dir.');
-    // An explicit directory is where older versions looked too: nothing else to respect.
-    return layout(real, home, []);
+    return layout(real, home, { explicit: true });
   }
   const root = cacheRoot();
   const userHome = os.userInfo().homedir;
@@ -98,13 +97,13 @@ export function locate(folder: string, options: LocationOptions = {}): LockLocat
     // and every process of that user finds the same: the password database says the same to all of them.
     const fallback = path.join(sharedTmpStateDir(), 'locks', homeName(real));
     makePrivateRoot(fallback);
-    return layout(real, fallback, legacyHomesOf(real), `your home folder ${userHome || '(none)'} does not exist; the lock lives in ${fallback}.`);
+    return layout(real, fallback, { fallbackReason: `your home folder ${userHome || '(none)'} does not exist; the lock lives in ${fallback}.` });
   }
   try {
     makePrivateRoot(root);
     const home = path.join(root, homeName(real));
     makePrivateRoot(home);
-    return layout(real, home, legacyHomesOf(real));
+    return layout(real, home);
   } catch (err) {
     if (err instanceof LockError) {
       throw err;
@@ -140,7 +139,7 @@ function locateReadOnly(real: string, options: LocationOptions): LockLocation {
     if (st && (st.isSymbolicLink() || !st.isDirectory())) {
       throw homeProblem(Object.assign(new Error('not a directory'), { code: 'ENOTDIR' }), home, '', home);
     }
-    return layout(real, home, []);
+    return layout(real, home, { explicit: true });
   }
   const userHome = os.userInfo().homedir;
   const fallback = isDirectory(userHome) ? undefined : path.join(sharedTmpPath(), 'locks', homeName(real));
@@ -157,7 +156,7 @@ function locateReadOnly(real: string, options: LocationOptions): LockLocation {
   }
   // A user without a home folder (see locate) is told where the lock lives instead.
   const reason = fallback === undefined ? undefined : `your home folder ${userHome || '(none)'} does not exist; the lock lives in ${fallback}.`;
-  return layout(real, home, legacyHomesOf(real), reason);
+  return layout(real, home, { fallbackReason: reason });
 }
 
 /** What stands at `p`, without following a link; undefined when nothing does. */
@@ -178,8 +177,7 @@ function lstatIfThere(p: string): fs.Stats | undefined {
  */
 export function remakeHome(loc: LockLocation): void {
   try {
-    if (loc.legacyHomes.length === 0) {
-      // An explicit lock directory (the only layout without old homes to respect).
+    if (loc.explicit) {
       prepareHome(loc.home, loc.home, '');
     } else {
       makePrivateRoot(loc.home);
@@ -220,14 +218,6 @@ export function cacheRoot(): string {
 /** The default lock home of a folder, without creating anything (for cleanup and for the docs' examples). */
 export function defaultHome(folder: string): string {
   return path.join(cacheRoot(), homeName(resolveFolder(folder)));
-}
-
-/**
- * The places where versions before 0.1.0 kept a folder's lock by default. A lock an older Task Lock holds
- * there is respected (read only, never written) for one release, so that mixed versions do not both run.
- */
-function legacyHomesOf(realFolder: string): string[] {
-  return [path.join(realFolder, '.vscode', 'task-lock')];
 }
 
 /**

@@ -1,7 +1,6 @@
 // One workspace folder's lock: inspecting it, taking it (now, waiting, by adoption or reclaim), watching it.
 // The held lock is a LockHandle (handle.ts); handing it over lives in handoff.ts; the exit in exit.ts.
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import * as lockfile from 'proper-lockfile';
 import { predecessorGone, socketPathFor } from './channel';
 import { LockError, errnoCode, errorMessage } from './errors';
@@ -77,8 +76,7 @@ export class WorkspaceLock {
    */
   inspect(myToken?: string): LockState {
     try {
-      const now = this.judgeAt(this.location.lockDir, this.location.recordPath, myToken);
-      return now.state === 'free' ? this.inspectLegacy() : now;
+      return this.judgeAt(this.location.lockDir, this.location.recordPath, myToken);
     } catch (err) {
       return { state: 'error', message: `Cannot read the lock in ${this.location.home}: ${errorMessage(err)}`, code: 'io', facts: { problem: 'cannot-read', path: this.location.home, detail: errorMessage(err) } };
     }
@@ -101,41 +99,11 @@ export class WorkspaceLock {
   }
 
   /**
-   * A live lock of an older version in its old default home counts as held: it knows nothing of the new
-   * home, so this side must yield. Only read: a stale one there is ignored, never removed (it is inside
-   * the user's folder, where Task Lock no longer writes). Errors there are not this version's problem.
-   */
-  private inspectLegacy(): LockState {
-    for (const home of this.location.legacyHomes) {
-      let old: LockState;
-      try {
-        old = this.judgeAt(path.join(home, 'workspace.lock'), path.join(home, 'holder.json'));
-      } catch {
-        continue;
-      }
-      if (old.state === 'held') {
-        return { state: 'held', holder: { ...old.holder, legacyHome: home } };
-      }
-    }
-    return { state: 'free' };
-  }
-
-  /**
    * Takes the lock if it is free or stale. A stale lock is reclaimed under a short mutex, so when many
    * waiters see the same dead holder exactly one of them wins.
    */
   async tryAcquire(info: HolderInfo, token = newToken(), opts: { waitForReclaim?: boolean } = {}): Promise<AcquireResult> {
-    const r = await this.claim(info, token, opts);
-    if (r.ok && this.location.legacyHomes.length > 0) {
-      // An older version may have taken its old lock between the look and this claim: it knows nothing of
-      // this one, so this side yields.
-      const old = this.inspectLegacy();
-      if (old.state === 'held') {
-        await r.handle.release();
-        return { ok: false, state: old };
-      }
-    }
-    return r;
+    return this.claim(info, token, opts);
   }
 
   private async claim(info: HolderInfo, token: string, opts: { waitForReclaim?: boolean }): Promise<AcquireResult> {
@@ -243,8 +211,7 @@ export class WorkspaceLock {
       if (now.state === 'free' || now.state === 'error') {
         return { result: 'nothing', state: now };
       }
-      // An older version's lock lives in the user's folder, where this version never removes anything.
-      if (now.state !== 'stale' && (!opts.force || (now.state === 'held' && now.holder.legacyHome !== undefined))) {
+      if (now.state !== 'stale' && !opts.force) {
         return { result: 'alive', state: now };
       }
       if (now.state === 'held' && now.holder.sameHost) {

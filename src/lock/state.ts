@@ -23,8 +23,6 @@ export interface HolderView {
    * this host, only indicative for a holder elsewhere, whose heartbeat carries its own clock's time.
    */
   heartbeatAgeMs: number;
-  /** Set when an older Task Lock holds the folder in the lock home it used by default (inside the folder). */
-  legacyHome?: string;
   /**
    * For a holder judged by its heartbeat (another host or pid namespace): how long this process has seen the
    * heartbeat stand still, by its own clock (see heartbeat.ts). 0 at a first look.
@@ -178,9 +176,8 @@ export function describeHolder(holder: HolderView): string {
   }
   // A CLI's task is usually named like the holder itself: repeating the label would only add noise.
   const tasks = r.tasks.length > 0 ? `, ${r.tasks.length === 1 ? 'task' : 'tasks'} ${r.tasks.map((t) => (t.name === r.label ? `pid ${t.pid}` : `${t.name} (pid ${t.pid})`)).join(', ')}` : '';
-  const older = holder.legacyHome === undefined ? '' : `, an older Task Lock with its lock in ${holder.legacyHome}`;
   const gone = holder.orphanedSinceMs === undefined ? '' : `; pid ${r.pid} is gone since ${new Date(holder.orphanedSinceMs).toISOString()}, its tasks run on`;
-  return `${r.kind} “${r.label}” (pid ${r.pid} on ${where(holder)}, since ${r.since}${tasks}${older}${gone})`;
+  return `${r.kind} “${r.label}” (pid ${r.pid} on ${where(holder)}, since ${r.since}${tasks}${gone})`;
 }
 
 /** A holder's plain fields, as the CLI's JSON and the extension's status carry them. */
@@ -198,8 +195,6 @@ export interface HolderFields {
   /** What tells whether it lives: its processes (same host and pid namespace) or its heartbeat. */
   judgedBy: 'process' | 'heartbeat';
   heartbeatAgeMs: number;
-  /** Only for a holder of an older version, in its old lock home. */
-  legacyHome?: string;
   /** Judged by heartbeat: how long it was seen standing still by this process's clock (0 at a first look). */
   heartbeatStillMs?: number;
   /** An orphan (see HolderView): since when its tasks run without it (ISO). */
@@ -223,7 +218,6 @@ export function holderFields(holder: HolderView): HolderFields | undefined {
     otherPidNamespace: holder.otherPidNamespace === true,
     judgedBy: holder.sameHost ? 'process' : 'heartbeat',
     heartbeatAgeMs: Math.round(holder.heartbeatAgeMs),
-    ...(holder.legacyHome === undefined ? {} : { legacyHome: holder.legacyHome }),
     ...(holder.heartbeatStillMs === undefined ? {} : { heartbeatStillMs: Math.round(holder.heartbeatStillMs) }),
     ...(holder.orphanedSinceMs === undefined ? {} : { orphanedSince: new Date(holder.orphanedSinceMs).toISOString() }),
   };
