@@ -67,8 +67,8 @@ export interface JudgeInput {
   heartbeatStillMs: number;
   staleMs: number;
   hostname: string;
-  /** This process's pid namespace (pidNamespace()); null or absent: unknown, taken as the holder's. */
-  pidNamespace?: string | null;
+  /** This process's pid namespace (pidNamespace()); null where the platform has none. */
+  pidNamespace: string | null;
   myToken?: string;
   isAlive(ref: ProcessRef): boolean;
 }
@@ -125,7 +125,6 @@ export function judge(input: JudgeInput): LockState {
 
   const rec = record.record;
   const sameHostName = rec.hostname === input.hostname;
-  // A record without the field predates it (or comes from a platform without namespaces): same namespace.
   const otherPidNamespace = sameHostName && !samePidNamespace(rec.pidNamespace, input.pidNamespace);
   const sameHost = sameHostName && !otherPidNamespace;
   const holder: HolderView = { record: rec, sameHost, heartbeatAgeMs, ...(otherPidNamespace ? { otherPidNamespace } : {}) };
@@ -154,8 +153,13 @@ export function judge(input: JudgeInput): LockState {
       };
 }
 
-function samePidNamespace(recorded: string | null | undefined, mine: string | null | undefined): boolean {
-  return recorded === undefined || recorded === null || mine === undefined || mine === null || recorded === mine;
+/**
+ * Only the very same namespace lets pids be compared: a record without the field could come from any namespace (a
+ * container writing to a shared lock folder), and a reader that cannot read its own cannot tell. Null on both sides
+ * is a platform without pid namespaces.
+ */
+function samePidNamespace(recorded: string | null | undefined, mine: string | null): boolean {
+  return recorded !== undefined && recorded === mine;
 }
 
 /** "host", or "host (another pid namespace)" for a container on this host. */

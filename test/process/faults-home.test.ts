@@ -5,6 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { WorkspaceLock } from '../../src/lock';
+import { pidNamespace } from '../../src/lock/process-identity';
 import { CLI, cleanup, runCli, start, tempFolder } from '../support/fixtures';
 
 // The lock's promise under faults (issue #7), the lock home's part: what stands in it, and where it is.
@@ -159,7 +160,7 @@ describe('faults: a reclaimer killed while it held the reclaim mutex', () => {
     // A dead holder's lock on this host…
     fs.mkdirSync(lock.location.lockDir);
     const st = fs.statSync(lock.location.lockDir);
-    const dead = { version: 1, token: 'e'.repeat(32), kind: 'cli', label: 'gone', pid: 2 ** 22 - 1, start: 'x', hostname: os.hostname(), since: new Date().toISOString(), socket: null, lockId: `${st.dev}:${st.ino}:${st.birthtimeMs}`, tasks: [] };
+    const dead = { version: 1, token: 'e'.repeat(32), kind: 'cli', label: 'gone', pid: 2 ** 22 - 1, start: 'x', hostname: os.hostname(), pidNamespace: pidNamespace(), since: new Date().toISOString(), socket: null, lockId: `${st.dev}:${st.ino}:${st.birthtimeMs}`, tasks: [] };
     fs.writeFileSync(lock.location.recordPath, JSON.stringify(dead));
     // …and the mutex a reclaimer took just before it was killed (its heartbeat stops now).
     fs.mkdirSync(`${lock.location.reclaimTarget}.lock`);
@@ -180,7 +181,7 @@ describe('faults: a folder named handoff.json (review)', () => {
     assert.match(text.stdout, /handoff\.json is not a regular file; remove it by hand\n$/);
     fs.mkdirSync(lock.location.lockDir);
     const st = fs.statSync(lock.location.lockDir);
-    fs.writeFileSync(lock.location.recordPath, JSON.stringify({ version: 1, token: 'f'.repeat(32), kind: 'cli', label: 'gone', pid: 2 ** 22 - 1, start: 'x', hostname: os.hostname(), since: new Date().toISOString(), socket: null, lockId: `${st.dev}:${st.ino}:${st.birthtimeMs}`, tasks: [] }));
+    fs.writeFileSync(lock.location.recordPath, JSON.stringify({ version: 1, token: 'f'.repeat(32), kind: 'cli', label: 'gone', pid: 2 ** 22 - 1, start: 'x', hostname: os.hostname(), pidNamespace: pidNamespace(), since: new Date().toISOString(), socket: null, lockId: `${st.dev}:${st.ino}:${st.birthtimeMs}`, tasks: [] }));
     const r = await runCli(['reclaim', '--folder', folder]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /reclaimed the lock/);
@@ -194,7 +195,7 @@ describe('faults: a reclaim mutex dated ahead (review)', () => {
     const lock = new WorkspaceLock(folder);
     fs.mkdirSync(lock.location.lockDir);
     const st = fs.statSync(lock.location.lockDir);
-    fs.writeFileSync(lock.location.recordPath, JSON.stringify({ version: 1, token: 'a'.repeat(32), kind: 'cli', label: 'gone', pid: 2 ** 22 - 1, start: 'x', hostname: os.hostname(), since: new Date().toISOString(), socket: null, lockId: `${st.dev}:${st.ino}:${st.birthtimeMs}`, tasks: [] }));
+    fs.writeFileSync(lock.location.recordPath, JSON.stringify({ version: 1, token: 'a'.repeat(32), kind: 'cli', label: 'gone', pid: 2 ** 22 - 1, start: 'x', hostname: os.hostname(), pidNamespace: pidNamespace(), since: new Date().toISOString(), socket: null, lockId: `${st.dev}:${st.ino}:${st.birthtimeMs}`, tasks: [] }));
     const mutex = `${lock.location.reclaimTarget}.lock`;
     fs.mkdirSync(mutex);
     const ahead = new Date(Date.now() + 3600_000);

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { spawn } from 'node:child_process';
 import { WorkspaceLock, processStart } from '../../src/lock';
+import { pidNamespace } from '../../src/lock/process-identity';
 import { cleanup, cli, ownPid, runCli, tempFolder } from '../support/fixtures';
 import { waitFor } from '../support/wait';
 
@@ -92,7 +93,7 @@ describe('soak faults: what a kill or a tool at one precise step leaves behind',
       const start = processStart(process.pid);
       const id = fs.statSync(lock.location.lockDir);
       fs.writeFileSync(lock.location.recordPath, JSON.stringify({
-        version: 1, token: 'taker', kind: 'cli', label: 'taker', pid: process.pid, start, hostname: os.hostname(),
+        version: 1, token: 'taker', kind: 'cli', label: 'taker', pid: process.pid, start, hostname: os.hostname(), pidNamespace: pidNamespace(),
         since: new Date().toISOString(), socket: null, lockId: `${id.dev}:${id.ino}:${id.birthtimeMs}`,
         tasks: [{ name: 'taker', pid: task.pid, start: processStart(task.pid ?? 0) }],
       }));
@@ -200,7 +201,7 @@ describe('soak faults: what a kill or a tool at one precise step leaves behind',
   it('a taker whose folder went before its record never writes over the next holder\'s record', async () => {
     const lock = new WorkspaceLock(tempFolder());
     let struck = false;
-    const theirs = JSON.stringify({ version: 1, token: 'the-next-holder', kind: 'cli', label: 'next', pid: process.pid, start: processStart(process.pid), hostname: os.hostname(), since: new Date().toISOString(), socket: null, lockId: 'set below', tasks: [] });
+    const theirs = JSON.stringify({ version: 1, token: 'the-next-holder', kind: 'cli', label: 'next', pid: process.pid, start: processStart(process.pid), hostname: os.hostname(), pidNamespace: pidNamespace(), since: new Date().toISOString(), socket: null, lockId: 'set below', tasks: [] });
     // Right after this taker's claim: rm -rf of the lock home, and the next taker's folder and record.
     const restore = intercept('writeFileSync', (original) => ((p: fs.PathOrFileDescriptor, ...rest: unknown[]) => {
       const r = (original as (...a: unknown[]) => void)(p, ...rest);

@@ -37,6 +37,7 @@ function replay(mtimeAt: (followerMs: number) => number, untilMs: number, follow
       heartbeatStillMs: stillForMs(s, t),
       staleMs: STALE,
       hostname: 'here',
+      pidNamespace: '4026531836',
       isAlive: () => true,
     });
     if (state.state === 'stale') {

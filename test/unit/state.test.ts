@@ -13,6 +13,7 @@ const record: HolderRecord = {
   pid: 10,
   start: 's10',
   hostname: 'here',
+  pidNamespace: '4026531836',
   since: '2026-11-26T10:00:00.000Z',
   socket: null,
   lockId: lockIdOf(dir),
@@ -28,6 +29,7 @@ function input(over: Partial<JudgeInput> & { alive?: number[] } = {}): JudgeInpu
     heartbeatStillMs: 0,
     staleMs: 10_000,
     hostname: 'here',
+    pidNamespace: '4026531836',
     isAlive: (r: ProcessRef) => alive.has(r.pid),
     ...over,
   };
@@ -114,14 +116,24 @@ describe('judge', () => {
     assert.equal(holderFields((s as { holder: Parameters<typeof holderFields>[0] }).holder)?.heartbeatStillMs, 11_000);
   });
 
-  it('judges by process a record from the same pid namespace, or one without the field (an older writer)', () => {
-    for (const pidNamespace of ['4026531836', undefined, null]) {
-      const rec: RecordRead = { kind: 'ok', record: { ...record, pidNamespace } };
-      assert.equal(judge(input({ record: rec, pidNamespace: '4026531836', alive: [] })).state, 'stale', String(pidNamespace));
-      assert.equal(judge(input({ record: rec, pidNamespace: '4026531836', nowMs: dir.mtimeMs + 60_000 })).state, 'held', String(pidNamespace));
+  it('judges by process only a record of the same pid namespace (or of a platform without them, on one too)', () => {
+    const own: RecordRead = { kind: 'ok', record: { ...record, pidNamespace: '4026531836' } };
+    assert.equal(judge(input({ record: own, pidNamespace: '4026531836', alive: [] })).state, 'stale');
+    assert.equal(judge(input({ record: own, pidNamespace: '4026531836', nowMs: dir.mtimeMs + 60_000 })).state, 'held');
+    const noNamespaces: RecordRead = { kind: 'ok', record: { ...record, pidNamespace: null } };
+    assert.equal(judge(input({ record: noNamespaces, pidNamespace: null, alive: [] })).state, 'stale');
+  });
+
+  it('judges a record without a pid namespace, or one a reader cannot compare, by its heartbeat: its pids may be another namespace\'s (#16 item 3)', () => {
+    // A record from inside a container that names pid 1 (guessable, with init's start tick) must not be read as this
+    // namespace's init: by process it would be held while init lives, and its tasks would be this host's processes.
+    const cases: Array<[string | null | undefined, string | null]> = [[undefined, '4026531836'], [null, '4026531836'], ['4026531836', null]];
+    for (const [recorded, mine] of cases) {
+      const rec: RecordRead = { kind: 'ok', record: { ...record, pid: 1, pidNamespace: recorded, tasks: [{ name: 'watch', pid: 1, start: 's1' }] } };
+      const s = judge(input({ record: rec, pidNamespace: mine, alive: [1], heartbeatStillMs: 11_000 }));
+      assert.equal(s.state, 'stale', `${String(recorded)} read by ${String(mine)}`);
+      assert.equal(s.state === 'stale' && s.holder.sameHost, false);
     }
-    // A reader that cannot tell its own namespace keeps judging by process, as before.
-    assert.equal(judge(input({ record: { kind: 'ok', record: { ...record, pidNamespace: '1' } }, pidNamespace: null, alive: [] })).state, 'stale');
   });
 
   it('ignores a record that belongs to an earlier lock directory', () => {
