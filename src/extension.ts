@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import type { FolderStatus } from './model/status';
 import { Guards } from './tasks/guards';
-import { putCliOnPath } from './ui/cliOnPath';
+import { setTerminalEnvironment, terminalMark } from './ui/cliOnPath';
 import { registerCommands } from './ui/commands';
 import { keepOffersIn } from './ui/folderOpenOffer';
 import { notifications } from './ui/notify';
@@ -30,13 +30,14 @@ export function activate(context: vscode.ExtensionContext): TaskLockApi {
   const changed = new vscode.EventEmitter<FolderStatus[]>();
   const status = new StatusBar(() => g.status(), (s) => changed.fire(s));
   keepOffersIn(context.globalState);
-  const g = new Guards(log, { ...notifications, changed: () => status.update() });
+  const mark = terminalMark(context);
+  const g = new Guards(log, { ...notifications, changed: () => status.update() }, mark);
   guards = g;
   context.subscriptions.push(log, changed, status, ...registerCommands(g, log));
   // The first look at the locks does I/O: activation returns before it starts.
   const ready = new Promise<void>((resolve) => setImmediate(resolve))
     .then(() => {
-      putCliOnPath(context, log);
+      setTerminalEnvironment(context, log, mark);
       return g.refresh();
     })
     .catch((err: unknown) => log.error(`startup: ${String(err)}`));

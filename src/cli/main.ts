@@ -2,7 +2,7 @@
 import { LockError, LockState, WorkspaceLock, errorMessage } from '../lock';
 import { Parsed, USAGE, UsageError, parseArgs, usageOf } from './args';
 import { EXIT_BUSY, EXIT_ERROR, EXIT_STALE, EXIT_USAGE } from './codes';
-import { err, holderLine, out, reservationNote, stateJson } from './report';
+import { err, groupNotes, holderLine, out, reservationNote, stateJson } from './report';
 import { forgetLauncherEnv } from './launcher';
 import { run } from './run';
 import { stop } from './stop';
@@ -44,6 +44,7 @@ function status(p: Parsed): number {
       break;
     default:
       out(`held: ${where} is held by ${holderLine(s)}`);
+      groupNotes(s).forEach((n) => out(`note: ${n}`));
   }
   const reserved = reservationNote(lock.reservation());
   if (reserved !== undefined) {

@@ -1,5 +1,5 @@
 // What the CLI prints about a lock: one line of text, or JSON from the engine's one holder projection.
-import { LockState, ReservationView, WorkspaceLock, describeHolder, holderFields, isAlive, orphanOf } from '../lock';
+import { LockState, ReservationView, WorkspaceLock, describeHolder, holderFields, isAlive, orphanOf, proven } from '../lock';
 import { STATUS_JSON_VERSION } from './codes';
 
 /**
@@ -23,6 +23,17 @@ export function out(line: string): void {
 export function holderLine(state: LockState): string {
   // A label may hold a newline: here it must not break the one line.
   return state.state === 'held' || state.state === 'mine' || state.state === 'stale' ? printable(describeHolder(state.holder)) : state.state;
+}
+
+/**
+ * Notes on recorded tasks whose own process has ended while members of their process group run on (a command's
+ * `&` child, a server npm started): they keep the lock, and `status` says why it is held.
+ */
+export function groupNotes(s: LockState): string[] {
+  const rec = s.state === 'held' && s.holder.sameHost ? s.holder.record : undefined;
+  return (rec?.tasks ?? [])
+    .filter((t) => t.group === true && !isAlive({ pid: t.pid, start: t.start }) && isAlive(t))
+    .map((t) => `“${printable(t.name)}” (pid ${t.pid}) has ended, but processes it started still run in its process group (${t.pid}) and keep the lock`);
 }
 
 /** A note on the handoff reservation for `status`, when there is one worth a word. */
@@ -63,17 +74,21 @@ export function stateJson(lock: WorkspaceLock, s: LockState): Record<string, unk
 /**
  * Why nobody can answer a request to hand over or stop, when that is so: the holder's process has exited while
  * its recorded tasks run on and keep the lock (a `run` killed with SIGKILL, its CMD still running). Said as it
- * is, with the pids to end, rather than as a holder that "closed its channel".
+ * is, rather than as a holder that "closed its channel": with the command that ends them where they prove to be
+ * the record's tasks (a process group by its id), else with the pids to look at first (the record is anyone's words).
  */
 export function nobodyToAsk(s: LockState): string | undefined {
   const rec = orphanOf(s);
-  if (!rec) {
+  const tasks = (rec?.tasks ?? []).filter((t) => isAlive(t));
+  if (tasks.length === 0) {
     return undefined;
   }
-  const pids = rec.tasks.filter((t) => isAlive(t)).map((t) => t.pid);
-  if (pids.length === 0) {
-    return undefined;
+  const pids = tasks.map((t) => t.pid).join(', ');
+  const which = tasks.length === 1 ? `its task (pid ${pids}) still runs` : `its tasks (pid ${pids}) still run`;
+  const head = `its process has exited, but ${which} and keeps the lock, with nobody left to ask.`;
+  if (!tasks.every(proven)) {
+    return `${head} Task Lock cannot prove that ${tasks.length === 1 ? 'this process is' : 'these processes are'} what the record says: look (ps -o pid,user,args -p ${tasks.map((t) => t.pid).join(',')}), and end ${tasks.length === 1 ? 'it' : 'them'} yourself if so.`;
   }
-  const which = pids.length === 1 ? `its task (pid ${pids[0]}) still runs` : `its tasks (pid ${pids.join(', ')}) still run`;
-  return `its process has exited, but ${which} and keeps the lock, with nobody left to ask. End it yourself (kill ${pids.join(' ')}), or take the lock away with task-lock reclaim --force.`;
+  const targets = tasks.map((t) => (t.group === true ? `-${t.pid}` : String(t.pid))).join(' ');
+  return `${head} End ${tasks.length === 1 ? 'it' : 'them'} yourself (kill -- ${targets}), or take the lock away with task-lock reclaim --force.`;
 }

@@ -1,10 +1,11 @@
 // `task-lock run`: take the lock (now or waiting), then run CMD under it, forwarding signals and
 // answering Take Over requests.
 import { ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as os from 'node:os';
-import { HolderInfo, LockError, LockHandle, TAKE_OVER_WAIT_MS, WorkspaceLock, canGate, channelProblem, errorMessage, gatedCommand, openGate } from '../lock';
+import { HolderInfo, LockError, LockHandle, MARK_VAR, ORPHAN_TERM_MS, TAKE_OVER_WAIT_MS, WorkspaceLock, canGate, channelProblem, errorMessage, gatedCommand, isAlive, openGate, processStart } from '../lock';
 import { Parsed, commandLine } from './args';
 import { EXIT_BUSY, EXIT_ERROR } from './codes';
 import { err, holderLine, nobodyToAsk } from './report';
@@ -129,10 +130,12 @@ async function takeOver(lock: WorkspaceLock, info: HolderInfo, p: Parsed): Promi
   }
 }
 
-/** How long CMD may take to end after SIGTERM once the lock is lost, before SIGKILL. */
-const LOST_STOP_GRACE_MS = 3_000;
+/** How long CMD's process group may take to end after SIGTERM (any stop: handoff, loss, a signal), before SIGKILL. */
+const STOP_GRACE_MS = ORPHAN_TERM_MS;
 
+/** Signals passed on to CMD's process group; the first four stop it (SIGKILL follows after STOP_GRACE_MS). */
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+const STOPPING: ReadonlySet<NodeJS.Signals> = new Set(['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT']);
 
 /** What `execvp` would run for `cmd`, or why it cannot: the gate's shell would only print its own words. */
 function findCommand(cmd: string): { ok: true } | { ok: false; code: number; why: string } {
@@ -152,13 +155,79 @@ function findCommand(cmd: string): { ok: true } | { ok: false; code: number; why
   return denied ? { ok: false, code: 126, why: 'permission denied' } : { ok: false, code: 127, why: 'command not found' };
 }
 
-/** CMD behind the gate (gate.ts): it starts only once its pid is recorded (#7 item 5). */
-function spawnGated(cmd: string, args: string[]): ChildProcess {
+/**
+ * CMD behind the gate (gate.ts): it starts only once its pid is recorded (#7 item 5). It leads a process group (and
+ * session) of its own, so that a stop reaches everything it starts (npm, its shell, the server), and a Ctrl+C in a
+ * terminal reaches it once, from this process, rather than from the terminal too. Its environment carries the mark.
+ */
+function spawnGated(cmd: string, args: string[], mark: string): ChildProcess {
+  const env = { ...process.env, [MARK_VAR]: mark };
   if (!canGate) {
-    return spawn(cmd, args, { stdio: 'inherit' });
+    return spawn(cmd, args, { stdio: 'inherit', env });
   }
   const g = gatedCommand([cmd, ...args]);
-  return spawn(g.file, g.args, { stdio: ['inherit', 'inherit', 'inherit', 'pipe'] });
+  return spawn(g.file, g.args, { stdio: ['inherit', 'inherit', 'inherit', 'pipe'], env, detached: true });
+}
+
+/**
+ * CMD's process group: CMD, then whatever it started that stays in its group (a shell's `&` child, npm's server)
+ * after CMD itself has ended. Signalled by group id, which no other process can lead while a member runs (the
+ * kernel reuses no pid that names a group). Without groups (Windows), CMD alone.
+ */
+class CommandGroup {
+  private leaderDone = false;
+  /** CMD's start time: once CMD has ended, its pid, reused, could name another process. */
+  private start: string | null = null;
+
+  constructor(private readonly child: ChildProcess) {
+    child.once('spawn', () => (this.start = child.pid === undefined ? null : processStart(child.pid)));
+    child.once('exit', () => (this.leaderDone = true));
+  }
+
+  /** Whether CMD, or a member of its group, runs. */
+  running(): boolean {
+    const pid = this.child.pid;
+    if (pid === undefined) {
+      return false;
+    }
+    return !this.leaderDone || (canGate && this.start !== null && isAlive({ pid, start: this.start, group: true }));
+  }
+
+  signal(sig: NodeJS.Signals): void {
+    const pid = this.child.pid;
+    if (pid === undefined || !this.running()) {
+      return;
+    }
+    try {
+      if (canGate) {
+        process.kill(-pid, sig);
+      } else {
+        this.child.kill(sig);
+      }
+    } catch {
+      // Ended meanwhile.
+    }
+  }
+
+  /** Resolves once nothing of the group runs (looked at in /proc, every 100 ms at most). */
+  async ended(timeoutMs = Infinity): Promise<boolean> {
+    for (let waited = 0, step = 10; this.running(); waited += step, step = Math.min(100, step * 2)) {
+      if (waited >= timeoutMs) {
+        return false;
+      }
+      await new Promise((resolve) => setTimeout(resolve, step));
+    }
+    return true;
+  }
+
+  /** SIGTERM to the whole group, SIGKILL to what still runs after STOP_GRACE_MS; resolves once none runs. */
+  async stop(first: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    this.signal(first);
+    if (!(await this.ended(STOP_GRACE_MS))) {
+      this.signal('SIGKILL');
+      await this.ended();
+    }
+  }
 }
 
 function runHolding(handle: LockHandle, p: Parsed, label: string): Promise<number> {
@@ -172,10 +241,20 @@ function runHolding(handle: LockHandle, p: Parsed, label: string): Promise<numbe
       });
       return;
     }
-    const child = spawnGated(cmd, args);
+    const mark = randomBytes(16).toString('hex');
+    const child = spawnGated(cmd, args, mark);
+    const group = new CommandGroup(child);
+    // One stop at a time, whatever asks for it (a signal, a handoff, the loss of the lock): its end is awaited by all.
+    let stopping: Promise<void> | undefined;
+    const stop = (first: NodeJS.Signals = 'SIGTERM'): Promise<void> => (stopping ??= group.stop(first));
     const handlers = FORWARDED.map((sig) => {
       const h = (): void => {
-        child.kill(sig);
+        // A Ctrl+C reaches CMD's group from here only: CMD is in a session of its own, outside the terminal's.
+        if (STOPPING.has(sig)) {
+          void stop(sig);
+        } else {
+          group.signal(sig);
+        }
       };
       process.on(sig, h);
       return [sig, h] as const;
@@ -183,10 +262,10 @@ function runHolding(handle: LockHandle, p: Parsed, label: string): Promise<numbe
     let spawnError: Error | undefined;
     let notRecorded: string | undefined;
     child.on('spawn', () => {
-      // The command's process is what must outlive us: if this CLI is killed, the lock stays held until it ends.
+      // The command's process group is what must outlive us: if this CLI is killed, the lock stays held until it ends.
       try {
         if (child.pid !== undefined) {
-          handle.setTasks([{ name: label, pid: child.pid }]);
+          handle.setTasks([{ name: label, pid: child.pid, mark }]);
         }
         if (!handle.isHeld) {
           // Lost before the gate opened (onCompromised says so): CMD never starts.
@@ -207,10 +286,8 @@ function runHolding(handle: LockHandle, p: Parsed, label: string): Promise<numbe
     let lost = false;
     handle.onCompromised((e) => {
       lost = true;
-      err(`lost the lock on ${handle.lock.location.folder}: ${e.message} Stopping ${cmd} so that it does not run beside the next holder.`);
-      child.kill('SIGTERM');
-      // A command that ignores SIGTERM is killed; after its exit the handle is gone and this does nothing.
-      setTimeout(() => child.kill('SIGKILL'), LOST_STOP_GRACE_MS).unref();
+      err(`lost the lock on ${handle.lock.location.folder}: ${e.message} Stopping ${cmd} and its process group so that they do not run beside the next holder.`);
+      void stop();
     });
     handle.onHandoffRequest((req) => {
       if (!p.handoff) {
@@ -218,14 +295,23 @@ function runHolding(handle: LockHandle, p: Parsed, label: string): Promise<numbe
         return;
       }
       err(`${req.requester.kind} “${req.requester.label}” asks for the lock: stopping ${cmd} and handing over.`);
-      child.once('exit', () => void req.accept());
-      child.kill('SIGTERM');
+      // Handed over once nothing of CMD's group runs: the next holder's copy must not start beside a straggler.
+      void stop().then(() => req.accept());
     });
     child.on('close', (code, signal) => {
-      for (const [sig, h] of handlers) {
-        process.off(sig, h);
-      }
-      void handle.release().then(() => {
+      void (async () => {
+        if (group.running()) {
+          // CMD ended, what it started runs on in its group: the lock stays held for it, as for CMD.
+          if (stopping === undefined) {
+            err(`${cmd} has ended, but processes it started still run in its process group: holding the lock until they end (Ctrl+C stops them).`);
+          }
+          await group.ended();
+        }
+        await stopping;
+        for (const [sig, h] of handlers) {
+          process.off(sig, h);
+        }
+        await handle.release();
         if (lost) {
           resolve(EXIT_BUSY);
         } else if (notRecorded !== undefined) {
@@ -240,7 +326,7 @@ function runHolding(handle: LockHandle, p: Parsed, label: string): Promise<numbe
         } else {
           resolve(code ?? EXIT_ERROR);
         }
-      });
+      })();
     });
   });
 }

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { errnoCode, errorMessage } from './errors';
 
-export type SmallFile = { kind: 'none' } | { kind: 'text'; text: string; mtimeMs: number } | { kind: 'bad'; reason: string };
+export type SmallFile = { kind: 'none' } | { kind: 'text'; text: string; mtimeMs: number; uid: number } | { kind: 'bad'; reason: string };
 
 // O_NONBLOCK: opening a FIFO for reading would wait for a writer. O_NOFOLLOW: a link is not the file.
 const READ_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0) | (fs.constants.O_NOFOLLOW ?? 0);
@@ -36,7 +36,7 @@ export function readSmallFile(p: string, maxBytes: number): SmallFile {
     if (n > maxBytes) {
       return { kind: 'bad', reason: `${p} is larger than ${maxBytes} bytes` };
     }
-    return { kind: 'text', text: buf.subarray(0, n).toString('utf8'), mtimeMs: st.mtimeMs };
+    return { kind: 'text', text: buf.subarray(0, n).toString('utf8'), mtimeMs: st.mtimeMs, uid: st.uid };
   } catch (err) {
     return { kind: 'bad', reason: `cannot read ${p}: ${errorMessage(err)}` };
   } finally {

@@ -4,7 +4,8 @@ import * as fs from 'node:fs';
 import { takeClaim } from './claim';
 import { LockError, errnoCode, errorMessage } from './errors';
 import { type WorkspaceLock, statOrNull } from './lock';
-import { hostname, isAlive } from './process-identity';
+import { proven } from './orphan';
+import { hostname, isAlive, pidNamespace, selfRef } from './process-identity';
 import { TaskRef, clipName, newToken, readRecord, writeRecord } from './record';
 import { LockState, beingTaken, lockIdOf } from './state';
 
@@ -33,7 +34,9 @@ export function takeAway(lock: WorkspaceLock): TaskRef[] {
   }
   const read = readRecord(lock.location.recordPath);
   const prev = read.kind === 'ok' ? read.record : undefined;
-  const running = prev && prev.hostname === hostname() ? prev.tasks.filter((t) => isAlive(t)) : [];
+  // Only tasks that prove to be the record's (orphan.ts): a record naming any live process (pid 1) would otherwise
+  // keep the lock held for as long as that process lives.
+  const running = prev && prev.hostname === hostname() && prev.pidNamespace === pidNamespace() ? prev.tasks.filter((t) => isAlive(t) && proven(t)) : [];
   if (!prev || running.length === 0) {
     lock.removeStale(ours);
     return [];
@@ -42,14 +45,18 @@ export function takeAway(lock: WorkspaceLock): TaskRef[] {
     // Removed already (the outgoing holder's release, a tool): a record here would bind someone else's folder.
     return [];
   }
+  // The holder is this process, the writer (never a process the record names): once it has exited, the lock is an
+  // orphan's, held while those tasks run, and stopped by a waiting window as any orphan's tasks are.
+  const self = selfRef();
   writeRecord(lock.location.recordPath, {
     version: 1,
     token: newToken(),
     kind: prev.kind,
     label: clipName(`${prev.label} (taken away, until its tasks end)`),
-    pid: running[0].pid,
-    start: running[0].start,
+    pid: self.pid,
+    start: self.start,
     hostname: hostname(),
+    pidNamespace: pidNamespace(),
     since: new Date().toISOString(),
     socket: null,
     lockId: ours,

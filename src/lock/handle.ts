@@ -7,6 +7,7 @@ import { LockError } from './errors';
 import { Emitter } from './events';
 import { onExit } from './exit';
 import { HandoffRequest, writeReservation } from './handoff';
+import { groupLedBy } from './orphan';
 import { isAlive, processStart } from './process-identity';
 import { HolderKind, HolderRecord, TaskRef, clipName, removeRecordIfOwned, writeRecord } from './record';
 import { lockIdOf } from './state';
@@ -253,8 +254,11 @@ export class LockHandle {
     }
   }
 
-  /** Records the processes whose life keeps the lock held, by pid and start time. */
-  setTasks(tasks: Array<{ name: string; pid: number; start?: string | null }>): void {
+  /**
+   * Records the processes whose life keeps the lock held, by pid and start time, each with the mark its environment
+   * carries (MARK_VAR) when it was started with one; a process that leads its own group is recorded with its group.
+   */
+  setTasks(tasks: Array<{ name: string; pid: number; start?: string | null; mark?: string }>): void {
     if (this.released) {
       return;
     }
@@ -268,7 +272,7 @@ export class LockHandle {
       const start = processStart(t.pid);
       // A known start time must still match: the pid may have been reused meanwhile.
       if (start !== null && (t.start === undefined || t.start === null || t.start === start)) {
-        refs.push({ name: clipName(t.name), pid: t.pid, start });
+        refs.push({ name: clipName(t.name), pid: t.pid, start, ...(groupLedBy(t.pid) ? { group: true } : {}), ...(t.mark === undefined ? {} : { mark: t.mark }) });
       }
     }
     this.rec = { ...this.rec, tasks: refs };
@@ -280,12 +284,20 @@ export class LockHandle {
     }
   }
 
-  async release(reason: ByeReason = 'released', beforeGoodbye?: () => void): Promise<void> {
-    if (this.released) {
+  /** The release under way, if any: a second release waits for it (a handoff's answer is sent inside it). */
+  private releasing: Promise<void> | undefined;
+
+  release(reason: ByeReason = 'released', beforeGoodbye?: () => void): Promise<void> {
+    if (this.releasing === undefined && this.released) {
       // Lost before: its owner has stopped its tasks now, so the fenced channel (see lose) may go.
       this.channel?.close('compromised');
-      return;
+      return Promise.resolve();
     }
+    this.releasing ??= this.releaseOnce(reason, beforeGoodbye);
+    return this.releasing;
+  }
+
+  private async releaseOnce(reason: ByeReason, beforeGoodbye?: () => void): Promise<void> {
     this.released = true;
     heldHandles.delete(this);
     // The folder first, then the record: killed in between, a record without a folder counts for nothing,

@@ -15,7 +15,7 @@ import { hostname, isAlive, pidNamespace, selfRef } from './process-identity';
 import { HolderRecord, TaskRef, clipName, newToken, readRecord } from './record';
 import { LockState, TAKING_MS, judge, lockIdOf } from './state';
 import { takeAway, unrecordedAndNew } from './forced';
-import { orphanOf, stopOrphanTasks } from './orphan';
+import { orphanOf, stopTasks } from './orphan';
 import { withMutex } from './mutex';
 import { WaitOptions, acquireWaiting, watchHeartbeat } from './waiting';
 import { LockWatcher, WatchEvent } from './watcher';
@@ -180,7 +180,7 @@ export class WorkspaceLock {
     const take = async (): Promise<AcquireResult> => {
       const judged = this.folderId();
       const rec = orphanOf(this.inspect());
-      if (rec?.token !== token || !(await stopOrphanTasks(rec))) {
+      if (rec?.token !== token || !(await stopTasks(rec.tasks))) {
         return { ok: false, state: this.inspect() };
       }
       this.removeStale(judged);

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync, readlinkSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import * as os from 'node:os';
 
 /**
@@ -10,6 +10,11 @@ export interface ProcessRef {
   pid: number;
   /** Opaque, comparable only on the host that produced it; null where the platform gives none. */
   start: string | null;
+  /**
+   * The process led a process group of its own when it was recorded (a task's shell, a `task-lock run`'s
+   * command): the group's members are part of it, and it runs while any of them runs, after the leader ended too.
+   */
+  group?: boolean;
 }
 
 let bootId: string | undefined;
@@ -39,16 +44,12 @@ export function lookAt(pid: number): ProcessLook {
     return { kind: 'gone' };
   }
   if (process.platform === 'linux') {
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    } catch {
+    const fields = statFields(pid);
+    if (fields === undefined) {
       // A missing /proc entry is not a missing process: hidepid hides other users' processes entirely.
       // Only the kernel's own answer (ESRCH) says gone.
       return pidExists(pid) ? { kind: 'hidden' } : { kind: 'gone' };
     }
-    // The command name (field 2) may hold spaces and parentheses: fields are counted after the last ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const state = fields[0];
     const startTicks = fields[19];
     if (state === 'Z' || state === 'X') {
@@ -76,6 +77,58 @@ export function lookAt(pid: number): ProcessLook {
   }
 }
 
+/**
+ * The fields of /proc/<pid>/stat after the command name (state first, then ppid, pgrp, …), or undefined when it
+ * cannot be read. The name (field 2) may hold spaces and parentheses: fields are counted after the last ')'.
+ */
+export function statFields(pid: number | string): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The running members of the process groups `pgids`, by group (Linux: one /proc scan for all; a zombie runs
+ * nothing, and one whose parent does not reap it, a container's init, must not count). Elsewhere, where processes
+ * cannot be listed, a group with a member the kernel knows of gets an empty list: present, members unknown.
+ */
+export function groupMembers(pgids: readonly number[]): Map<number, number[]> {
+  const found = new Map<number, number[]>();
+  if (pgids.length === 0) {
+    return found;
+  }
+  if (process.platform === 'linux') {
+    try {
+      const wanted = new Set(pgids);
+      for (const e of readdirSync('/proc')) {
+        const fields = /^\d+$/.test(e) ? statFields(e) : undefined;
+        const pgrp = Number(fields?.[2]);
+        if (fields !== undefined && wanted.has(pgrp) && fields[0] !== 'Z' && fields[0] !== 'X') {
+          found.set(pgrp, [...(found.get(pgrp) ?? []), Number(e)]);
+        }
+      }
+      return found;
+    } catch {
+      // No /proc to read: the kernel's answer below.
+    }
+  }
+  for (const pgid of pgids) {
+    try {
+      process.kill(-pgid, 0);
+      found.set(pgid, []);
+    } catch (err) {
+      // EPERM: a member exists that is not ours to signal; only ESRCH says the group is empty.
+      if ((err as NodeJS.ErrnoException).code === 'EPERM') {
+        found.set(pgid, []);
+      }
+    }
+  }
+  return found;
+}
+
 /** Start time of `pid`, or null when it does not exist, is a zombie, or cannot be inspected (see lookAt). */
 export function processStart(pid: number): string | null {
   const look = lookAt(pid);
@@ -100,11 +153,16 @@ function pidExists(pid: number): boolean {
  */
 export function isAlive(ref: ProcessRef): boolean {
   const look = lookAt(ref.pid);
-  if (look.kind !== 'running') {
-    return look.kind === 'hidden';
+  if (look.kind === 'hidden') {
+    return true;
   }
   // A record without a start time (written on a platform that has none) can only be checked by pid.
-  return ref.start === null || ref.start === look.start;
+  if (look.kind === 'running' && (ref.start === null || ref.start === look.start)) {
+    return true;
+  }
+  // The leader of a group has ended, and its members run on (a shell's server, a command's `&` child). No other
+  // process can lead a group of that number meanwhile: the kernel reuses no pid that still names a group.
+  return ref.group === true && look.kind === 'gone' && groupMembers([ref.pid]).has(ref.pid);
 }
 
 let self: ProcessRef | undefined;
@@ -135,4 +193,43 @@ export function pidNamespace(): string | null {
 
 export function hostname(): string {
   return os.hostname();
+}
+
+/**
+ * The environment variable every task a holder starts carries, set to the mark the holder records for the task
+ * (TaskRef.mark): read back from the process before any signal, it proves the process is that task, which a pid
+ * and a start time, readable by anyone from /proc, do not.
+ */
+export const MARK_VAR = 'TASK_LOCK_MARK';
+
+/** This process and its ancestors, up to init: never to be signalled, whatever a record says. */
+function lineage(): Set<number> {
+  const seen = new Set<number>([process.pid]);
+  for (let pid = process.ppid; pid > 1 && !seen.has(pid); pid = Number(statFields(pid)?.[1] ?? 0)) {
+    seen.add(pid);
+  }
+  return seen;
+}
+
+/**
+ * Whether `pid` proves to be a task started with `mark`: a process of this user whose environment (as it was
+ * exec'd) holds TASK_LOCK_MARK=<mark>, and not one this process stands on: init (pid 1), itself, an ancestor, or a
+ * member of its own process group. Linux only (/proc/<pid>/environ, readable for one's own processes); elsewhere
+ * nothing is proven, and nothing is signalled by itself.
+ */
+export function carriesMark(pid: number, mark: string): boolean {
+  if (process.platform !== 'linux' || !Number.isSafeInteger(pid) || pid <= 1 || mark === '' || lineage().has(pid)) {
+    return false;
+  }
+  try {
+    const fields = statFields(pid);
+    const ownGroup = statFields(process.pid)?.[2];
+    if (fields === undefined || fields[2] === ownGroup || statSync(`/proc/${pid}`).uid !== process.getuid?.()) {
+      return false;
+    }
+    return readFileSync(`/proc/${pid}/environ`).toString('utf8').split('\0').includes(`${MARK_VAR}=${mark}`);
+  } catch {
+    // Gone, or not ours to read (another user's, or a process that made itself undumpable): no proof.
+    return false;
+  }
 }

@@ -1,12 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { readSmallFile, writeFileAtomic } from './files';
+import { currentUid, ownerName } from './location';
 import type { ProcessRef } from './process-identity';
 
 export type HolderKind = 'vscode' | 'cli';
 
 export interface TaskRef extends ProcessRef {
   name: string;
+  /** The value of TASK_LOCK_MARK in the task's environment (process-identity.ts): without it, no signal reaches the task. */
+  mark?: string;
 }
 
 /** Who holds the lock. Written beside proper-lockfile's lock directory, never inside it. */
@@ -52,9 +55,25 @@ export function newToken(): string {
   return randomBytes(16).toString('hex');
 }
 
+/**
+ * The record at `path`. One that another user owns (a shared lock folder) is reported, never obeyed: its pids, its
+ * tasks and its channel are that user's word, so it counts as a holder without a usable record, judged by the
+ * lock folder's heartbeat alone, as a holder on another host is.
+ */
 export function readRecord(path: string): RecordRead {
+  return readRecordFile(path).read;
+}
+
+function readRecordFile(path: string): { read: RecordRead; foreign: boolean } {
   const f = readSmallFile(path, MAX_RECORD_BYTES);
-  return f.kind === 'none' ? f : f.kind === 'bad' ? { kind: 'corrupt', reason: f.reason } : parseRecord(f.text);
+  if (f.kind !== 'text') {
+    return { read: f.kind === 'none' ? f : { kind: 'corrupt', reason: f.reason }, foreign: false };
+  }
+  const uid = currentUid();
+  if (uid !== undefined && f.uid !== uid) {
+    return { read: { kind: 'corrupt', reason: `the holder record belongs to ${ownerName(f.uid)}, not to you` }, foreign: true };
+  }
+  return { read: parseRecord(f.text), foreign: false };
 }
 
 export function parseRecord(text: string): RecordRead {
@@ -114,7 +133,9 @@ function validate(d: unknown): string | undefined {
     }
   }
   for (const t of d.tasks as unknown[]) {
-    if (!isObject(t) || !isPid(t.pid) || !isStart(t.start) || !isShortString(t.name, MAX_NAME_CHARS)) {
+    const optional = (v: unknown, ok: (v: unknown) => boolean): boolean => v === undefined || ok(v);
+    const mark = (v: unknown): boolean => isShortString(v, 128) && /^[0-9a-f]+$/.test(v as string);
+    if (!isObject(t) || !isPid(t.pid) || !isStart(t.start) || !isShortString(t.name, MAX_NAME_CHARS) || !optional(t.group, (v) => typeof v === 'boolean') || !optional(t.mark, mark)) {
       return 'has an invalid task entry';
     }
   }
@@ -128,11 +149,9 @@ export function writeRecord(path: string, record: HolderRecord): void {
 
 /** Removes the record only while it is still ours: a new holder's record must survive an old holder's exit. */
 export function removeRecordIfOwned(path: string, token: string): void {
-  const current = readRecord(path);
-  if (current.kind === 'ok' && current.record.token !== token) {
-    return;
-  }
-  if (current.kind === 'none') {
+  const { read, foreign } = readRecordFile(path);
+  // Another user's is the next holder's, in a shared lock folder: never ours to remove.
+  if (read.kind === 'none' || foreign || (read.kind === 'ok' && read.record.token !== token)) {
     return;
   }
   try {

@@ -18,7 +18,7 @@ export class Failover {
   private orphanSeenAt = 0;
   /**
    * Set when this window lost its lock underneath: the tasks it stops, as "pid start" (a forced reclaim's record
-   * names one of them as the holder until they end). Cleared when it holds the lock again or another holder has.
+   * lists them as its tasks until they end). Cleared when it holds the lock again or another holder has.
    */
   private lostWith: Set<string> | undefined;
   private lostTold = false;
@@ -48,8 +48,8 @@ export class Failover {
   observe(state: LockState, cause: string, settings: Settings, trusted: boolean, lookAgain: () => void): FreeDecision | { action: 'take-orphan'; token: string } {
     if (state.state === 'held' && state.holder.record) {
       const rec = state.holder.record;
-      if (this.lostWith?.has(processKey(rec))) {
-        // The forced record naming a task this window stops: not an orphan to move here (that would run it again).
+      if (rec.tasks.some((t) => this.lostWith?.has(processKey(t)))) {
+        // The forced record naming tasks this window stops: not an orphan to move here (that would run them again).
         return { action: 'nothing' };
       }
       // Someone else holds it now: from here on this window follows that holder as any other window does.

@@ -1,7 +1,7 @@
 // One folder's lock as this window sees it: the engine's lock, the handle while this window holds it, the
 // last state seen, and one queue so that lock operations of the folder run one at a time. It knows nothing
 // of tasks: its owner (FolderGuard) is told when the handle comes and supplies what to do with it.
-import { LockError, LockHandle, LockState, WorkspaceLock, channelProblem, describeState, errorMessage, errorState, isAlive, type Disposable, type HolderView, type WatchEvent } from '../lock';
+import { LockError, LockHandle, LockState, WorkspaceLock, channelProblem, describeState, errorMessage, errorState, isAlive, orphanOf, proven, type Disposable, type HolderView, type WatchEvent } from '../lock';
 import { readoptCandidate } from '../model/policy';
 import { errorViewOf, summarize, type ErrorView, type HolderSummary } from '../model/status';
 import type { ReclaimOutcome } from './events';
@@ -253,7 +253,10 @@ export class FolderLock {
         return true;
       }
       this.state = r?.state ?? this.look();
-      this.owner.log.info(`could not take the lock from the gone holder (${why}): ${r ? describeState(this.state) : 'another window is at it'}`);
+      // A task that does not prove to be the record's is never signalled (lock/orphan.ts): the user decides.
+      const doubtful = (orphanOf(this.state)?.tasks ?? []).filter((t) => isAlive(t) && !proven(t));
+      const doubt = doubtful.length === 0 ? '' : `; pid ${doubtful.map((t) => t.pid).join(', ')} cannot be proven to be its task (no Task Lock mark in its environment, or not your process): end it yourself if it is`;
+      this.owner.log.info(`could not take the lock from the gone holder (${why}): ${r ? describeState(this.state) : 'another window is at it'}${doubt}`);
     } catch (err) {
       this.state = errorState(err);
       this.owner.log.error(errorMessage(err));

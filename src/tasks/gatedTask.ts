@@ -1,7 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { canGate, gatedCommand, onExit, openGate, processStart } from '../lock';
+import { MARK_VAR, canGate, gatedCommand, onExit, openGate, processStart } from '../lock';
 import type { GateLine } from './events';
 import type { FolderGuard } from './guard';
 
@@ -28,6 +28,8 @@ export function registerGatedTasks(
   guardOf: (task: vscode.Task) => FolderGuard | undefined,
   log: vscode.LogOutputChannel,
   lineFor: (task: string, line: GateLine) => string,
+  /** The window's mark (MARK_VAR), in each gated process's environment as in its task terminals'. */
+  mark: string,
 ): vscode.Disposable {
   // The exit registry runs this before the locks' phase, which then sees the children gone.
   installExitHook();
@@ -47,7 +49,7 @@ export function registerGatedTasks(
         task.name,
         GATED_TYPE,
         // The guard is looked up when the task starts, not now: settings may change the folder's guard meanwhile.
-        new vscode.CustomExecution((): Promise<vscode.Pseudoterminal> => Promise.resolve(new GatedTerminal(() => guardOf(resolved), task.name, folder ?? '', def, path.resolve(folder ?? process.cwd(), def.cwd ?? '.'), log, lineFor))),
+        new vscode.CustomExecution((): Promise<vscode.Pseudoterminal> => Promise.resolve(new GatedTerminal(() => guardOf(resolved), task.name, folder ?? '', def, path.resolve(folder ?? process.cwd(), def.cwd ?? '.'), log, lineFor, mark))),
         task.problemMatchers,
       );
       resolved.isBackground = task.isBackground;
@@ -75,6 +77,7 @@ class GatedTerminal implements vscode.Pseudoterminal {
     private readonly log: vscode.LogOutputChannel,
     /** The words of a line about the task (src/ui's): this layer has none. */
     private readonly lineFor: (task: string, line: GateLine) => string,
+    private readonly mark: string,
   ) {}
 
   open(): void {
@@ -99,7 +102,7 @@ class GatedTerminal implements vscode.Pseudoterminal {
     }
     // Without args the command is a command line for the shell, as a shell task's would be.
     const argv = this.def.args === undefined ? ['/bin/sh', '-c', this.def.command] : [this.def.command, ...this.def.args];
-    const options = { cwd: this.cwd, env: { ...process.env, ...this.def.env }, detached: true };
+    const options = { cwd: this.cwd, env: { ...process.env, ...this.def.env, [MARK_VAR]: this.mark }, detached: true };
     // Behind the gate (#7 item 5): an extension host killed between this spawn and the record closes
     // the gate's pipe, and the command never runs, instead of running unrecorded in its own process group.
     const child = canGate

@@ -25,6 +25,8 @@ export interface GuardHost {
   readonly events: GuardEvents;
   /** The process id the editor reported for an execution, guarded or not (its event may be long past). */
   pidOf(exec: vscode.TaskExecution): number | undefined;
+  /** This window's mark: the value of MARK_VAR in its task terminals' environment (see terminalMark). */
+  readonly mark: string;
 }
 
 /**
@@ -54,7 +56,7 @@ export class FolderGuard implements vscode.Disposable {
     const prefix = `[${folder.name}] `;
     const log: FolderLog = { info: (m) => host.log.info(prefix + m), warn: (m) => host.log.warn(prefix + m), error: (m) => host.log.error(prefix + m) };
     this.log = log;
-    this.running = new RunningTasks(log);
+    this.running = new RunningTasks(log, host.mark);
     this.catalog = new TaskCatalog(log, folder.uri.toString(), () => host.trusted());
     this.guarded = new GuardedTasks(folder);
     this.guarded.update(settings.tasks);
@@ -415,11 +417,6 @@ export class FolderGuard implements vscode.Disposable {
     void this.lock.serial(() => this.running.stopAll('the lock was lost', h).then(() => h.release()));
     this.host.events.compromised(this);
     this.lock.refresh();
-  }
-
-  /** Take Over (see Moves): a gone holder's running tasks are stopped instead of asked (the UI confirms first). */
-  takeOver(): Promise<void> {
-    return this.moves.takeOver();
   }
 
   reclaim(): Promise<ReclaimOutcome> {

@@ -27,6 +27,7 @@ export class Guards implements vscode.Disposable {
   constructor(
     readonly log: vscode.LogOutputChannel,
     private readonly events: GuardEvents,
+    mark: string,
   ) {
     const holderLabel = windowName(vscode.env.appName, vscode.workspace.name, new Date());
     // Every task's process id, guarded or not: a label guarded later must record a copy already running.
@@ -37,9 +38,9 @@ export class Guards implements vscode.Disposable {
       // A `taskLock` task's execution reports no pid: its gate knows it.
       return pids.get(e) ?? (e.task.definition.type === GATED_TYPE ? gatedPid(e.task.name, folder) : undefined);
     };
-    this.host = { log, holderLabel, trusted: () => vscode.workspace.isTrusted, events, pidOf };
+    this.host = { log, holderLabel, trusted: () => vscode.workspace.isTrusted, events, pidOf, mark };
     this.subscriptions.push(
-      registerGatedTasks((t) => this.guardOf(t), log, events.gateLine),
+      registerGatedTasks((t) => this.guardOf(t), log, events.gateLine, mark),
       vscode.tasks.onDidStartTask((e) => this.guardOf(e.execution.task)?.onTaskStarted(e.execution)),
       vscode.tasks.onDidStartTaskProcess((e) => {
         // A CustomExecution reports -1: its process (if any) is recorded by the gate itself.

@@ -1,7 +1,7 @@
 // The guarded tasks of one folder running in this window: the table of executions and their pids, writing
 // it into the lock's record, and stopping them (by execution, or by pid for adopted tasks).
 import * as vscode from 'vscode';
-import { LockHandle, endGroups, groupLedBy, isAlive, processStart, signalTask, stopTasks } from '../lock';
+import { LockHandle, endTasks, groupLedBy, processStart, signalTask, stopTasks, type TaskRef } from '../lock';
 import { GATED_TYPE } from './gatedTask';
 
 /** How long a task signalled to stop may take before terminate() (which closes its terminal) follows. */
@@ -52,7 +52,11 @@ export class RunningTasks {
   /** Set while this window stops its own tasks (Stop, handoff, compromise): their end is not a user's stop. */
   stopping = false;
 
-  constructor(private readonly log: FolderLog) {}
+  /** `mark`: the value of MARK_VAR in this window's task terminals (and gated tasks), recorded with each task. */
+  constructor(
+    private readonly log: FolderLog,
+    private readonly mark: string,
+  ) {}
 
   get size(): number {
     return this.table.size;
@@ -148,17 +152,19 @@ export class RunningTasks {
     if (!h?.isHeld) {
       return;
     }
-    const tasks: Array<{ name: string; pid: number }> = [];
+    const tasks: Array<{ name: string; pid: number; mark?: string }> = [];
     for (const r of this.table.values()) {
       // A re-attached execution has no pid event: keep what the adopted record says for that name.
-      const pid = r.pid ?? h.record.tasks.find((t) => t.name === r.name)?.pid;
-      if (pid !== undefined) {
-        tasks.push({ name: r.name, pid });
+      const adopted = r.pid === undefined ? h.record.tasks.find((t) => t.name === r.name) : undefined;
+      if (adopted !== undefined) {
+        tasks.push(adopted);
+      } else if (r.pid !== undefined) {
+        tasks.push({ name: r.name, pid: r.pid, mark: this.mark });
       }
     }
     for (const [pid, name] of this.gated) {
       if (!tasks.some((t) => t.pid === pid)) {
-        tasks.push({ name, pid });
+        tasks.push({ name, pid, mark: this.mark });
       }
     }
     if (!exact && this.table.size === 0 && this.gated.size === 0 && !this.stopping && h.tasksAlive()) {
@@ -181,16 +187,14 @@ export class RunningTasks {
       // output and exit (terminate() closes the terminal, and with it what the task printed). A gated task's
       // process is the extension's own, and one without a pid yet has nothing to signal: terminate() then.
       const signalled = new Set<vscode.TaskExecution>();
-      const groups: number[] = [];
+      const stopped: TaskRef[] = [];
       for (const [exec, r] of this.table) {
-        // By pid and start time: a pid reused since the task ended (its end event not here yet) is not signalled.
-        // Without a start time (the process was gone, or hidden, when its pid came) nothing is signalled: terminate().
-        const ref = { pid: r.pid ?? 0, start: r.start ?? null };
-        if (r.pid !== undefined && typeof r.start === 'string' && exec.task.definition.type !== GATED_TYPE && isAlive(ref)) {
-          if (groupLedBy(r.pid)) {
-            groups.push(r.pid);
-          }
-          signalTask(ref, 'SIGTERM');
+        // Only a process that proves to be the task (orphan.ts: pid, start time, and this window's mark in its
+        // environment) is signalled: one without (started before the mark was in its terminal's environment, or
+        // whose start time was not known) gets terminate().
+        const ref: TaskRef = { name: r.name, pid: r.pid ?? 0, start: r.start ?? null, mark: this.mark, ...(r.pid !== undefined && groupLedBy(r.pid) ? { group: true } : {}) };
+        if (r.pid !== undefined && exec.task.definition.type !== GATED_TYPE && signalTask(ref, 'SIGTERM')) {
+          stopped.push(ref);
           signalled.add(exec);
         }
       }
@@ -217,7 +221,7 @@ export class RunningTasks {
       }
       // Its shell ended: what it started (a server that takes its time over SIGTERM) must end too before the
       // lock goes, or the next holder's copy starts beside it.
-      if (!(await endGroups(groups, SIGNAL_GRACE_MS))) {
+      if (!(await endTasks(stopped, SIGNAL_GRACE_MS))) {
         this.log.warn(`processes of ${this.names().join(', ') || 'the stopped tasks'} did not end, even after SIGKILL`);
         return false;
       }

@@ -1,10 +1,12 @@
-// The bundled `task-lock` CLI in every terminal and task terminal of the window, with no install step.
+// What this window's terminals and task terminals get in their environment: the bundled `task-lock` CLI on PATH,
+// with no install step, and the window's mark (MARK_VAR), which proves a task process to be one Task Lock may stop.
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { l10n } from 'vscode';
 import { launchers } from '../cli/launcher';
+import { MARK_VAR } from '../lock';
 
 /** Several windows write the same launcher at once: a reader must see the old one or the new one, never half. */
 function writeIfChanged(file: string, text: string, mode: number): void {
@@ -21,13 +23,23 @@ function writeIfChanged(file: string, text: string, mode: number): void {
 }
 
 /**
- * Puts `task-lock` on PATH in this window's integrated terminals and task terminals (new ones: a running
- * terminal keeps its environment, and VS Code offers to relaunch it). The launchers live in the extension's
- * global storage, so an update of the extension points them at its new CLI.
+ * The mark of this window's tasks: the one the collection kept from an earlier session of this workspace (its task
+ * terminals, re-adopted after a reload, carry it), else a new one. Changing it would relaunch terminals (below).
  */
-export function putCliOnPath(context: vscode.ExtensionContext, log: vscode.LogOutputChannel): void {
+export function terminalMark(context: vscode.ExtensionContext): string {
+  const kept = context.environmentVariableCollection.get(MARK_VAR)?.value;
+  return kept !== undefined && /^[0-9a-f]{32}$/.test(kept) ? kept : randomBytes(16).toString('hex');
+}
+
+/**
+ * Puts `task-lock` on PATH, and `mark` in MARK_VAR, in this window's integrated terminals and task terminals (new
+ * ones: a running terminal keeps its environment, and VS Code offers to relaunch it). The launchers live in the
+ * extension's global storage, so an update of the extension points them at its new CLI.
+ */
+export function setTerminalEnvironment(context: vscode.ExtensionContext, log: vscode.LogOutputChannel, mark: string): void {
   const cli = path.join(context.extensionPath, 'dist', 'cli.js');
   const bin = path.join(context.globalStorageUri.fsPath, 'bin');
+  let onPath = true;
   try {
     fs.mkdirSync(bin, { recursive: true });
     const l = launchers(process.execPath, cli);
@@ -35,17 +47,20 @@ export function putCliOnPath(context: vscode.ExtensionContext, log: vscode.LogOu
     writeIfChanged(path.join(bin, 'task-lock.cmd'), l.cmd, 0o644);
   } catch (err) {
     log.warn(`the task-lock command is not on PATH in terminals: ${err instanceof Error ? err.message : String(err)}`);
-    return;
+    onPath = false;
   }
   const env = context.environmentVariableCollection;
   const value = `${bin}${path.delimiter}`;
-  if (env.get('PATH')?.value === value) {
+  if ((!onPath || env.get('PATH')?.value === value) && env.get(MARK_VAR)?.value === mark) {
     // Persisted from an earlier session of this workspace: every terminal already started with it.
     return;
   }
   const apply = (): void => {
-    env.description = l10n.t('Puts the `task-lock` command of Task Lock on PATH.');
-    env.prepend('PATH', value);
+    env.description = l10n.t('Puts the `task-lock` command of Task Lock on PATH, and marks the tasks it may stop.');
+    if (onPath) {
+      env.prepend('PATH', value);
+    }
+    env.replace(MARK_VAR, mark);
   };
   if (vscode.window.terminals.length === 0) {
     apply();
@@ -53,7 +68,7 @@ export function putCliOnPath(context: vscode.ExtensionContext, log: vscode.LogOu
   }
   // A change to the collection makes VS Code relaunch terminals nobody typed in yet: a task started at
   // folder open (a guarded watch) would be killed and started again. Wait until no terminal runs.
-  log.info('the task-lock command goes on PATH once the terminals open now have ended (changing it would relaunch them)');
+  log.info('the task-lock command goes on PATH, and the mark of the tasks in their environment, once the terminals open now have ended (changing it would relaunch them)');
   const waiting = vscode.window.onDidCloseTerminal(() => {
     if (vscode.window.terminals.length === 0) {
       waiting.dispose();

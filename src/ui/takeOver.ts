@@ -24,5 +24,5 @@ export async function takeOverAsked(guard: FolderGuard): Promise<void> {
       return;
     }
   }
-  await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: l10n.t('Task Lock: taking over {0}…', guard.folder.name) }, () => guard.takeOver());
+  await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: l10n.t('Task Lock: taking over {0}…', guard.folder.name) }, () => guard.moves.takeOver());
 }

@@ -124,7 +124,7 @@ describe('task-lock status (#11 item 4)', () => {
   });
 });
 
-/** A command that ignores SIGTERM (a holder that cannot hand over in time); "ready" once it does. */
+/** A command that ignores SIGTERM; "ready" once it does. */
 const STUBBORN = ['--', process.execPath, '-e', 'process.on("SIGTERM", () => {}); console.log("ready"); setInterval(() => {}, 1000)'];
 
 describe('task-lock run --take-over (#11 item 4)', () => {
@@ -167,11 +167,22 @@ describe('task-lock run --take-over (#11 item 4)', () => {
     await holder.result;
   });
 
-  it('a holder that does not answer: status 1, saying so and what to do', async () => {
+  it('a command that ignores SIGTERM gets SIGKILL after the grace, then the lock is handed over (#16 item 2)', async () => {
     const folder = tempFolder();
-    const holder = cli(['run', '--folder', folder, '--label', 'deaf', ...STUBBORN]);
-    await heldBy(folder);
+    const holder = cli(['run', '--folder', folder, '--label', 'stubborn', ...STUBBORN]);
+    const task = (await heldBy(folder)).holder?.tasks[0]?.pid as number;
     await waitFor('the command to ignore SIGTERM', () => holder.out().includes('ready'));
+    const r = await runCli(['run', '--take-over', '--folder', folder, '--', process.execPath, '-e', `console.log(require("fs").existsSync("/proc/${task}") ? "beside it" : "ran")`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), 'ran', 'the new command started only once the stubborn one was gone');
+    assert.equal((await holder.result).code, 137, 'the holder\'s command ended by SIGKILL');
+  });
+
+  it('a holder that does not answer (frozen): status 1, saying so and what to do', async () => {
+    const folder = tempFolder();
+    const holder = cli(['run', '--folder', folder, '--label', 'deaf', ...SLEEPER]);
+    await heldBy(folder);
+    holder.kill('SIGSTOP');
     const r = await runCli(['run', '--take-over', '--folder', folder, '--', process.execPath, '-e', 'console.log("should not run")']);
     assert.equal(r.code, 1);
     assert.equal(r.stdout, '');
@@ -270,11 +281,11 @@ describe('task-lock stop (#11 item 4)', () => {
     await holder.result;
   });
 
-  it('a holder that does not answer: 1, saying so and what to do', async () => {
+  it('a holder that does not answer (frozen): 1, saying so and what to do', async () => {
     const folder = tempFolder();
-    const holder = cli(['run', '--folder', folder, '--label', 'deaf', ...STUBBORN]);
+    const holder = cli(['run', '--folder', folder, '--label', 'deaf', ...SLEEPER]);
     await heldBy(folder);
-    await waitFor('the command to ignore SIGTERM', () => holder.out().includes('ready'));
+    holder.kill('SIGSTOP');
     const r = await runCli(['stop', '--folder', folder]);
     assert.equal(r.code, 1);
     const [asking, silent, ...more] = r.stderr.trim().split('\n');
@@ -297,7 +308,7 @@ describe('task-lock stop (#11 item 4)', () => {
     for (const args of [['stop'], ['run', '--take-over', '--', 'true']]) {
       const r = await runCli([...args.slice(0, 1), '--folder', folder, ...args.slice(1)]);
       assert.equal(r.code, 1, r.stderr);
-      assert.match(oneLine(r.stderr), new RegExp(`its process has exited, but its task \\(pid ${task}\\) still runs and keeps the lock, with nobody left to ask\\. End it yourself \\(kill ${task}\\), or take the lock away with task-lock reclaim --force\\.$`));
+      assert.match(oneLine(r.stderr), new RegExp(`its process has exited, but its task \\(pid ${task}\\) still runs and keeps the lock, with nobody left to ask\\. End it yourself \\(kill -- -${task}\\), or take the lock away with task-lock reclaim --force\\.$`));
     }
     process.kill(task, 'SIGKILL');
     await waitFor('the command to be gone', () => !pidAlive(task));

@@ -23,8 +23,11 @@ interface Orphan {
   child: number;
 }
 
-/** A holder of kind vscode with one recorded task (a shell and its child), killed: its task runs on. */
-async function orphan(stubborn = false, childOnly = false): Promise<Orphan> {
+/**
+ * A holder of kind vscode with one recorded task (a shell and its child), killed: its task runs on. The task carries
+ * its mark in its environment, as a window's task terminals do (MARK_VAR); `unmarked`: it was started without.
+ */
+async function orphan(stubborn = false, childOnly = false, unmarked = false): Promise<Orphan> {
   const folder = tempFolder();
   const pids = path.join(tempFolder(), 'pids');
   // A stubborn task ignores SIGTERM, shell and child alike, as a hung server may.
@@ -33,12 +36,12 @@ async function orphan(stubborn = false, childOnly = false): Promise<Orphan> {
   // The child says when it runs its program (its SIGTERM handler set): a signal before that would find none.
   const childJs = `${stubborn || childOnly ? "process.on('SIGTERM', () => {}); " : ''}require('fs').writeFileSync('${ready}', ''); setInterval(() => {}, 1000)`;
   const script = `
-const { WorkspaceLock, processStart } = require(${JSON.stringify(ENGINE)});
+const { MARK_VAR, WorkspaceLock, processStart } = require(${JSON.stringify(ENGINE)});
 const { spawn } = require('node:child_process');
 (async () => {
   const r = await new WorkspaceLock(${JSON.stringify(folder)}).tryAcquire({ kind: 'vscode', label: 'window A' });
-  const task = spawn('sh', ['-c', ${JSON.stringify(`${trap}"${process.execPath}" -e "${childJs}" & echo $! > "${pids}"; wait`)}], { detached: true, stdio: 'ignore' });
-  r.handle.setTasks([{ name: 'watch', pid: task.pid, start: processStart(task.pid) }]);
+  const task = spawn('sh', ['-c', ${JSON.stringify(`${trap}"${process.execPath}" -e "${childJs}" & echo $! > "${pids}"; wait`)}], { detached: true, stdio: 'ignore', env: { ...process.env, ${unmarked ? '' : "[MARK_VAR]: 'a1'.repeat(16)"} } });
+  r.handle.setTasks([{ name: 'watch', pid: task.pid, start: processStart(task.pid), mark: 'a1'.repeat(16) }]);
   console.log(JSON.stringify({ token: r.handle.record.token, shell: task.pid }));
   setInterval(() => {}, 1000);
 })();`;
@@ -94,6 +97,14 @@ describe('an orphan: a holder gone while its task runs', () => {
     }
     assert.equal(childLeft, false, 'the lock was taken while the old task\'s child still ran: a second copy would start beside it');
     assert.ok(r?.ok, 'the lock was not taken');
+  });
+
+  it('a task without its mark in its environment is not stopped by itself, nor the lock taken (#16 item 3)', async () => {
+    const o = await orphan(false, false, true);
+    const r = await new WorkspaceLock(o.folder).takeFromOrphan({ kind: 'vscode', label: 'window B' }, o.token);
+    assert.equal(r?.ok, false);
+    assert.ok(running(o.shell) && running(o.child), 'a task that does not prove to be the record\'s was stopped');
+    process.kill(-o.shell, 'SIGKILL');
   });
 
   it('another orphan than the one named (its token) is left alone', async () => {

@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { spawn } from 'node:child_process';
-import { WorkspaceLock, processStart } from '../../src/lock';
+import { MARK_VAR, WorkspaceLock, processStart } from '../../src/lock';
 import { pidNamespace } from '../../src/lock/process-identity';
 import { cleanup, cli, ownPid, runCli, tempFolder } from '../support/fixtures';
 import { waitFor } from '../support/wait';
@@ -86,7 +86,8 @@ describe('soak faults: what a kill or a tool at one precise step leaves behind',
     const lock = new WorkspaceLock(tempFolder());
     // A taker between its mkdir and its record, whose command is about to start.
     fs.mkdirSync(lock.location.lockDir);
-    const task = spawn('sleep', ['30'], { stdio: 'ignore' });
+    // In a group of its own, with its mark, as a taker's command runs.
+    const task = spawn('sleep', ['30'], { stdio: 'ignore', detached: true, env: { ...process.env, [MARK_VAR]: 'b2'.repeat(16) } });
     ownPid(task.pid ?? 0);
     const reclaiming = lock.reclaim({ force: true });
     setTimeout(() => {
@@ -95,7 +96,7 @@ describe('soak faults: what a kill or a tool at one precise step leaves behind',
       fs.writeFileSync(lock.location.recordPath, JSON.stringify({
         version: 1, token: 'taker', kind: 'cli', label: 'taker', pid: process.pid, start, hostname: os.hostname(), pidNamespace: pidNamespace(),
         since: new Date().toISOString(), socket: null, lockId: `${id.dev}:${id.ino}:${id.birthtimeMs}`,
-        tasks: [{ name: 'taker', pid: task.pid, start: processStart(task.pid ?? 0) }],
+        tasks: [{ name: 'taker', pid: task.pid, start: processStart(task.pid ?? 0), mark: 'b2'.repeat(16) }],
       }));
     }, 100);
     const r = await reclaiming;

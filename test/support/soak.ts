@@ -60,6 +60,8 @@ export interface SoakReport {
   /** Each overlap with the soak's last actions before it was seen. */
   overlapDetails: string[];
   leftovers: string[];
+  /** How many CLIs ran their command in each shape. */
+  shapes: Record<Shape, number>;
   /** How the contenders' CLIs ended: "exit 0", "exit 75", "SIGKILL", … */
   exits: Record<string, number>;
   /** Distinct messages of CLIs that ended with status 1 (an error, neither busy nor the command's status). */
@@ -77,7 +79,9 @@ const KILL_KINDS: KillKind[] = ['cli', 'cmd', 'both', 'cli-before-record', 'cmd-
  * The guarded command. Its first act is a non-blocking flock on a file outside the lock home, kept until it
  * dies: the kernel drops that flock when the process ends, even by SIGKILL, so a killed command can never
  * be taken for a live one, and a command that starts while another is alive fails to get it and writes an
- * overlap line. It is one process (perl, no child), so the pid the CLI records and kills is all there is.
+ * overlap line. It runs in one of the SHAPES users bring: alone, under a shell that waits for it (npm run's
+ * shape: the CLI records and kills the shell, the work is its child's), or as a shell's `&` child that ignores
+ * SIGTERM (a server that does not stop when asked): the whole group must end before the next command starts.
  * perl-base only (no Time::HiRes): the soak must run on a bare Debian.
  */
 const COMMAND = `
@@ -92,12 +96,27 @@ if (!flock($run, LOCK_EX | LOCK_NB)) {
   line('overlaps', "O $$ " . getppid() . " $other");
   exit 99;
 }
-$SIG{TERM} = sub { select(undef, undef, undef, rand($term_ms) / 1000); exit 143; };
+$SIG{TERM} = $ENV{SOAK_IGNORE_TERM} ? 'IGNORE' : sub { select(undef, undef, undef, rand($term_ms) / 1000); exit 143; };
 open(my $h, '>', "$dir/holder") or die; syswrite($h, "$$\\n"); close($h);
 line('starts', "S $$ " . getppid());
 select(undef, undef, undef, (1 + rand($work_ms)) / 1000);
 exit 0;
 `;
+
+/** How a guarded command is started: `perl` alone, `sh -c 'perl …; :'`, or `sh -c 'perl … & wait'` ignoring SIGTERM. */
+export const SHAPES = ['alone', 'shell', 'stubborn-child'] as const;
+export type Shape = (typeof SHAPES)[number];
+
+function shaped(shape: Shape, perl: string[]): { argv: string[]; env: NodeJS.ProcessEnv } {
+  switch (shape) {
+    case 'alone':
+      return { argv: perl, env: process.env };
+    case 'shell':
+      return { argv: ['sh', '-c', '"$@"; :', 'sh', ...perl], env: process.env };
+    case 'stubborn-child':
+      return { argv: ['sh', '-c', '"$@" & wait', 'sh', ...perl], env: { ...process.env, SOAK_IGNORE_TERM: '1' } };
+  }
+}
 
 /** A small seeded generator (mulberry32): a failing soak can be run again with the same choices. */
 function random(seed: number): () => number {
@@ -298,6 +317,7 @@ export async function soak(options: SoakOptions): Promise<SoakReport> {
     overlaps: 0,
     overlapDetails: [],
     leftovers: [],
+    shapes: { alone: 0, shell: 0, 'stubborn-child': 0 },
     exits: {},
     errors: [],
     selfCheck: await selfCheck(path.join(root, 'self-check'), script),
@@ -338,11 +358,10 @@ export async function soak(options: SoakOptions): Promise<SoakReport> {
   const live = new Map<number, ChildProcess>();
   const contender = async (slot: number): Promise<void> => {
     while (!stopping) {
-      const child = spawn(
-        process.execPath,
-        [CLI, 'run', '--wait', ...common, '--label', `soak-${slot}`, '--', 'perl', script, det, String(workMs), String(termMs)],
-        { stdio: ['ignore', 'ignore', 'pipe'] },
-      );
+      const shape = SHAPES[Math.floor(rand() * SHAPES.length)];
+      report.shapes[shape]++;
+      const cmd = shaped(shape, ['perl', script, det, String(workMs), String(termMs)]);
+      const child = spawn(process.execPath, [CLI, 'run', '--wait', ...common, '--label', `soak-${slot}`, '--', ...cmd.argv], { stdio: ['ignore', 'ignore', 'pipe'], env: cmd.env });
       const pid = child.pid;
       if (pid !== undefined) {
         live.set(pid, child);
@@ -651,6 +670,7 @@ export function formatReport(r: SoakReport): string {
     `touches:    ${r.touches}`,
     `removals:   ${r.removals} (rm -rf of the lock home)`,
     `reclaims:   ${r.reclaims} (reclaim --force)`,
+    `shapes:     ${SHAPES.map((s) => `${s} ${r.shapes[s]}`).join(', ')}`,
     `CLI ends:   ${Object.entries(r.exits)
       .sort((a, b) => b[1] - a[1])
       .map(([k, n]) => `${k} ×${n}`)

@@ -61,8 +61,10 @@ describe('failover: an orphan', () => {
 // the real editor: 'the holder stops its task' passed only when it looked in the gap before the restart).
 describe('failover: a window that lost its lock underneath', () => {
   const settings = { ...DEFAULT_SETTINGS, tasks: ['watch'] };
+  // A forced reclaim's record: its writer (the reclaiming process) is the holder, the tasks still stopping its tasks.
   function record(pid: number, token: string, start = 's'): HolderRecord {
-    return { version: 1, token, kind: 'vscode', label: 'window', pid, start, hostname: 'h', since: new Date().toISOString(), socket: null, lockId: 'l', tasks: [{ name: 'watch', pid, start }] };
+    const holder = token === 'forced' ? 7_777 : pid;
+    return { version: 1, token, kind: 'vscode', label: 'window', pid: holder, start, hostname: 'h', since: new Date().toISOString(), socket: null, lockId: 'l', tasks: [{ name: 'watch', pid, start }] };
   }
   const held = (pid: number, token: string, start = 's', orphanedSinceMs?: number): LockState => ({ state: 'held', holder: { record: record(pid, token, start), sameHost: true, heartbeatAgeMs: 0, orphanedSinceMs } });
   const stale = (pid: number, token: string): LockState => ({ state: 'stale', holder: { record: record(pid, token), sameHost: true, heartbeatAgeMs: 0 }, reason: 'gone', cause: { kind: 'holder-exited', pid, tasks: 1 } });
@@ -70,7 +72,7 @@ describe('failover: a window that lost its lock underneath', () => {
   it('takes nothing back: not while its stopping task keeps the lock, not once that lock is stale', () => {
     const f = new Failover(quiet);
     f.lost([{ pid: 4242, start: 's' }]);
-    // The forced reclaim's record names the task being stopped as the holder.
+    // The forced reclaim's record lists the task being stopped.
     assert.deepEqual(f.observe(held(4242, 'forced'), 'holder-compromised', settings, true, () => undefined), { action: 'nothing' });
     assert.deepEqual(f.observe(stale(4242, 'forced'), 'changed', settings, true, () => undefined), { action: 'stay-quiet', why: 'lost-here' });
     assert.deepEqual(f.observe(stale(4242, 'forced'), 'timer', settings, true, () => undefined), { action: 'stay-quiet', why: 'lost-here' });
