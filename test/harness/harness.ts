@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -6,7 +7,7 @@ import { waitFor } from '../support/wait';
 import { removeLockHomes } from '../support/fixtures';
 import { ensureInstalled, type Installation } from './install';
 import { say } from './log';
-import { fixturesRoot } from './paths';
+import { fixturesRoot, repoRoot } from './paths';
 import { describeProcess, killAll, markedProcesses, markerVariable, type ProcessInfo, type ProcessKind } from './procs';
 import { CodeServer, type WorkspaceTrust } from './server';
 import { EditorWindow, launchChromium, type WindowOptions, type WindowResult } from './window';
@@ -162,6 +163,20 @@ export class Harness {
 
   extensionHostPids(): number[] {
     return this.processes('extensionHost').map((p) => p.pid);
+  }
+
+  /**
+   * Installs the built extension (dist/ as it is, packaged into a .vsix) while windows are open, as a user's
+   * `code-server --install-extension` would: each open window adds it to its running extension host and activates
+   * it there, late, after whatever ran at the window's startup (a folder-open task, its events long past).
+   */
+  async installExtensionNow(): Promise<void> {
+    const vsix = path.join(this.tempDir, 'task-lock.vsix');
+    const packaged = spawnSync(process.execPath, [path.join(repoRoot, 'scripts', 'package.mjs'), '--out', vsix], { encoding: 'utf8' });
+    if (packaged.status !== 0) {
+      throw new Error(`packaging the extension failed (${packaged.status ?? packaged.signal}):\n${packaged.stdout}${packaged.stderr}`);
+    }
+    await this.running.installVsix(vsix);
   }
 
   /** The same as win.killExtensionHost(). */

@@ -136,6 +136,40 @@ export class CodeServer {
     await waitFor('code-server to exit after SIGTERM', () => child.exitCode !== null || child.signalCode !== null, { timeoutMs: 5_000, everyMs: 100 }).catch(() => undefined);
   }
 
+  private get configFile(): string {
+    return path.join(this.options.dir, 'config.yaml');
+  }
+
+  /** This server's folders, for the server and for its CLI alike. */
+  private folderArgs(): string[] {
+    const dir = this.options.dir;
+    return ['--user-data-dir', path.join(dir, 'user-data'), '--extensions-dir', path.join(dir, 'extensions'), '--config', this.configFile];
+  }
+
+  private environment(): NodeJS.ProcessEnv {
+    const dir = this.options.dir;
+    return {
+      ...this.options.env,
+      XDG_CONFIG_HOME: path.join(dir, 'xdg-config'),
+      XDG_DATA_HOME: path.join(dir, 'xdg-data'),
+      // Later VS Code (1.139's web workbench) ignores a URL's extensionDevelopmentPath and extensionTestsPath in a
+      // built product unless the server runs with enable-smoke-test-driver. code-server passes VS Code options on
+      // from VSCODE_OPTIONS (4.139); older versions, which honour the URL anyway, ignore the variable.
+      VSCODE_OPTIONS: '--enable-smoke-test-driver',
+    };
+  }
+
+  /**
+   * Installs a .vsix while the server runs, as a user's `code-server --install-extension` does: the server sees its
+   * extensions change and open windows add the extension to their running extension host, without a reload.
+   */
+  async installVsix(vsix: string): Promise<void> {
+    const r = await run(this.options.node, [this.options.entry, ...this.folderArgs(), '--install-extension', vsix], this.environment());
+    if (r.code !== 0) {
+      throw new Error(`code-server --install-extension ${vsix} failed (${r.code}):\n${r.output}`);
+    }
+  }
+
   private async launch(): Promise<void> {
     const dir = this.options.dir;
     const userData = path.join(dir, 'user-data');
@@ -147,8 +181,7 @@ export class CodeServer {
     if (this.options.installExtension === true) {
       installBuiltExtension(extensions);
     }
-    const config = path.join(dir, 'config.yaml');
-    fs.writeFileSync(config, 'auth: none\ncert: false\n');
+    fs.writeFileSync(this.configFile, 'auth: none\ncert: false\n');
     for (let attempt = 1; ; attempt++) {
       this.port = this.options.port ?? (await freePort());
       const started = Date.now();
@@ -163,23 +196,13 @@ export class CodeServer {
           '--disable-update-check',
           ...(untrusted ? [] : ['--disable-workspace-trust']),
           '--ignore-last-opened',
-          '--user-data-dir', userData,
-          '--extensions-dir', extensions,
-          '--config', config,
+          ...this.folderArgs(),
         ],
         {
           // Its own process group, so one signal reaches the server and the children it forks.
           detached: true,
           stdio: ['ignore', out, out],
-          env: {
-            ...this.options.env,
-            XDG_CONFIG_HOME: path.join(dir, 'xdg-config'),
-            XDG_DATA_HOME: path.join(dir, 'xdg-data'),
-            // Later VS Code (1.139's web workbench) ignores a URL's extensionDevelopmentPath and extensionTestsPath in a
-            // built product unless the server runs with enable-smoke-test-driver. code-server passes VS Code options on
-            // from VSCODE_OPTIONS (4.139); older versions, which honour the URL anyway, ignore the variable.
-            VSCODE_OPTIONS: '--enable-smoke-test-driver',
-          },
+          env: this.environment(),
         },
       );
       fs.closeSync(out);
@@ -223,6 +246,18 @@ function installBuiltExtension(extensionsDir: string): void {
     }
   }
   // The extension's runtime dependencies are bundled into dist/ by esbuild, so no node_modules is copied.
+}
+
+/** Runs a command to its end: its exit code (or signal) and its output. */
+function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | string; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    child.on('error', (err) => resolve({ code: err.message, output }));
+    child.on('close', (code, signal) => resolve({ code: code ?? signal ?? '?', output }));
+  });
 }
 
 function freePort(): Promise<number> {
