@@ -22,6 +22,17 @@ export function shownLabel(task: vscode.Task): string {
   return task.source && task.source !== 'Workspace' ? `${task.source}: ${task.name}` : task.name;
 }
 
+/**
+ * The terminals VS Code names after a task: its label (a provider's with its name, `npm: watch`), `label (folder)`
+ * in a multi-root workspace, `Task - label` in older versions. The extension API links no terminal to a task.
+ */
+export function terminalsOf(task: vscode.Task): vscode.Terminal[] {
+  const folder = typeof task.scope === 'object' ? task.scope.name : undefined;
+  const labels = [...new Set([task.name, shownLabel(task)])];
+  const names = labels.flatMap((l) => (folder === undefined ? [l] : [l, `${l} (${folder})`]));
+  return vscode.window.terminals.filter((t) => names.some((n) => t.name === n || t.name.endsWith(` - ${n}`)));
+}
+
 /** The configured labels that match none of `all` (`fits` narrows to the folder's own tasks). */
 export function unmatched(all: readonly vscode.Task[], labels: readonly string[], fits: (t: vscode.Task) => boolean): string[] {
   return labels.filter((l) => findTask(all, l, fits) === undefined);

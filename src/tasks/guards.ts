@@ -7,8 +7,9 @@ import { lockSettingsDiffer, readSettings, type Settings } from '../model/settin
 import { windowName, type FolderStatus } from '../model/status';
 import type { GuardEvents } from './events';
 import { GATED_TYPE, gatedPid, registerGatedTasks } from './gatedTask';
-import { taskId } from './catalog';
+import { taskId, terminalsOf } from './catalog';
 import { FolderGuard, type GuardHost } from './guard';
+import { terminalPid } from './running';
 import { folderOpenTasks } from './scope';
 
 /** How long after an unguarded folder-open task's start its copy in another window is looked for. */
@@ -30,28 +31,14 @@ export class Guards implements vscode.Disposable {
     mark: string,
   ) {
     const holderLabel = windowName(vscode.env.appName, vscode.workspace.name, new Date());
-    // Every task's process id, guarded or not: a label guarded later must record a copy already running.
-    const pids = new WeakMap<vscode.TaskExecution, number>();
-    const pidOf = (e: vscode.TaskExecution): number | undefined => {
-      const scope = e.task.scope;
-      const folder = typeof scope === 'object' ? scope.uri.fsPath : (vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? '');
-      // A `taskLock` task's execution reports no pid: its gate knows it.
-      return pids.get(e) ?? (e.task.definition.type === GATED_TYPE ? gatedPid(e.task.name, folder) : undefined);
-    };
-    this.host = { log, holderLabel, trusted: () => vscode.workspace.isTrusted, events, pidOf, mark };
+    this.host = { log, holderLabel, trusted: () => vscode.workspace.isTrusted, events, pidOf: (e) => this.pidOf(e), mark };
     this.subscriptions.push(
       registerGatedTasks((t) => this.guardOf(t), log, events.gateLine, mark),
       vscode.tasks.onDidStartTask((e) => this.guardOf(e.execution.task)?.onTaskStarted(e.execution)),
       vscode.tasks.onDidStartTaskProcess((e) => {
         // A CustomExecution reports -1: its process (if any) is recorded by the gate itself.
         if (e.processId !== undefined && e.processId > 0) {
-          pids.set(e.execution, e.processId);
-          const g = this.guardOf(e.execution.task);
-          if (g) {
-            g.onTaskProcessStarted(e.execution, e.processId);
-          } else {
-            this.lookForTwin(e.execution.task, e.processId);
-          }
+          this.processStarted(e.execution, e.processId);
         }
       }),
       vscode.tasks.onDidEndTask((e) => {
@@ -83,6 +70,28 @@ export class Guards implements vscode.Disposable {
     );
   }
 
+  /** Every task's process id, guarded or not: a label guarded later must record a copy already running. */
+  private readonly pids = new WeakMap<vscode.TaskExecution, number>();
+
+  /** The process id the editor reported for an execution, guarded or not (its event may be long past). */
+  private pidOf(e: vscode.TaskExecution): number | undefined {
+    const scope = e.task.scope;
+    const folder = typeof scope === 'object' ? scope.uri.fsPath : (vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? '');
+    // A `taskLock` task's execution reports no pid: its gate knows it.
+    return this.pids.get(e) ?? (e.task.definition.type === GATED_TYPE ? gatedPid(e.task.name, folder) : undefined);
+  }
+
+  /** A task's process started (its event, or at activation its terminal): recorded if guarded, else looked at for twins. */
+  private processStarted(exec: vscode.TaskExecution, pid: number): void {
+    this.pids.set(exec, pid);
+    const g = this.guardOf(exec.task);
+    if (g) {
+      g.onTaskProcessStarted(exec, pid);
+    } else {
+      this.lookForTwin(exec.task, pid);
+    }
+  }
+
   /** Folders whose unguarded folder-open task was already found running twice in this window's session. */
   private readonly offered = new Set<string>();
 
@@ -111,17 +120,27 @@ export class Guards implements vscode.Disposable {
   }
 
   /**
-   * At activation: a folder-open task starts before the extension does (onStartupFinished), so its process event
-   * may be gone by now. Its terminal (named after the task) gives its pid.
+   * At activation: a task VS Code started before this extension was active (a folder-open task: VS Code runs it
+   * before onStartupFinished) may have had its process event already, with nobody listening, and no other comes.
+   * On a busy machine that happens: the holder then recorded no task, so nothing kept the lock held for it once
+   * the window was gone. Its terminal (named after the task) gives its pid: the event is handled as it would have
+   * been, if the pid is one live process that no other execution is known by.
    */
-  private lookForTwinsRunning(): void {
+  private replayMissedProcessStarts(): void {
     for (const e of vscode.tasks.taskExecutions) {
-      if (this.guardOf(e.task) !== undefined) {
+      if (this.pids.has(e) || e.task.definition.type === GATED_TYPE) {
         continue;
       }
-      for (const term of vscode.window.terminals.filter((t) => t.name === e.task.name || t.name.endsWith(` - ${e.task.name}`))) {
-        void term.processId.then((pid) => pid !== undefined && this.lookForTwin(e.task, pid));
-      }
+      // A terminal tells its pid as its process event is sent: one that has not told yet, its event is still to come.
+      void Promise.all(terminalsOf(e.task).map(terminalPid)).then((found) => {
+        const others = new Set(vscode.tasks.taskExecutions.filter((x) => x !== e).map((x) => this.pidOf(x)));
+        const live = [...new Set(found)].filter((p): p is number => p !== undefined && !others.has(p) && processStart(p) !== null);
+        // Its own event, if it came meanwhile, said it first-hand.
+        if (live.length === 1 && !this.pids.has(e)) {
+          this.log.info(`${e.task.name} started before this extension was active: its terminal runs pid ${live[0]}`);
+          this.processStarted(e, live[0]);
+        }
+      });
     }
   }
 
@@ -221,7 +240,7 @@ export class Guards implements vscode.Disposable {
       }
     }
     if (!this.started) {
-      this.lookForTwinsRunning();
+      this.replayMissedProcessStarts();
     }
     this.started = true;
     this.events.changed();

@@ -24,9 +24,14 @@ export interface FolderLog {
 /** How long a terminal may take to tell its pid at startup before it is left out of re-adoption. */
 const TERMINAL_PID_WAIT_MS = 2_000;
 
+/** A terminal's process id, or undefined when it does not tell within TERMINAL_PID_WAIT_MS. */
+export function terminalPid(t: vscode.Terminal): Promise<number | undefined> {
+  return Promise.race([t.processId, new Promise<undefined>((r) => setTimeout(() => r(undefined), TERMINAL_PID_WAIT_MS))]);
+}
+
 /** The process ids of this window's terminals: re-adoption matches them against the recorded tasks. */
 export async function terminalPids(): Promise<Set<number>> {
-  const pids = await Promise.all(vscode.window.terminals.map((t) => Promise.race([t.processId, new Promise<undefined>((r) => setTimeout(() => r(undefined), TERMINAL_PID_WAIT_MS))])));
+  const pids = await Promise.all(vscode.window.terminals.map(terminalPid));
   return new Set(pids.filter((p): p is number => p !== undefined));
 }
 

@@ -18,16 +18,21 @@ import { cli, slowEditor, status, ticks } from './guarded';
 
 /** The window whose extension host holds the folder's lock, once exactly one tick process runs for it. */
 async function holderWindow(folder: string, windows: EditorWindow[], what: string, timeoutMs = 60_000): Promise<{ win: EditorWindow; tick: number }> {
+  let last = '';
   return waitFor(
     what,
     () => {
       const s = status(folder);
       const t = ticks(folder);
       const win = windows.find((w) => w.extensionHostPid === s.holder?.pid);
+      last = `lock ${s.state}, holder pid ${s.holder?.pid ?? 'none'} (windows' ${windows.map((w) => w.extensionHostPid).join(', ')}) recording ${JSON.stringify(s.holder?.tasks ?? [])}, tick.js pids ${JSON.stringify(t)}`;
       return s.state === 'held' && win && t.length === 1 && s.holder?.tasks.some((x) => x.pid === t[0]) ? { win, tick: t[0] } : undefined;
     },
     { ...slowEditor, timeoutMs },
-  );
+  ).catch((err: unknown) => {
+    // Which of the conditions never held tells the cause (a holder recording no task was #16's folder-open race).
+    throw new Error(`${err instanceof Error ? err.message : String(err)}; last seen: ${last}`);
+  });
 }
 
 /**
@@ -702,5 +707,44 @@ describe('Task Lock: a window whose extension host restarts', function () {
       most = await copies.stop();
     }
     assert.ok(most <= 1, `${most} copies at once`);
+  });
+});
+
+// VS Code runs a `runOn: folderOpen` task before it activates the extension (onStartupFinished). On a busy machine
+// the task's process starts first too, and its process event, sent before anyone listened, is gone for good: the
+// holder took the lock with no task recorded, and "`runOn: folderOpen` in two windows" timed out waiting for the
+// record to name the running copy. Installed while the task runs, the extension activates after that event every time.
+describe('Task Lock activated after its folder-open task\'s process started (installed while it runs)', function () {
+  let h: Harness | undefined;
+  let folder = '';
+  let win: EditorWindow | undefined;
+  before(async () => {
+    h = await Harness.start('task lock late activation');
+    h.updateUserSettings({ 'task.allowAutomaticTasks': 'on' });
+    folder = h.workspace('guarded');
+    const tasksFile = path.join(folder, '.vscode', 'tasks.json');
+    const tasks = JSON.parse(fs.readFileSync(tasksFile, 'utf8')) as { tasks: Array<Record<string, unknown>> };
+    tasks.tasks[0].runOptions = { runOn: 'folderOpen' };
+    fs.writeFileSync(tasksFile, JSON.stringify(tasks, null, 2));
+    // No Task Lock in the window yet: the test installs it once the task runs.
+    win = await h.openWindow({ folder, extensionPath: null });
+  });
+  after(async () => {
+    killTicks(folder);
+    await win?.close();
+    await h?.stop();
+  });
+
+  it('the window takes the lock with the running copy recorded, and starts no other', async () => {
+    const w = earlier(win, 'the window');
+    const [tick] = await waitFor('the folder-open copy to run, unguarded', () => {
+      const t = ticks(folder);
+      return t.length === 1 ? t : undefined;
+    }, slowEditor);
+    await earlier(h, 'a running harness').installExtensionNow();
+    // The old build held the lock with no task recorded: once this window was gone, nothing kept it held for the copy.
+    const held = await holderWindow(folder, [w], 'the window to hold the lock with its running copy recorded');
+    assert.strictEqual(held.tick, tick, 'the folder-open copy, not one of its own');
+    await stillOnly(folder, tick, 3_000);
   });
 });
