@@ -39,6 +39,25 @@ describe('no record can aim a signal (#16 item 3)', () => {
     assert.deepEqual(report.genuine, { took: true, groupLeft: 0 }, 'a genuine orphan is stopped, with its group, and the lock taken');
   });
 
+  it('a record another user owns is reported and judged by its heartbeat, never by the pids it names', { skip: !root && 'giving a file to another user needs root' }, async () => {
+    const { WorkspaceLock, processStart } = await import('../../src/lock');
+    const { pidNamespace } = await import('../../src/lock/process-identity');
+    const lock = new WorkspaceLock(tempFolder());
+    fs.mkdirSync(lock.location.lockDir);
+    const st = fs.statSync(lock.location.lockDir);
+    // Written by another user of a shared lock folder, naming a process of ours that lives (this one).
+    const rec = { version: 1, token: 'f'.repeat(32), kind: 'cli', label: 'theirs', pid: process.pid, start: processStart(process.pid), hostname: (await import('node:os')).hostname(), pidNamespace: pidNamespace(), since: new Date().toISOString(), socket: null, lockId: `${st.dev}:${st.ino}:${st.birthtimeMs}`, tasks: [] };
+    fs.writeFileSync(lock.location.recordPath, JSON.stringify(rec));
+    fs.chownSync(lock.location.recordPath, 65534, 65534);
+    const fresh = lock.inspect();
+    assert.equal(fresh.state, 'held', 'held while its heartbeat is fresh');
+    assert.equal(fresh.state === 'held' ? fresh.holder.record : 'none', undefined, 'the record is not obeyed');
+    assert.match(fresh.state === 'held' ? (fresh.holder.unknownReason ?? '') : '', /belongs to nobody \(uid 65534\), not to you/);
+    const old = new Date(Date.now() - 60_000);
+    fs.utimesSync(lock.location.lockDir, old, old);
+    assert.equal(lock.inspect().state, 'stale', 'a quiet heartbeat is stale, although the pid it names lives');
+  });
+
   it('the CLI advises no kill of a process it cannot prove, and a forced reclaim keeps no lock for it', async () => {
     const folder = tempFolder();
     const victim = start('sleep', ['60']);
