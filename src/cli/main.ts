@@ -1,5 +1,5 @@
 // The `task-lock` command: parse, dispatch, print. The lock semantics are the engine's (src/lock).
-import { LockError, LockState, WorkspaceLock, errorMessage } from '../lock';
+import { LockError, LockState, WorkspaceLock, errorMessage, isAlive, proven } from '../lock';
 import { Parsed, USAGE, UsageError, parseArgs, usageOf } from './args';
 import { EXIT_BUSY, EXIT_ERROR, EXIT_STALE, EXIT_USAGE } from './codes';
 import { err, groupNotes, holderLine, out, reservationNote, stateJson } from './report';
@@ -78,6 +78,10 @@ async function reclaim(p: Parsed): Promise<number> {
       const why = r.previous.state === 'stale' ? r.previous.reason : 'forced';
       out(`reclaimed the lock on ${lock.location.folder} from ${holderLine(r.previous)} (${why})`);
       const running = r.stillRunning ?? [];
+      const doubtful = (r.previous.state === 'held' ? (r.previous.holder.record?.tasks ?? []) : []).filter((t) => isAlive(t) && !proven(t));
+      if (doubtful.length > 0) {
+        out(`note: pid ${doubtful.map((t) => t.pid).join(', ')}, named by its record, still ${doubtful.length === 1 ? 'runs' : 'run'}; Task Lock cannot prove ${doubtful.length === 1 ? 'it is' : 'they are'} the holder's task, so ${doubtful.length === 1 ? 'it does' : 'they do'} not keep the lock: look (ps -o pid,user,args -p ${doubtful.map((t) => t.pid).join(',')}), and end ${doubtful.length === 1 ? 'it' : 'them'} yourself if so`);
+      }
       if (running.length > 0) {
         const which = running.length === 1 ? `task (pid ${running[0].pid}) has` : `tasks (pid ${running.map((t) => t.pid).join(', ')}) have`;
         out(`it stays held until the holder's ${which} ended, so that nothing starts beside what is still stopping`);

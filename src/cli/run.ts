@@ -133,8 +133,11 @@ async function takeOver(lock: WorkspaceLock, info: HolderInfo, p: Parsed): Promi
 /** How long CMD's process group may take to end after SIGTERM (any stop: handoff, loss, a signal), before SIGKILL. */
 const STOP_GRACE_MS = ORPHAN_TERM_MS;
 
-/** Signals passed on to CMD's process group; the first four stop it (SIGKILL follows after STOP_GRACE_MS). */
-const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+/**
+ * Signals passed on to CMD's process group; the first four stop it (SIGKILL follows after STOP_GRACE_MS). CMD has
+ * no controlling terminal (a session of its own), so a terminal's resize and job control reach it from here too.
+ */
+const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', ...(canGate ? (['SIGWINCH', 'SIGCONT'] as const) : [])];
 const STOPPING: ReadonlySet<NodeJS.Signals> = new Set(['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT']);
 
 /** What `execvp` would run for `cmd`, or why it cannot: the gate's shell would only print its own words. */
@@ -259,6 +262,16 @@ function runHolding(handle: LockHandle, p: Parsed, label: string): Promise<numbe
       process.on(sig, h);
       return [sig, h] as const;
     });
+    if (canGate) {
+      // Ctrl+Z: the kernel drops a stop signal to a group in no terminal's session, so CMD's gets SIGSTOP, and this
+      // process stops itself as a job would; the shell's SIGCONT (fg, bg) is passed on above.
+      const suspend = (): void => {
+        group.signal('SIGSTOP');
+        process.kill(process.pid, 'SIGSTOP');
+      };
+      process.on('SIGTSTP', suspend);
+      handlers.push(['SIGTSTP', suspend]);
+    }
     let spawnError: Error | undefined;
     let notRecorded: string | undefined;
     child.on('spawn', () => {

@@ -34,8 +34,8 @@ export function takeAway(lock: WorkspaceLock): TaskRef[] {
   }
   const read = readRecord(lock.location.recordPath);
   const prev = read.kind === 'ok' ? read.record : undefined;
-  // Only tasks that prove to be the record's (orphan.ts): a record naming any live process (pid 1) would otherwise
-  // keep the lock held for as long as that process lives.
+  // Only tasks that prove to be the record's (orphan.ts) keep the lock: the forced reclaim is the way out of a record
+  // naming any live process (pid 1, forged or garbage), which the judge holds for as long as that process lives.
   const running = prev && prev.hostname === hostname() && prev.pidNamespace === pidNamespace() ? prev.tasks.filter((t) => isAlive(t) && proven(t)) : [];
   if (!prev || running.length === 0) {
     lock.removeStale(ours);

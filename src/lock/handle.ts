@@ -399,10 +399,16 @@ export class LockHandle {
     this.handoff.fire({
       requester,
       accept: async () => {
-        if (answered || this.released) {
+        if (answered) {
           return;
         }
         answered = true;
+        if (this.released) {
+          // It let go meanwhile (its command ended, a Ctrl+C): the lock is free, or lost to another; either way the
+          // requester hears it now rather than from a closed channel.
+          reply(this.compromiseError === undefined ? { t: 'handoff-accepted', id: m.id } : { t: 'handoff-refused', id: m.id, reason: 'it has lost the lock' });
+          return;
+        }
         writeReservation(this.lock.location.reservationPath, m.token);
         // The answer goes out after the unlock and before the goodbye, so the requester moves first.
         await this.release('handoff', () => reply({ t: 'handoff-accepted', id: m.id }));

@@ -150,22 +150,24 @@ export class WorkspaceLock {
   }
 
   /**
-   * Takes over a lock whose holder process died while its recorded tasks still run, when `isMine` says
-   * those tasks are the caller's own (a reloaded window finding its running tasks). The recorded tasks
-   * stay recorded, so the lock never looks free meanwhile. Anything else is left alone.
+   * Takes over a lock whose holder process died while recorded tasks still run, when `isMine` says some of those
+   * tasks are the caller's own (a reloaded window finding its running tasks in its terminals). Only those stay
+   * recorded (the record is anyone's words: the caller stops what it adopts as its own), so the lock never looks
+   * free meanwhile. Anything else is left alone.
    */
-  async adopt(info: HolderInfo, isMine: (record: HolderRecord) => boolean): Promise<AcquireResult> {
+  async adopt(info: HolderInfo, isMine: (task: TaskRef) => boolean): Promise<AcquireResult> {
     return this.withReclaimMutex(async () => {
       const judged = this.folderId();
       const now = this.inspect();
       const rec = now.state === 'held' && now.holder.sameHost ? now.holder.record : undefined;
-      if (!rec || isAlive(rec) || !isMine(rec)) {
+      const mine = rec?.tasks.filter(isMine) ?? [];
+      if (!rec || isAlive(rec) || mine.length === 0) {
         return { ok: false, state: now };
       }
       this.removeStale(judged);
       const r = await this.mkdirAndClaim(info, newToken());
       if (r.ok) {
-        r.handle.setTasks(rec.tasks);
+        r.handle.setTasks(mine);
       }
       return r;
     });

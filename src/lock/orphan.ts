@@ -2,7 +2,7 @@
 // window's extension host or a killed `task-lock run`, while the tasks it recorded still run, the terminal host
 // keeping a closed window's terminals for its reconnection grace), and a window's own re-adopted ones. The lock
 // home is untrusted input: a record names pids, and only a process that proves to be the task it names is signalled.
-import { type ProcessRef, carriesMark, groupMembers, isAlive, lookAt, statFields } from './process-identity';
+import { type ProcessRef, groupMembers, isAlive, lookAt, mayBeSignalled, statFields } from './process-identity';
 import type { HolderRecord, TaskRef } from './record';
 import type { LockState } from './state';
 
@@ -22,21 +22,23 @@ export function groupLedBy(pid: number): boolean {
 
 /**
  * What a signal to the recorded task `t` must go to, once `t` proves to be that task; undefined without proof. Its
- * process, checked by pid and start time and carrying the task's mark (carriesMark), gets it, by its process group
- * when it leads one (its children too, as a user's Ctrl+C in its terminal would). A group whose leader has ended
- * gets it by group when a member still running carries the mark.
+ * process, checked by pid and start time and carrying the task's mark (mayBeSignalled), gets it, by its process
+ * group when it leads one (its children too, as a user's Ctrl+C in its terminal would). A group whose leader has
+ * ended gets it by group when a member still running carries the mark. `firstHand`: the caller knows the task from
+ * the editor's own report (its table of executions, or terminals matched at re-adoption), not from a record in the
+ * lock home: the mark is not needed then, the rest is.
  */
-export function signalTarget(t: TaskRef): number | undefined {
-  const mark = t.mark;
+export function signalTarget(t: TaskRef, firstHand = false): number | undefined {
+  const mark = firstHand ? null : t.mark;
   if (mark === undefined || t.start === null) {
     return undefined;
   }
   const look = lookAt(t.pid);
   if (look.kind === 'running') {
-    return look.start === t.start && carriesMark(t.pid, mark) ? (groupLedBy(t.pid) ? -t.pid : t.pid) : undefined;
+    return look.start === t.start && mayBeSignalled(t.pid, mark) ? (groupLedBy(t.pid) ? -t.pid : t.pid) : undefined;
   }
   if (look.kind === 'gone' && t.group === true) {
-    return (groupMembers([t.pid]).get(t.pid) ?? []).some((m) => carriesMark(m, mark)) ? -t.pid : undefined;
+    return (groupMembers([t.pid]).get(t.pid) ?? []).some((m) => mayBeSignalled(m, mark)) ? -t.pid : undefined;
   }
   return undefined;
 }
@@ -47,8 +49,8 @@ export function proven(t: TaskRef): boolean {
 }
 
 /** Sends `sig` to a recorded task that proves to be one (signalTarget); false when nothing was sent. */
-export function signalTask(t: TaskRef, sig: NodeJS.Signals): boolean {
-  const target = signalTarget(t);
+export function signalTask(t: TaskRef, sig: NodeJS.Signals, firstHand = false): boolean {
+  const target = signalTarget(t, firstHand);
   if (target === undefined) {
     return false;
   }
@@ -79,23 +81,23 @@ async function endedWithin(tasks: readonly ProcessRef[], ms: number): Promise<bo
  * it), and SIGKILL for what still runs after ORPHAN_TERM_MS. True once none of them, nor a member of their groups,
  * runs. When a running task does not prove to be its record's (signalTarget), nothing at all is signalled: false.
  */
-export function stopTasks(tasks: readonly TaskRef[]): Promise<boolean> {
+export function stopTasks(tasks: readonly TaskRef[], firstHand = false): Promise<boolean> {
   const alive = tasks.filter((t) => isAlive(t));
-  if (!alive.every(proven)) {
+  if (!alive.every((t) => signalTarget(t, firstHand) !== undefined)) {
     return Promise.resolve(false);
   }
-  alive.forEach((t) => signalTask(t, 'SIGTERM'));
-  return endTasks(alive, ORPHAN_TERM_MS);
+  alive.forEach((t) => signalTask(t, 'SIGTERM', firstHand));
+  return endTasks(alive, ORPHAN_TERM_MS, firstHand);
 }
 
 /**
  * Gives `tasks` (their process groups too) `ms` to end, then SIGKILL to what proves to be theirs and still runs.
  * True once none of them runs. For a holder's own stop (running.ts, the CLI) as for an orphan's.
  */
-export async function endTasks(tasks: readonly TaskRef[], ms: number): Promise<boolean> {
+export async function endTasks(tasks: readonly TaskRef[], ms: number, firstHand = false): Promise<boolean> {
   if (await endedWithin(tasks, ms)) {
     return true;
   }
-  tasks.forEach((t) => signalTask(t, 'SIGKILL'));
+  tasks.forEach((t) => signalTask(t, 'SIGKILL', firstHand));
   return endedWithin(tasks, ORPHAN_KILL_MS);
 }

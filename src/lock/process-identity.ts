@@ -212,22 +212,25 @@ function lineage(): Set<number> {
 }
 
 /**
- * Whether `pid` proves to be a task started with `mark`: a process of this user whose environment (as it was
- * exec'd) holds TASK_LOCK_MARK=<mark>, and not one this process stands on: init (pid 1), itself, an ancestor, or a
- * member of its own process group. Linux only (/proc/<pid>/environ, readable for one's own processes); elsewhere
- * nothing is proven, and nothing is signalled by itself.
+ * Whether `pid` may be signalled as a holder's task, proven by `mark`: a process of this user whose environment (as
+ * it was exec'd) holds TASK_LOCK_MARK=<mark>. Linux only (/proc/<pid>/environ, readable for one's own processes);
+ * elsewhere no mark proves anything. `mark` null: the caller vouches for the process first-hand (the editor reported
+ * its pid as its own task's, and its start time still matches). Either way never a process this one stands on:
+ * init (pid 1), itself, an ancestor, a member of its own process group, nor another user's.
  */
-export function carriesMark(pid: number, mark: string): boolean {
-  if (process.platform !== 'linux' || !Number.isSafeInteger(pid) || pid <= 1 || mark === '' || lineage().has(pid)) {
+export function mayBeSignalled(pid: number, mark: string | null): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 1 || lineage().has(pid)) {
     return false;
+  }
+  if (process.platform !== 'linux') {
+    return mark === null;
   }
   try {
     const fields = statFields(pid);
-    const ownGroup = statFields(process.pid)?.[2];
-    if (fields === undefined || fields[2] === ownGroup || statSync(`/proc/${pid}`).uid !== process.getuid?.()) {
+    if (fields === undefined || fields[2] === statFields(process.pid)?.[2] || statSync(`/proc/${pid}`).uid !== process.getuid?.()) {
       return false;
     }
-    return readFileSync(`/proc/${pid}/environ`).toString('utf8').split('\0').includes(`${MARK_VAR}=${mark}`);
+    return mark === null || (mark !== '' && readFileSync(`/proc/${pid}/environ`).toString('utf8').split('\0').includes(`${MARK_VAR}=${mark}`));
   } catch {
     // Gone, or not ours to read (another user's, or a process that made itself undumpable): no proof.
     return false;

@@ -159,7 +159,7 @@ export function judge(input: JudgeInput): LockState {
  * is a platform without pid namespaces.
  */
 function samePidNamespace(recorded: string | null | undefined, mine: string | null): boolean {
-  return recorded !== undefined && recorded === mine;
+  return recorded !== undefined && recorded === mine && (mine !== null || process.platform !== 'linux');
 }
 
 /** "host", or "host (another pid namespace)" for a container on this host. */

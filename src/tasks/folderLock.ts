@@ -108,12 +108,12 @@ export class FolderLock {
       return undefined;
     }
     const pids = await terminalPids();
-    const r = await this.lock.adopt({ kind: 'vscode', label: this.owner.holderLabel }, (record) => record.tasks.some((t) => pids.has(t.pid)));
+    const r = await this.lock.adopt({ kind: 'vscode', label: this.owner.holderLabel }, (t) => pids.has(t.pid));
     if (!r.ok) {
       this.state = r.state;
       return undefined;
     }
-    this.owner.log.info(`re-adopted the lock: this window's terminals run ${rec.tasks.map((t) => `${t.name} (pid ${t.pid})`).join(', ')} of the dead holder pid ${rec.pid}`);
+    this.owner.log.info(`re-adopted the lock: this window's terminals run ${r.handle.record.tasks.map((t) => `${t.name} (pid ${t.pid})`).join(', ')} of the dead holder pid ${rec.pid}`);
     this.take(r.handle);
     return r.handle;
   }

@@ -194,11 +194,11 @@ export class RunningTasks {
       const signalled = new Set<vscode.TaskExecution>();
       const stopped: TaskRef[] = [];
       for (const [exec, r] of this.table) {
-        // Only a process that proves to be the task (orphan.ts: pid, start time, and this window's mark in its
-        // environment) is signalled: one without (started before the mark was in its terminal's environment, or
-        // whose start time was not known) gets terminate().
-        const ref: TaskRef = { name: r.name, pid: r.pid ?? 0, start: r.start ?? null, mark: this.mark, ...(r.pid !== undefined && groupLedBy(r.pid) ? { group: true } : {}) };
-        if (r.pid !== undefined && exec.task.definition.type !== GATED_TYPE && signalTask(ref, 'SIGTERM')) {
+        // The editor reported this pid as its task's: first-hand, checked by start time (a pid reused since the
+        // task ended is not signalled) and never a process this one stands on (orphan.ts). One without a start
+        // time (gone, or hidden, when its pid came) gets terminate().
+        const ref: TaskRef = { name: r.name, pid: r.pid ?? 0, start: r.start ?? null, ...(r.pid !== undefined && groupLedBy(r.pid) ? { group: true } : {}) };
+        if (r.pid !== undefined && exec.task.definition.type !== GATED_TYPE && signalTask(ref, 'SIGTERM', true)) {
           stopped.push(ref);
           signalled.add(exec);
         }
@@ -226,7 +226,7 @@ export class RunningTasks {
       }
       // Its shell ended: what it started (a server that takes its time over SIGTERM) must end too before the
       // lock goes, or the next holder's copy starts beside it.
-      if (!(await endTasks(stopped, SIGNAL_GRACE_MS))) {
+      if (!(await endTasks(stopped, SIGNAL_GRACE_MS, true))) {
         this.log.warn(`processes of ${this.names().join(', ') || 'the stopped tasks'} did not end, even after SIGKILL`);
         return false;
       }
@@ -246,7 +246,8 @@ export class RunningTasks {
     }
     this.log.info(`stopping the adopted tasks ${h.record.tasks.map((t) => `${t.name} (pid ${t.pid})`).join(', ')}: ${why}`);
     // As a listed task is stopped: SIGTERM to its process group (a shell's children too), SIGKILL to what remains.
-    return (await stopTasks(h.record.tasks)) && !h.tasksAlive();
+    // First-hand: re-adoption matched them to this window's own terminals (folderLock.ts, tryReadopt).
+    return (await stopTasks(h.record.tasks, true)) && !h.tasksAlive();
   }
 
   /**

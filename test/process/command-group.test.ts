@@ -111,6 +111,22 @@ describe('the whole command stops (#16 item 2)', { skip: linux === true ? false 
     assert.equal((await runCli(['status', '--folder', folder])).code, 0, 'free once the child ended');
   });
 
+  it('Ctrl+Z stops the whole command with the CLI, and the shell\'s SIGCONT (fg) lets it run on', async () => {
+    const folder = tempFolder();
+    const holder = cli(['run', '--folder', folder, ...SHELL_WITH_CHILD]);
+    const pgid = await commandOf(folder);
+    await waitFor('the child to start', () => members(pgid).length === 2);
+    const state = (pid: number): string => fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ').pop()?.split(' ')[0] ?? '?';
+    // A terminal's Ctrl+Z signals the foreground job: the CLI.
+    holder.kill('SIGTSTP');
+    await waitFor('the CLI and every member of its command to stop', () => [holder.pid ?? 0, ...members(pgid)].every((p) => state(p) === 'T'));
+    holder.kill('SIGCONT');
+    await waitFor('all of them to run again', () => [holder.pid ?? 0, ...members(pgid)].every((p) => state(p) !== 'T'));
+    holder.kill('SIGTERM');
+    await holder.result;
+    assert.deepEqual(members(pgid), []);
+  });
+
   it('a Ctrl+C in a terminal reaches the command once (the terminal signals the CLI\'s group; the CLI passes it on)', async () => {
     const folder = tempFolder();
     const log = `${tempFolder()}/ints`;

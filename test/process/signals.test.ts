@@ -23,14 +23,18 @@ describe('no record can aim a signal (#16 item 3)', () => {
     fs.chmodSync(folder, 0o755);
     // Inside the namespace a wrong kill(-1) reaches only its own processes. Its init (pid 1) is this shell.
     const script = [
-      'setsid sleep 120 & U=$!',
+      // An unrelated process of this user carries no mark: the mark is the proof, one with it is a task of Task Lock's.
+      'env -u TASK_LOCK_MARK setsid sleep 120 & U=$!',
       'setpriv --reuid=65534 --regid=65534 --clear-groups sleep 120 & O=$!',
       'sleep 0.2',
       // The stopper's parent is a shell of its own (not init): `; :` keeps it from exec-ing node.
       `sh -c '"$0" "$1" "$2" "{\\"init\\":1,\\"unrelated\\":'$U',\\"otherUser\\":'$O'}"; :' "${process.execPath}" "${STOPPER}" "${folder}"`,
       'kill -KILL $U $O 2>/dev/null; wait',
     ].join('\n');
-    const r = await start('unshare', ['--pid', '--fork', '--mount-proc', '--kill-child=SIGKILL', 'sh', '-c', script]).result;
+    // The other processes in there carry the forged record's mark: only the rules on whom never to signal protect
+    // init, the stopper, its parent and another user's process.
+    const env = { ...process.env, TASK_LOCK_MARK: 'f'.repeat(32) };
+    const r = await start('unshare', ['--pid', '--fork', '--mount-proc', '--kill-child=SIGKILL', 'sh', '-c', script], { env }).result;
     assert.equal(r.code, 0, r.stderr);
     const report = JSON.parse(r.stdout) as Record<string, Victim> & { genuine: { took: boolean; groupLeft: number } };
     for (const who of ['init', 'stopper', 'parent', 'unrelated', 'otherUser']) {
@@ -78,9 +82,10 @@ describe('no record can aim a signal (#16 item 3)', () => {
     const reclaim = await runCli(['reclaim', '--force', '--folder', folder]);
     assert.equal(reclaim.code, 0, reclaim.stderr);
     assert.doesNotMatch(reclaim.stdout, /stays held/);
+    assert.match(reclaim.stdout, new RegExp(`note: pid ${victim.pid}, named by its record, still runs; Task Lock cannot prove it is the holder's task`));
     const next = await runCli(['run', '--folder', folder, '--', 'true']);
     assert.equal(next.code, 0, `the lock is free for the next holder: ${next.stderr}`);
-    assert.equal(victim.exitCode, null, 'the process the record named was not signalled');
+    assert.equal(victim.exitCode === null && victim.signalCode === null && processStart(victim.pid ?? 0) !== null, true, 'the process the record named was not signalled');
     victim.kill('SIGKILL');
     await victim.result;
   });

@@ -363,9 +363,9 @@ describe('adopting a lock kept alive by tasks', () => {
       await new Promise((resolve) => holder.once('exit', resolve));
       const lock = new WorkspaceLock(folder);
       assert.equal(lock.inspect().state, 'held', 'the task keeps the lock held');
-      const refused = await lock.adopt({ kind: 'vscode', label: 'window 2' }, (rec) => rec.label === 'window 2');
+      const refused = await lock.adopt({ kind: 'vscode', label: 'window 2' }, (t) => t.name === 'window 2');
       assert.equal(refused.ok, false);
-      const r = await lock.adopt({ kind: 'vscode', label: 'window 1 (reloaded)' }, (rec) => rec.tasks.some((t) => t.pid === task.pid));
+      const r = await lock.adopt({ kind: 'vscode', label: 'window 1 (reloaded)' }, (t) => t.pid === task.pid);
       assert.equal(r.ok, true);
       const handle = (r as { handle: LockHandle }).handle;
       assert.deepEqual(handle.record.tasks.map((t) => t.pid), [task.pid]);
