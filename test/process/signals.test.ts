@@ -27,8 +27,10 @@ describe('no record can aim a signal (#16 item 3)', () => {
       'env -u TASK_LOCK_MARK setsid sleep 120 & U=$!',
       'setpriv --reuid=65534 --regid=65534 --clear-groups sleep 120 & O=$!',
       'sleep 0.2',
-      // The stopper's parent is a shell of its own (not init): `; :` keeps it from exec-ing node.
-      `sh -c '"$0" "$1" "$2" "{\\"init\\":1,\\"unrelated\\":'$U',\\"otherUser\\":'$O'}"; :' "${process.execPath}" "${STOPPER}" "${folder}"`,
+      // The stopper's parent is a shell of its own (not init): `; :` keeps it from exec-ing node. The stopper leads
+      // a session of its own, so that its parent and init are in another process group: only the rule on its
+      // ancestors protects them.
+      `sh -c 'setsid "$0" "$1" "$2" "{\\"init\\":1,\\"unrelated\\":'$U',\\"otherUser\\":'$O'}"; :' "${process.execPath}" "${STOPPER}" "${folder}"`,
       'kill -KILL $U $O 2>/dev/null; wait',
     ].join('\n');
     // The other processes in there carry the forged record's mark: only the rules on whom never to signal protect
