@@ -181,10 +181,16 @@ class CommandGroup {
   private leaderDone = false;
   /** CMD's start time: once CMD has ended, its pid, reused, could name another process. */
   private start: string | null = null;
+  private readonly exited: Promise<void>;
 
   constructor(private readonly child: ChildProcess) {
     child.once('spawn', () => (this.start = child.pid === undefined ? null : processStart(child.pid)));
-    child.once('exit', () => (this.leaderDone = true));
+    this.exited = new Promise((resolve) =>
+      child.once('exit', () => {
+        this.leaderDone = true;
+        resolve();
+      }),
+    );
   }
 
   /** Whether CMD, or a member of its group, runs. */
@@ -212,10 +218,20 @@ class CommandGroup {
     }
   }
 
-  /** Resolves once nothing of the group runs (looked at in /proc, every 100 ms at most). */
+  /** True once nothing of the group runs, false after `timeoutMs`: CMD's end is its event, the rest is looked at in /proc. */
   async ended(timeoutMs = Infinity): Promise<boolean> {
-    for (let waited = 0, step = 10; this.running(); waited += step, step = Math.min(100, step * 2)) {
-      if (waited >= timeoutMs) {
+    const since = Date.now();
+    if (!this.leaderDone && this.child.pid !== undefined) {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<void>((resolve) => (timer = timeoutMs === Infinity ? undefined : setTimeout(resolve, timeoutMs)));
+      await Promise.race([this.exited, late]);
+      clearTimeout(timer);
+      if (!this.leaderDone) {
+        return false;
+      }
+    }
+    for (let step = 10; this.running(); step = Math.min(100, step * 2)) {
+      if (Date.now() - since >= timeoutMs) {
         return false;
       }
       await new Promise((resolve) => setTimeout(resolve, step));
