@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { MARK_VAR, WorkspaceLock, processStart, type HolderRecord, type TaskRef } from '../../src/lock';
 import { pidNamespace } from '../../src/lock/process-identity';
+import { pidAlive } from './wait';
 
 const folder = process.argv[2];
 const victims: Record<string, number> = JSON.parse(process.argv[3]) as Record<string, number>;
@@ -41,15 +42,6 @@ function plant(lock: WorkspaceLock, tasks: TaskRef[]): string {
   return rec.token;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 async function main(): Promise<void> {
   const lock = new WorkspaceLock(folder);
   const info = { kind: 'vscode' as const, label: 'stopper' };
@@ -62,7 +54,7 @@ async function main(): Promise<void> {
     const token = plant(lock, [{ name: who, pid, start, group: true, mark: 'f'.repeat(32) }]);
     const state = lock.inspect();
     const r = await lock.takeFromOrphan(info, token);
-    report[who] = { orphan: state.state === 'held' && state.holder.orphanedSinceMs !== undefined, took: r?.ok === true, alive: alive(pid) };
+    report[who] = { orphan: state.state === 'held' && state.holder.orphanedSinceMs !== undefined, took: r?.ok === true, alive: pidAlive(pid) };
     if (r?.ok) {
       await r.handle.release();
     }
